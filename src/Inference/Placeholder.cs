@@ -1,0 +1,1 @@
+namespace Qwen.Inference; internal static class Placeholder { }
