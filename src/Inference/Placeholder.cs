@@ -1,1 +1,0 @@
-namespace Qwen.Inference; internal static class Placeholder { }
