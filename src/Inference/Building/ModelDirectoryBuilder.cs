@@ -1,0 +1,65 @@
+using System.Text.Json;
+using Qwen.Inference.Models;
+using Qwen.Inference.Onnx;
+
+namespace Qwen.Inference.Building;
+
+/// <summary>
+/// Writes a complete model directory in the layout of Hugging Face ONNX exports:
+/// config.json, generation_config.json, tokenizer files and onnx/model.onnx (+ its
+/// external data file).
+/// </summary>
+public static class ModelDirectoryBuilder
+{
+    public const string OnnxFileName = "model.onnx";
+
+    /// <summary>Where the build places Qwen's tokenizer files, next to the assemblies.</summary>
+    public static string BundledTokenizerDirectory => Path.Combine(AppContext.BaseDirectory, "tokenizer", "qwen");
+
+    public static void Build(string outputDirectory, QwenConfig config, IWeightSource weights, ModelBuildOptions options,
+        IProgress<double>? progress = null, CancellationToken cancellationToken = default)
+    {
+        config.Validate();
+        string onnxDirectory = Path.Combine(outputDirectory, "onnx");
+        Directory.CreateDirectory(onnxDirectory);
+
+        File.WriteAllText(Path.Combine(outputDirectory, "config.json"), config.ToJson());
+        File.WriteAllText(Path.Combine(outputDirectory, "generation_config.json"), JsonSerializer.Serialize(new
+        {
+            bos_token_id = config.BosTokenId,
+            eos_token_id = new[] { 151645, 151643 },
+            pad_token_id = 151643,
+            do_sample = false,
+        }, new JsonSerializerOptions { WriteIndented = true }));
+        foreach (string file in new[] { "tokenizer.json", "tokenizer_config.json" })
+        {
+            string source = Path.Combine(BundledTokenizerDirectory, file);
+            if (!File.Exists(source)) throw new FileNotFoundException($"Qwen tokenizer file missing at '{source}'; rebuild the project to fetch it.", source);
+            File.Copy(source, Path.Combine(outputDirectory, file), overwrite: true);
+        }
+
+        string modelPath = Path.Combine(onnxDirectory, OnnxFileName);
+        string tempModel = modelPath + ".partial";
+        using (var writer = new OnnxGraphWriter(modelPath + "_data"))
+        {
+            new Qwen2GraphBuilder(config, weights, options, writer, new SynchronousProgress(f =>
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                progress?.Report(f);
+            })).Build();
+            writer.Save(tempModel, new Dictionary<string, string>
+            {
+                ["qwen.weight_type"] = options.WeightType.ToString().ToLowerInvariant(),
+                ["qwen.kv_cache_type"] = options.Float16KvCache ? "float16" : "float32",
+            });
+        }
+        // The .onnx file appears only when complete, so an interrupted build never looks loadable.
+        File.Move(tempModel, modelPath, overwrite: true);
+    }
+
+    /// <summary>IProgress that reports on the calling thread (Progress&lt;T&gt; posts to the thread pool).</summary>
+    private sealed class SynchronousProgress(Action<double> report) : IProgress<double>
+    {
+        public void Report(double value) => report(value);
+    }
+}

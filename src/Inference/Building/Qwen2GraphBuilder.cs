@@ -1,0 +1,226 @@
+using Qwen.Inference.Models;
+using Qwen.Inference.Onnx;
+using DataType = Qwen.Inference.Onnx.Proto.TensorProto.Types.DataType;
+
+namespace Qwen.Inference.Building;
+
+/// <summary>
+/// Writes the Qwen2 decoder as an ONNX graph with KV cache, following the model contract
+/// (Hugging Face export names and shapes). Ops: opset-23 RMSNormalization, RotaryEmbedding
+/// and Attention (grouped-query, past/present KV), MatMul or MatMulInteger for the linears.
+/// </summary>
+internal sealed class Qwen2GraphBuilder
+{
+    private const string Batch = "batch_size";
+    private const string Sequence = "sequence_length";
+    private const string Past = "past_sequence_length";
+    private const string Total = "total_sequence_length";
+
+    private readonly QwenConfig _c;
+    private readonly IWeightSource _weights;
+    private readonly ModelBuildOptions _o;
+    private readonly OnnxGraphWriter _g;
+    private readonly IProgress<double>? _progress;
+    private string? _uint8Zero128;
+
+    /// <summary>A linear layer's initializers: B as [in, out] (float32 or int8) and, for int8, per-column scales.</summary>
+    private sealed record Linear(string Weight, string? Scales, string? Bias);
+
+    public Qwen2GraphBuilder(QwenConfig config, IWeightSource weights, ModelBuildOptions options, OnnxGraphWriter writer, IProgress<double>? progress)
+    {
+        _c = config;
+        _weights = weights;
+        _o = options;
+        _g = writer;
+        _progress = progress;
+    }
+
+    public void Build()
+    {
+        DataType kvType = _o.Float16KvCache ? DataType.Float16 : DataType.Float;
+        _g.Input("input_ids", DataType.Int64, Batch, Sequence);
+        _g.Input("attention_mask", DataType.Int64, Batch, Total);
+        if (_o.PositionIdsInput) _g.Input("position_ids", DataType.Int64, Batch, Sequence);
+        for (int l = 0; l < _c.NumHiddenLayers; l++)
+        {
+            _g.Input($"past_key_values.{l}.key", kvType, Batch, _c.NumKeyValueHeads, Past, _c.HeadDim);
+            _g.Input($"past_key_values.{l}.value", kvType, Batch, _c.NumKeyValueHeads, Past, _c.HeadDim);
+        }
+        // Merged exports switch between a no-past and a with-past branch; this graph has one
+        // branch, and the first step's zero-length past expresses "no cache" already.
+        if (_o.UseCacheBranchInput) _g.Input("use_cache_branch", DataType.Bool, 1);
+        if (_o.LogitsToKeepInput) _g.Input("num_logits_to_keep", DataType.Int64);
+
+        string positions = PositionIds();
+        string mask = AttentionMask();
+        var (cosTable, sinTable) = RotaryTables.Create(_c.MaxPositionEmbeddings, _c.HeadDim, _c.RopeTheta);
+        string cos = _g.Initializer("rotary.cos_cache", cosTable.AsSpan(), [_c.MaxPositionEmbeddings, _c.HeadDim / 2]);
+        string sin = _g.Initializer("rotary.sin_cache", sinTable.AsSpan(), [_c.MaxPositionEmbeddings, _c.HeadDim / 2]);
+
+        Linear embedding = AddLinear("model.embed_tokens.weight", _c.HiddenSize, [("model.embed_tokens.weight", _c.VocabSize)], null);
+        Linear lmHead = _c.TieWordEmbeddings
+            ? embedding
+            : AddLinear("lm_head.weight", _c.HiddenSize, [("lm_head.weight", _c.VocabSize)], null);
+        Report(1);
+
+        string x = Embed("input_ids", embedding);
+        for (int l = 0; l < _c.NumHiddenLayers; l++)
+        {
+            x = DecoderLayer(l, x, positions, mask, cos, sin, kvType);
+            Report(2 + l);
+        }
+
+        if (_o.LogitsToKeepInput)
+        {
+            string start = _g.Node("Neg", [_g.Node("Unsqueeze", ["num_logits_to_keep", _g.Vector(0)])]);
+            x = _g.Node("Slice", [x, start, _g.Vector(long.MaxValue), _g.Vector(1)]);
+        }
+        x = RmsNorm(x, "model.norm.weight");
+        ApplyLinear(x, lmHead, "logits");
+        _g.Output("logits", DataType.Float, Batch, _o.LogitsToKeepInput ? "logits_sequence_length" : Sequence, _c.VocabSize);
+    }
+
+    private void Report(int stepsDone) => _progress?.Report(stepsDone / (double)(_c.NumHiddenLayers + 1));
+
+    /// <summary>position_ids, or the same values derived from attention_mask: each token's count of real tokens before it.</summary>
+    private string PositionIds()
+    {
+        if (_o.PositionIdsInput) return "position_ids";
+        string cumulative = _g.Node("CumSum", ["attention_mask", _g.Scalar(1L)]);
+        string fromZero = _g.Node("Sub", [cumulative, _g.Scalar(1L)]);
+        string sequence = _g.Node("Shape", ["input_ids"], attributes: Attrs(("start", 1L), ("end", 2L)));
+        string last = _g.Node("Slice", [fromZero, _g.Node("Neg", [sequence]), _g.Vector(long.MaxValue), _g.Vector(1)]);
+        return _g.Node("Max", [last, _g.Scalar(0L)], "position_ids_derived");
+    }
+
+    /// <summary>
+    /// Additive float mask [batch, 1, seq, total]: 0 where a query may attend (key is a real
+    /// token, not in the future), a large negative number elsewhere. Finite rather than -inf so
+    /// that rows of padding queries, which see nothing, stay finite instead of becoming NaN.
+    /// </summary>
+    private string AttentionMask()
+    {
+        string total = _g.Node("Squeeze", [_g.Node("Shape", ["attention_mask"], attributes: Attrs(("start", 1L), ("end", 2L))), _g.Vector(0)]);
+        string sequence = _g.Node("Squeeze", [_g.Node("Shape", ["input_ids"], attributes: Attrs(("start", 1L), ("end", 2L))), _g.Vector(0)]);
+        string past = _g.Node("Sub", [total, sequence]);
+        string queryPos = _g.Node("Unsqueeze", [_g.Node("Range", [past, total, _g.Scalar(1L)]), _g.Vector(1)]);
+        string keyPos = _g.Node("Unsqueeze", [_g.Node("Range", [_g.Scalar(0L), total, _g.Scalar(1L)]), _g.Vector(0)]);
+        string causal = _g.Node("LessOrEqual", [keyPos, queryPos]);
+        string padding = _g.Node("Unsqueeze", [_g.Node("Cast", ["attention_mask"], attributes: Attrs(("to", (long)DataType.Bool))), _g.Vector(1, 2)]);
+        string allowed = _g.Node("And", [causal, padding]);
+        return _g.Node("Where", [allowed, _g.Scalar(0f), _g.Scalar(-1e30f)], "attention_bias");
+    }
+
+    private string Embed(string ids, Linear table)
+    {
+        // The table is stored [hidden, vocab] for the tied lm_head matmul; gather columns.
+        string columns = _g.Node("Gather", [table.Weight, ids], attributes: Attrs(("axis", 1L)));
+        string rows = _g.Node("Transpose", [columns], attributes: Attrs(("perm", new long[] { 1, 2, 0 })));
+        if (table.Scales is null) return rows;
+        string values = _g.Node("Cast", [rows], attributes: Attrs(("to", (long)DataType.Float)));
+        string scales = _g.Node("Unsqueeze", [_g.Node("Gather", [table.Scales, ids], attributes: Attrs(("axis", 0L))), _g.Vector(-1)]);
+        return _g.Node("Mul", [values, scales], "inputs_embeds");
+    }
+
+    private string DecoderLayer(int l, string x, string positions, string mask, string cos, string sin, DataType kvType)
+    {
+        string p = $"model.layers.{l}";
+        int h = _c.HiddenSize, q = _c.NumAttentionHeads * _c.HeadDim, kv = _c.NumKeyValueHeads * _c.HeadDim;
+
+        string normed = RmsNorm(x, $"{p}.input_layernorm.weight");
+        Linear qkv = AddLinear($"{p}.self_attn.qkv_proj", h,
+            [($"{p}.self_attn.q_proj.weight", q), ($"{p}.self_attn.k_proj.weight", kv), ($"{p}.self_attn.v_proj.weight", kv)],
+            [($"{p}.self_attn.q_proj.bias", q), ($"{p}.self_attn.k_proj.bias", kv), ($"{p}.self_attn.v_proj.bias", kv)]);
+        string projected = ApplyLinear(normed, qkv);
+        string[] qkvNames = [_g.Fresh($"{p}.q"), _g.Fresh($"{p}.k"), _g.Fresh($"{p}.v")];
+        _g.NodeMulti("Split", [projected, _g.Vector(q, kv, kv)], qkvNames, attributes: Attrs(("axis", -1L)));
+
+        string rq = _g.Node("RotaryEmbedding", [qkvNames[0], cos, sin, positions], attributes: Attrs(("num_heads", (long)_c.NumAttentionHeads)));
+        string rk = _g.Node("RotaryEmbedding", [qkvNames[1], cos, sin, positions], attributes: Attrs(("num_heads", (long)_c.NumKeyValueHeads)));
+
+        string pastKey = $"past_key_values.{l}.key", pastValue = $"past_key_values.{l}.value";
+        string presentKey = $"present.{l}.key", presentValue = $"present.{l}.value";
+        bool half = kvType == DataType.Float16;
+        if (half)
+        {
+            pastKey = _g.Node("Cast", [pastKey], attributes: Attrs(("to", (long)DataType.Float)));
+            pastValue = _g.Node("Cast", [pastValue], attributes: Attrs(("to", (long)DataType.Float)));
+        }
+        string attnOut = _g.Fresh($"{p}.attn");
+        string keyOut = half ? _g.Fresh($"{p}.present_key_f32") : presentKey;
+        string valueOut = half ? _g.Fresh($"{p}.present_value_f32") : presentValue;
+        _g.NodeMulti("Attention", [rq, rk, qkvNames[2], mask, pastKey, pastValue], [attnOut, keyOut, valueOut],
+            attributes: Attrs(("q_num_heads", (long)_c.NumAttentionHeads), ("kv_num_heads", (long)_c.NumKeyValueHeads)));
+        if (half)
+        {
+            _g.Node("Cast", [keyOut], presentKey, attributes: Attrs(("to", (long)DataType.Float16)));
+            _g.Node("Cast", [valueOut], presentValue, attributes: Attrs(("to", (long)DataType.Float16)));
+        }
+        _g.Output(presentKey, kvType, Batch, _c.NumKeyValueHeads, Total, _c.HeadDim);
+        _g.Output(presentValue, kvType, Batch, _c.NumKeyValueHeads, Total, _c.HeadDim);
+
+        Linear o = AddLinear($"{p}.self_attn.o_proj", q, [($"{p}.self_attn.o_proj.weight", h)], null);
+        x = _g.Node("Add", [x, ApplyLinear(attnOut, o)]);
+
+        string normed2 = RmsNorm(x, $"{p}.post_attention_layernorm.weight");
+        int inter = _c.IntermediateSize;
+        Linear gateUp = AddLinear($"{p}.mlp.gate_up_proj", h, [($"{p}.mlp.gate_proj.weight", inter), ($"{p}.mlp.up_proj.weight", inter)], null);
+        string[] gu = [_g.Fresh($"{p}.gate"), _g.Fresh($"{p}.up")];
+        _g.NodeMulti("Split", [ApplyLinear(normed2, gateUp), _g.Vector(inter, inter)], gu, attributes: Attrs(("axis", -1L)));
+        string silu = _g.Node("Mul", [gu[0], _g.Node("Sigmoid", [gu[0]])]);
+        string hidden = _g.Node("Mul", [silu, gu[1]]);
+        Linear down = AddLinear($"{p}.mlp.down_proj", inter, [($"{p}.mlp.down_proj.weight", h)], null);
+        return _g.Node("Add", [x, ApplyLinear(hidden, down)], $"{p}.output");
+    }
+
+    private string RmsNorm(string x, string weightName)
+    {
+        var w = LinearWeights.ReadVector(_weights, (weightName, _c.HiddenSize));
+        string scale = _g.Initializer(weightName, w.AsSpan(), [_c.HiddenSize]);
+        return _g.Node("RMSNormalization", [x, scale], attributes: Attrs(("axis", -1L), ("epsilon", (float)_c.RmsNormEps)));
+    }
+
+    private Linear AddLinear(string name, int inFeatures, (string Name, int Out)[] weights, (string Name, int Length)[]? biases)
+    {
+        int outFeatures = weights.Sum(w => w.Out);
+        float[] matrix = LinearWeights.ReadTransposed(_weights, inFeatures, weights);
+        string? bias = biases is null ? null
+            : _g.Initializer(name + ".bias", LinearWeights.ReadVector(_weights, biases).AsSpan(), [outFeatures]);
+        if (_o.WeightType == WeightType.Fp32)
+        {
+            return new Linear(_g.Initializer(name + ".weight_t", matrix.AsSpan(), [inFeatures, outFeatures]), null, bias);
+        }
+        var (quantized, scales) = LinearWeights.QuantizeColumns(matrix, inFeatures, outFeatures);
+        return new Linear(
+            _g.Initializer(name + ".weight_t_int8", quantized.AsSpan(), [inFeatures, outFeatures]),
+            _g.Initializer(name + ".weight_scale", scales.AsSpan(), [outFeatures]),
+            bias);
+    }
+
+    private string ApplyLinear(string x, Linear linear, string? output = null)
+    {
+        string y;
+        if (linear.Scales is null)
+        {
+            y = _g.Node("MatMul", [x, linear.Weight], linear.Bias is null ? output : null);
+        }
+        else
+        {
+            // Per-row symmetric quantization of the activations: q = round(x / s) + 128 with
+            // s = max|x_row| / 127, so uint8 A with zero point 128 meets int8 B in MatMulInteger.
+            string maxAbs = _g.Node("ReduceMax", [_g.Node("Abs", [x]), _g.Vector(-1)], attributes: Attrs(("keepdims", 1L)));
+            string rowScale = _g.Node("Max", [_g.Node("Mul", [maxAbs, _g.Scalar(1f / 127f)]), _g.Scalar(1e-30f)]);
+            string rounded = _g.Node("Round", [_g.Node("Div", [x, rowScale])]);
+            string quantized = _g.Node("Cast", [_g.Node("Add", [rounded, _g.Scalar(128f)])], attributes: Attrs(("to", (long)DataType.Uint8)));
+            _uint8Zero128 ??= _g.Constant<byte>([128]);
+            string accumulated = _g.Node("MatMulInteger", [quantized, linear.Weight, _uint8Zero128]);
+            string real = _g.Node("Cast", [accumulated], attributes: Attrs(("to", (long)DataType.Float)));
+            string columnScaled = _g.Node("Mul", [real, linear.Scales]);
+            y = _g.Node("Mul", [columnScaled, rowScale], linear.Bias is null ? output : null);
+        }
+        return linear.Bias is null ? y : _g.Node("Add", [y, linear.Bias], output);
+    }
+
+    private static Dictionary<string, object> Attrs(params (string Key, object Value)[] items) =>
+        items.ToDictionary(i => i.Key, i => i.Value);
+}
