@@ -1,1 +1,3 @@
-Console.WriteLine("hi");
+using Qwen.Cli;
+
+return await CliApp.RunAsync(args);

@@ -1,0 +1,64 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Text.Json;
+using Qwen.Inference.Engine;
+using Spectre.Console;
+
+namespace Qwen.Cli.Commands;
+
+/// <summary>
+/// <c>qwen bench-engine</c>: load time, prefill and decode throughput, peak RSS and the
+/// weight bandwidth a decode step achieves (model bytes ÷ step time).
+/// </summary>
+internal static class BenchEngineCommand
+{
+    public static Command Create()
+    {
+        var model = new Option<DirectoryInfo>("--model") { Description = "Model directory", Required = true };
+        var json = new Option<FileInfo?>("--json") { Description = "Also write the results as JSON to this file" };
+        var threads = new Option<int>("--threads") { Description = "Intra-op threads (0 = one per core)" };
+        var steps = new Option<int>("--decode-steps") { Description = "Timed decode steps per batch size", DefaultValueFactory = _ => 32 };
+        var batches = new Option<string>("--batches") { Description = "Decode batch sizes", DefaultValueFactory = _ => "1,4,16" };
+        var prompts = new Option<string>("--prompt-lengths") { Description = "Prefill prompt lengths", DefaultValueFactory = _ => "32,256" };
+        var noArena = new Option<bool>("--no-arena") { Description = "Disable ONNX Runtime's CPU memory arena" };
+
+        var command = new Command("bench-engine", "Benchmark the engine on one model: load, prefill, decode, memory, bandwidth.")
+        {
+            model, json, threads, steps, batches, prompts, noArena,
+        };
+        command.SetAction((parse, ct) => CliApp.Guard(() =>
+        {
+            var settings = new EngineBenchmark.Settings(
+                parse.GetValue(model)!.FullName,
+                parse.GetValue(threads),
+                parse.GetValue(steps),
+                CliApp.ParseIds(parse.GetValue(batches)!, "--batches"),
+                CliApp.ParseIds(parse.GetValue(prompts)!, "--prompt-lengths"),
+                !parse.GetValue(noArena));
+            var report = EngineBenchmark.Run(settings, line => AnsiConsole.MarkupLine($"[grey]{Markup.Escape(line)}[/]"), ct);
+            Print(report);
+            if (parse.GetValue(json) is { } file)
+            {
+                File.WriteAllText(file.FullName, JsonSerializer.Serialize(report, new JsonSerializerOptions { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower }));
+                Console.WriteLine($"Wrote {file.FullName}");
+            }
+            return Task.FromResult(0);
+        }));
+        return command;
+    }
+
+    private static void Print(EngineBenchmark.Report r)
+    {
+        var table = new Table().AddColumns("measure", "value");
+        table.AddRow("model", Markup.Escape($"{r.Model} ({r.WeightBytes / 1e6:F0} MB weights, {r.Threads} threads)"));
+        table.AddRow("load time", $"{r.LoadSeconds:F2} s");
+        foreach (var p in r.Prefill) table.AddRow($"prefill {p.PromptTokens} tokens", $"{p.TokensPerSecond:F1} tokens/s ({p.Milliseconds:F1} ms)");
+        foreach (var d in r.Decode)
+        {
+            table.AddRow($"decode batch {d.Batch}",
+                $"{d.TokensPerSecond:F1} tokens/s ({d.StepMilliseconds:F2} ms/step, {d.WeightGigabytesPerSecond:F1} GB/s of weights)");
+        }
+        table.AddRow("peak RSS", $"{r.PeakRssMegabytes:F0} MB");
+        AnsiConsole.Write(table);
+    }
+}

@@ -1,0 +1,102 @@
+using System.Diagnostics;
+using Qwen.Inference.Engine;
+
+namespace Qwen.Cli.Commands;
+
+/// <summary>The measurements behind <c>qwen bench-engine</c>; medians of repeated runs.</summary>
+internal static class EngineBenchmark
+{
+    public sealed record Settings(string ModelPath, int Threads, int DecodeSteps, int[] Batches, int[] PromptLengths, bool Arena);
+
+    public sealed record PrefillResult(int PromptTokens, double Milliseconds, double TokensPerSecond);
+
+    public sealed record DecodeResult(int Batch, double StepMilliseconds, double TokensPerSecond, double WeightGigabytesPerSecond);
+
+    public sealed record Report(string Model, long WeightBytes, int Threads, double LoadSeconds,
+        IReadOnlyList<PrefillResult> Prefill, IReadOnlyList<DecodeResult> Decode, double PeakRssMegabytes);
+
+    private const int DecodePromptTokens = 32;
+
+    public static Report Run(Settings s, Action<string> log, CancellationToken ct)
+    {
+        int threads = s.Threads > 0 ? s.Threads : Environment.ProcessorCount;
+        log($"loading {s.ModelPath} ...");
+        using var session = DecoderSession.Open(s.ModelPath, new DecoderSessionOptions { IntraOpThreads = threads, EnableMemoryArena = s.Arena });
+        long weightBytes = Directory.GetFiles(Path.GetDirectoryName(session.Model.OnnxPath)!)
+            .Where(f => f.StartsWith(session.Model.OnnxPath, StringComparison.Ordinal))
+            .Sum(f => new FileInfo(f).Length);
+        var random = new Random(1234);
+
+        var prefill = new List<PrefillResult>();
+        foreach (int length in s.PromptLengths)
+        {
+            ct.ThrowIfCancellationRequested();
+            log($"prefill {length} tokens ...");
+            double ms = Median(Enumerable.Range(0, 4).Select(_ => TimePrefill(session, RandomIds(random, length), ct)).Skip(1));
+            prefill.Add(new PrefillResult(length, ms, length / (ms / 1000)));
+        }
+
+        var decode = new List<DecodeResult>();
+        foreach (int batch in s.Batches)
+        {
+            ct.ThrowIfCancellationRequested();
+            log($"decode batch {batch}, {s.DecodeSteps} steps ...");
+            double ms = TimeDecode(session, batch, s.DecodeSteps, random, ct);
+            decode.Add(new DecodeResult(batch, ms, batch / (ms / 1000), weightBytes / 1e9 / (ms / 1000)));
+        }
+
+        return new Report(Path.GetFileName(s.ModelPath.TrimEnd('/')), weightBytes, threads, session.LoadTime.TotalSeconds,
+            prefill, decode, PeakRssMegabytes());
+    }
+
+    private static double TimePrefill(DecoderSession session, long[] ids, CancellationToken ct)
+    {
+        using var cache = session.CreateCache(1);
+        long[] mask = Enumerable.Repeat(1L, ids.Length).ToArray();
+        long[] positions = Enumerable.Range(0, ids.Length).Select(i => (long)i).ToArray();
+        var watch = Stopwatch.StartNew();
+        using var logits = session.Step(ids, mask, positions, ids.Length, cache, 1, ct);
+        return watch.Elapsed.TotalMilliseconds;
+    }
+
+    /// <summary>Median time of one decode step for <paramref name="batch"/> sequences after a short prompt.</summary>
+    private static double TimeDecode(DecoderSession session, int batch, int steps, Random random, CancellationToken ct)
+    {
+        using var cache = session.CreateCache(batch);
+        long[] ids = RandomIds(random, batch * DecodePromptTokens);
+        long[] mask = Enumerable.Repeat(1L, ids.Length).ToArray();
+        long[] positions = Enumerable.Range(0, ids.Length).Select(i => (long)(i % DecodePromptTokens)).ToArray();
+        session.Step(ids, mask, positions, DecodePromptTokens, cache, 1, ct).Dispose();
+        var times = new List<double>();
+        for (int step = 0; step <= steps; step++)
+        {
+            long[] next = RandomIds(random, batch);
+            long[] nextPositions = Enumerable.Repeat((long)(DecodePromptTokens + step), batch).ToArray();
+            mask = Enumerable.Repeat(1L, batch * (DecodePromptTokens + step + 1)).ToArray();
+            var watch = Stopwatch.StartNew();
+            session.Step(next, mask, nextPositions, 1, cache, 1, ct).Dispose();
+            if (step > 0) times.Add(watch.Elapsed.TotalMilliseconds); // the first step warms up
+        }
+        return Median(times);
+    }
+
+    private static long[] RandomIds(Random random, int count) =>
+        Enumerable.Range(0, count).Select(_ => (long)random.Next(0, 150_000)).ToArray();
+
+    private static double Median(IEnumerable<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
+    }
+
+    /// <summary>Peak resident set size of this process (VmHWM).</summary>
+    public static double PeakRssMegabytes()
+    {
+        foreach (string line in File.ReadLines("/proc/self/status"))
+        {
+            if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
+                return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture) / 1024.0;
+        }
+        return double.NaN;
+    }
+}

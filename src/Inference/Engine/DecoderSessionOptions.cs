@@ -1,0 +1,21 @@
+using Qwen.Inference.Runtime;
+
+namespace Qwen.Inference.Engine;
+
+/// <summary>How a model is loaded: ONNX Runtime threading and memory settings, file choice, context limit.</summary>
+public sealed record DecoderSessionOptions
+{
+    /// <summary>Intra-op threads; 0 uses one per processor.</summary>
+    public int IntraOpThreads { get; init; }
+
+    public GraphOptimizationLevel OptimizationLevel { get; init; } = GraphOptimizationLevel.All;
+
+    /// <summary>ORT's CPU arena: faster allocation, but it keeps its peak size for the process lifetime.</summary>
+    public bool EnableMemoryArena { get; init; } = true;
+
+    /// <summary>File under onnx/ to load; by default model.onnx or the only .onnx file.</summary>
+    public string? OnnxFile { get; init; }
+
+    /// <summary>Largest total sequence (prompt + generated tokens); 0 means the model's max_position_embeddings.</summary>
+    public int ContextWindow { get; init; }
+}

@@ -1,0 +1,91 @@
+using Qwen.Inference.Engine;
+
+namespace Qwen.Inference.Generation;
+
+/// <summary>
+/// Generates tokens for a batch of prompts with Hugging Face generate semantics: one
+/// left-padded prefill, then one decode step per token for the whole batch, each sequence
+/// choosing its own next token with its own <see cref="TokenSampler"/>.
+/// </summary>
+public sealed class Generator
+{
+    private readonly DecoderSession _session;
+
+    public Generator(DecoderSession session) => _session = session;
+
+    public GenerationResult Generate(IReadOnlyList<int> promptIds, GenerationOptions options,
+        Action<int>? onToken = null, CancellationToken cancellationToken = default) =>
+        GenerateBatch([new GenerationRequest(promptIds, options)], onToken is null ? null : (_, token) => onToken(token), cancellationToken)[0];
+
+    /// <param name="onToken">Called with (request index, token id) as soon as each token is chosen.</param>
+    public IReadOnlyList<GenerationResult> GenerateBatch(IReadOnlyList<GenerationRequest> requests,
+        Action<int, int>? onToken = null, CancellationToken cancellationToken = default)
+    {
+        if (requests.Count == 0) return [];
+        foreach (var request in requests) Validate(request);
+        int batch = requests.Count;
+        var stopIds = requests.Select(r => r.Options.StopTokenIds.Concat(_session.Model.EosTokenIds).ToHashSet()).ToArray();
+        var samplers = requests.Select(r => new TokenSampler(r.Options)).ToArray();
+        var seen = requests.Select(r => new List<int>(r.PromptIds)).ToArray();
+        var generated = requests.Select(_ => new List<int>()).ToArray();
+        var finish = new FinishReason?[batch];
+        var realLength = requests.Select(r => r.PromptIds.Count).ToArray();
+
+        var layout = new BatchLayout(requests.Select(r => r.PromptIds).ToArray());
+        using var cache = _session.CreateCache(batch);
+        long[] mask = layout.AttentionMask;
+        long[] ids = layout.InputIds, positions = layout.PositionIds;
+        int sequenceLength = layout.Length;
+        var nextIds = new long[batch];
+        var nextPositions = new long[batch];
+        var ones = Enumerable.Repeat(1L, batch).ToArray();
+
+        while (finish.Any(f => f is null))
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            using (var logits = _session.Step(ids, mask, positions, sequenceLength, cache, 1, cancellationToken))
+            {
+                for (int b = 0; b < batch; b++)
+                {
+                    if (finish[b] is not null) continue;
+                    int token = samplers[b].Next(logits.Last(b), seen[b]);
+                    seen[b].Add(token);
+                    generated[b].Add(token);
+                    onToken?.Invoke(b, token);
+                    if (stopIds[b].Contains(token)) finish[b] = FinishReason.Stop;
+                    else if (generated[b].Count >= requests[b].Options.MaxNewTokens) finish[b] = FinishReason.Length;
+                }
+            }
+            if (finish.All(f => f is not null)) break;
+            for (int b = 0; b < batch; b++)
+            {
+                // A finished sequence keeps stepping with its last token at its last position
+                // until the batch is done; its outputs are ignored and it cannot affect others.
+                nextIds[b] = generated[b][^1];
+                nextPositions[b] = finish[b] is null ? realLength[b]++ : realLength[b] - 1;
+            }
+            ids = nextIds;
+            positions = nextPositions;
+            sequenceLength = 1;
+            mask = BatchLayout.ExtendMask(mask, batch, ones);
+        }
+        return generated.Select((tokens, b) => new GenerationResult(tokens, finish[b]!.Value)).ToArray();
+    }
+
+    private void Validate(GenerationRequest request)
+    {
+        request.Options.Validate(_session.VocabSize);
+        int length = request.PromptIds.Count;
+        if (length == 0) throw new ArgumentException("the prompt is empty; at least one token is needed");
+        foreach (int id in request.PromptIds)
+        {
+            if (id < 0 || id >= _session.VocabSize)
+                throw new ArgumentOutOfRangeException(nameof(request), $"prompt token id {id} is outside the vocabulary [0, {_session.VocabSize})");
+        }
+        if (length + request.Options.MaxNewTokens > _session.ContextWindow)
+        {
+            throw new ArgumentException(
+                $"the prompt has {length} tokens and max_new_tokens is {request.Options.MaxNewTokens}: together more than the context window of {_session.ContextWindow} tokens");
+        }
+    }
+}
