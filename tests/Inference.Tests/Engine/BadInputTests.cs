@@ -1,3 +1,4 @@
+using Xunit;
 using System.Text.Json.Nodes;
 using FluentAssertions;
 using Qwen.Cli;

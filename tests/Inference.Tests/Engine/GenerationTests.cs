@@ -1,3 +1,4 @@
+using Xunit;
 using FluentAssertions;
 using Qwen.Inference.Generation;
 using static Qwen.Inference.Tests.Engine.LogitMath;

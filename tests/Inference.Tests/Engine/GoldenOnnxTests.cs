@@ -1,3 +1,4 @@
+using Xunit;
 using FluentAssertions;
 using Qwen.Cli;
 using Qwen.Inference.Engine;

@@ -1,3 +1,4 @@
+using Xunit;
 namespace Qwen.Inference.Tests.Engine;
 
 internal static class LogitMath

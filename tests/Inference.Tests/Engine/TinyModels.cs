@@ -1,3 +1,4 @@
+using Xunit;
 using System.Collections.Concurrent;
 using Qwen.Inference.Building;
 using Qwen.Inference.Engine;
