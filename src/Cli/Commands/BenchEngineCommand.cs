@@ -21,10 +21,11 @@ internal static class BenchEngineCommand
         var batches = new Option<string>("--batches") { Description = "Decode batch sizes", DefaultValueFactory = _ => "1,4,16" };
         var prompts = new Option<string>("--prompt-lengths") { Description = "Prefill prompt lengths", DefaultValueFactory = _ => "32,256" };
         var noArena = new Option<bool>("--no-arena") { Description = "Disable ONNX Runtime's CPU memory arena" };
+        var sessionConfig = new Option<string[]>("--session-config") { Description = "ONNX Runtime session config entry KEY=VALUE (repeatable)" };
 
         var command = new Command("bench-engine", "Benchmark the engine on one model: load, prefill, decode, memory, bandwidth.")
         {
-            model, json, threads, steps, batches, prompts, noArena,
+            model, json, threads, steps, batches, prompts, noArena, sessionConfig,
         };
         command.SetAction((parse, ct) => CliApp.Guard(() =>
         {
@@ -34,7 +35,8 @@ internal static class BenchEngineCommand
                 parse.GetValue(steps),
                 CliApp.ParseIds(parse.GetValue(batches)!, "--batches"),
                 CliApp.ParseIds(parse.GetValue(prompts)!, "--prompt-lengths"),
-                !parse.GetValue(noArena));
+                !parse.GetValue(noArena),
+                ParseConfig(parse.GetValue(sessionConfig) ?? []));
             var report = EngineBenchmark.Run(settings, line => AnsiConsole.MarkupLine($"[grey]{Markup.Escape(line)}[/]"), ct);
             Print(report);
             if (parse.GetValue(json) is { } file)
@@ -47,11 +49,17 @@ internal static class BenchEngineCommand
         return command;
     }
 
+    private static Dictionary<string, string> ParseConfig(string[] entries) => entries.Select(e =>
+    {
+        int eq = e.IndexOf('=', StringComparison.Ordinal);
+        return eq > 0 ? (e[..eq], e[(eq + 1)..]) : throw new ArgumentException($"--session-config: '{e}' is not KEY=VALUE");
+    }).ToDictionary(p => p.Item1, p => p.Item2);
+
     private static void Print(EngineBenchmark.Report r)
     {
         var table = new Table().AddColumns("measure", "value");
         table.AddRow("model", Markup.Escape($"{r.Model} ({r.WeightBytes / 1e6:F0} MB weights, {r.Threads} threads)"));
-        table.AddRow("load time", $"{r.LoadSeconds:F2} s");
+        table.AddRow("load time", $"{r.LoadSeconds:F2} s (RSS after load {r.LoadedRssMegabytes:F0} MB)");
         foreach (var p in r.Prefill) table.AddRow($"prefill {p.PromptTokens} tokens", $"{p.TokensPerSecond:F1} tokens/s ({p.Milliseconds:F1} ms)");
         foreach (var d in r.Decode)
         {

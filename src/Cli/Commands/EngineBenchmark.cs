@@ -6,13 +6,14 @@ namespace Qwen.Cli.Commands;
 /// <summary>The measurements behind <c>qwen bench-engine</c>; medians of repeated runs.</summary>
 internal static class EngineBenchmark
 {
-    public sealed record Settings(string ModelPath, int Threads, int DecodeSteps, int[] Batches, int[] PromptLengths, bool Arena);
+    public sealed record Settings(string ModelPath, int Threads, int DecodeSteps, int[] Batches, int[] PromptLengths, bool Arena,
+        IReadOnlyDictionary<string, string> SessionConfig);
 
     public sealed record PrefillResult(int PromptTokens, double Milliseconds, double TokensPerSecond);
 
     public sealed record DecodeResult(int Batch, double StepMilliseconds, double TokensPerSecond, double WeightGigabytesPerSecond);
 
-    public sealed record Report(string Model, long WeightBytes, int Threads, double LoadSeconds,
+    public sealed record Report(string Model, long WeightBytes, int Threads, double LoadSeconds, double LoadedRssMegabytes,
         IReadOnlyList<PrefillResult> Prefill, IReadOnlyList<DecodeResult> Decode, double PeakRssMegabytes);
 
     private const int DecodePromptTokens = 32;
@@ -21,7 +22,13 @@ internal static class EngineBenchmark
     {
         int threads = s.Threads > 0 ? s.Threads : Environment.ProcessorCount;
         log($"loading {s.ModelPath} ...");
-        using var session = DecoderSession.Open(s.ModelPath, new DecoderSessionOptions { IntraOpThreads = threads, EnableMemoryArena = s.Arena });
+        using var session = DecoderSession.Open(s.ModelPath, new DecoderSessionOptions
+        {
+            IntraOpThreads = threads,
+            EnableMemoryArena = s.Arena,
+            SessionConfig = s.SessionConfig,
+        });
+        double loadedRss = CurrentRssMegabytes();
         long weightBytes = Directory.GetFiles(Path.GetDirectoryName(session.Model.OnnxPath)!)
             .Where(f => f.StartsWith(session.Model.OnnxPath, StringComparison.Ordinal))
             .Sum(f => new FileInfo(f).Length);
@@ -31,7 +38,7 @@ internal static class EngineBenchmark
         foreach (int length in s.PromptLengths)
         {
             ct.ThrowIfCancellationRequested();
-            log($"prefill {length} tokens ...");
+            log($"prefill {length} tokens ... (RSS {CurrentRssMegabytes():F0} MB)");
             double ms = Median(Enumerable.Range(0, 4).Select(_ => TimePrefill(session, RandomIds(random, length), ct)).Skip(1));
             prefill.Add(new PrefillResult(length, ms, length / (ms / 1000)));
         }
@@ -40,12 +47,12 @@ internal static class EngineBenchmark
         foreach (int batch in s.Batches)
         {
             ct.ThrowIfCancellationRequested();
-            log($"decode batch {batch}, {s.DecodeSteps} steps ...");
+            log($"decode batch {batch}, {s.DecodeSteps} steps ... (RSS {CurrentRssMegabytes():F0} MB)");
             double ms = TimeDecode(session, batch, s.DecodeSteps, random, ct);
             decode.Add(new DecodeResult(batch, ms, batch / (ms / 1000), weightBytes / 1e9 / (ms / 1000)));
         }
 
-        return new Report(Path.GetFileName(s.ModelPath.TrimEnd('/')), weightBytes, threads, session.LoadTime.TotalSeconds,
+        return new Report(Path.GetFileName(s.ModelPath.TrimEnd('/')), weightBytes, threads, session.LoadTime.TotalSeconds, loadedRss,
             prefill, decode, PeakRssMegabytes());
     }
 
@@ -90,11 +97,15 @@ internal static class EngineBenchmark
     }
 
     /// <summary>Peak resident set size of this process (VmHWM).</summary>
-    public static double PeakRssMegabytes()
+    public static double PeakRssMegabytes() => ProcStatusMegabytes("VmHWM:");
+
+    public static double CurrentRssMegabytes() => ProcStatusMegabytes("VmRSS:");
+
+    private static double ProcStatusMegabytes(string field)
     {
         foreach (string line in File.ReadLines("/proc/self/status"))
         {
-            if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
+            if (line.StartsWith(field, StringComparison.Ordinal))
                 return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture) / 1024.0;
         }
         return double.NaN;

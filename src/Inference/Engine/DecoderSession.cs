@@ -45,6 +45,7 @@ public sealed class DecoderSession : IDisposable
             GraphOptimizationLevel = options.OptimizationLevel,
             EnableCpuMemArena = options.EnableMemoryArena,
         };
+        foreach (var (key, value) in options.SessionConfig) sessionOptions.AddConfigEntry(key, value);
         InferenceSession session;
         try
         {

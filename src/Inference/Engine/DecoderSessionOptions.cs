@@ -16,6 +16,9 @@ public sealed record DecoderSessionOptions
     /// <summary>File under onnx/ to load; by default model.onnx or the only .onnx file.</summary>
     public string? OnnxFile { get; init; }
 
+    /// <summary>Extra ONNX Runtime session configuration entries (e.g. session.disable_prepacking).</summary>
+    public IReadOnlyDictionary<string, string> SessionConfig { get; init; } = new Dictionary<string, string>();
+
     /// <summary>Largest total sequence (prompt + generated tokens); 0 means the model's max_position_embeddings.</summary>
     public int ContextWindow { get; init; }
 }
