@@ -38,6 +38,7 @@ internal sealed class Qwen2GraphBuilder
     public void Build()
     {
         DataType kvType = _o.Float16KvCache ? DataType.Float16 : DataType.Float;
+        if (_o.WeightType == WeightType.Int8) _g.UseOpset("com.microsoft", 1);
         _g.Input("input_ids", DataType.Int64, Batch, Sequence);
         _g.Input("attention_mask", DataType.Int64, Batch, Total);
         if (_o.PositionIdsInput) _g.Input("position_ids", DataType.Int64, Batch, Sequence);
@@ -213,9 +214,11 @@ internal sealed class Qwen2GraphBuilder
             string rounded = _g.Node("Round", [_g.Node("Div", [x, rowScale])]);
             string quantized = _g.Node("Cast", [_g.Node("Add", [rounded, _g.Scalar(128f)])], attributes: Attrs(("to", (long)DataType.Uint8)));
             _uint8Zero128 ??= _g.Constant<byte>([128]);
-            string accumulated = _g.Node("MatMulInteger", [quantized, linear.Weight, _uint8Zero128]);
-            string real = _g.Node("Cast", [accumulated], attributes: Attrs(("to", (long)DataType.Float)));
-            string columnScaled = _g.Node("Mul", [real, linear.Scales]);
+            // MatMulIntegerToFloat applies the per-column weight scales inside the GEMM's
+            // output stage; its activation scale must be a scalar, so the per-row scale
+            // follows as one Mul.
+            string columnScaled = _g.Node("MatMulIntegerToFloat", [quantized, linear.Weight, _g.Scalar(1f), linear.Scales, _uint8Zero128],
+                domain: "com.microsoft");
             y = _g.Node("Mul", [columnScaled, rowScale], linear.Bias is null ? output : null);
         }
         return linear.Bias is null ? y : _g.Node("Add", [y, linear.Bias], output);
