@@ -21,11 +21,12 @@ internal static class BenchEngineCommand
         var batches = new Option<string>("--batches") { Description = "Decode batch sizes", DefaultValueFactory = _ => "1,4,16" };
         var prompts = new Option<string>("--prompt-lengths") { Description = "Prefill prompt lengths", DefaultValueFactory = _ => "32,256" };
         var noArena = new Option<bool>("--no-arena") { Description = "Disable ONNX Runtime's CPU memory arena" };
+        var noMemoryPattern = new Option<bool>("--no-memory-pattern") { Description = "Disable ONNX Runtime's memory pattern planning" };
         var sessionConfig = new Option<string[]>("--session-config") { Description = "ONNX Runtime session config entry KEY=VALUE (repeatable)" };
 
         var command = new Command("bench-engine", "Benchmark the engine on one model: load, prefill, decode, memory, bandwidth.")
         {
-            model, json, threads, steps, batches, prompts, noArena, sessionConfig,
+            model, json, threads, steps, batches, prompts, noArena, noMemoryPattern, sessionConfig,
         };
         command.SetAction((parse, ct) => CliApp.Guard(() =>
         {
@@ -36,6 +37,7 @@ internal static class BenchEngineCommand
                 CliApp.ParseIds(parse.GetValue(batches)!, "--batches"),
                 CliApp.ParseIds(parse.GetValue(prompts)!, "--prompt-lengths"),
                 !parse.GetValue(noArena),
+                !parse.GetValue(noMemoryPattern),
                 ParseConfig(parse.GetValue(sessionConfig) ?? []));
             var report = EngineBenchmark.Run(settings, line => AnsiConsole.MarkupLine($"[grey]{Markup.Escape(line)}[/]"), ct);
             Print(report);

@@ -6,7 +6,7 @@ namespace Qwen.Cli.Commands;
 /// <summary>The measurements behind <c>qwen bench-engine</c>; medians of repeated runs.</summary>
 internal static class EngineBenchmark
 {
-    public sealed record Settings(string ModelPath, int Threads, int DecodeSteps, int[] Batches, int[] PromptLengths, bool Arena,
+    public sealed record Settings(string ModelPath, int Threads, int DecodeSteps, int[] Batches, int[] PromptLengths, bool Arena, bool MemoryPattern,
         IReadOnlyDictionary<string, string> SessionConfig);
 
     public sealed record PrefillResult(int PromptTokens, double Milliseconds, double TokensPerSecond);
@@ -26,6 +26,7 @@ internal static class EngineBenchmark
         {
             IntraOpThreads = threads,
             EnableMemoryArena = s.Arena,
+            EnableMemoryPattern = s.MemoryPattern,
             SessionConfig = s.SessionConfig,
         });
         double loadedRss = CurrentRssMegabytes();

@@ -44,6 +44,7 @@ public sealed class DecoderSession : IDisposable
             IntraOpThreads = options.IntraOpThreads > 0 ? options.IntraOpThreads : Environment.ProcessorCount,
             GraphOptimizationLevel = options.OptimizationLevel,
             EnableCpuMemArena = options.EnableMemoryArena,
+            EnableMemoryPattern = options.EnableMemoryPattern,
         };
         foreach (var (key, value) in options.SessionConfig) sessionOptions.AddConfigEntry(key, value);
         InferenceSession session;

@@ -13,6 +13,12 @@ public sealed record DecoderSessionOptions
     /// <summary>ORT's CPU arena: faster allocation, but it keeps its peak size for the process lifetime.</summary>
     public bool EnableMemoryArena { get; init; } = true;
 
+    /// <summary>
+    /// ORT's memory pattern: plans one block for all intermediate tensors of a run, cached per
+    /// input shape. Decoding changes the shape every step, so the plans rarely get reused.
+    /// </summary>
+    public bool EnableMemoryPattern { get; init; } = true;
+
     /// <summary>File under onnx/ to load; by default model.onnx or the only .onnx file.</summary>
     public string? OnnxFile { get; init; }
 
