@@ -50,7 +50,7 @@ public sealed class ReferenceAgreementTests(TinyModels models)
         var session = models.Session("fp32");
         int[][] prompts = [RandomIds(3, 3), RandomIds(4, 9), RandomIds(5, 6)];
         int[] next = RandomIds(6, 3);
-        var layout = new Generation.BatchLayout(prompts);
+        var layout = new Qwen.Inference.Generation.BatchLayout(prompts);
         using var cache = session.CreateCache(prompts.Length);
         using (var logits = session.Step(layout.InputIds, layout.AttentionMask, layout.PositionIds, layout.Length, cache, 0))
         {
@@ -64,7 +64,7 @@ public sealed class ReferenceAgreementTests(TinyModels models)
         }
 
         // One decode step for the whole batch, each sequence continuing at its own position.
-        long[] mask = Generation.BatchLayout.ExtendMask(layout.AttentionMask, prompts.Length, [1, 1, 1]);
+        long[] mask = Qwen.Inference.Generation.BatchLayout.ExtendMask(layout.AttentionMask, prompts.Length, [1, 1, 1]);
         long[] positions = prompts.Select(p => (long)p.Length).ToArray();
         using var step = session.Step(next.Select(i => (long)i).ToArray(), mask, positions, 1, cache, 1);
         for (int b = 0; b < prompts.Length; b++)
