@@ -43,7 +43,7 @@ public static class ChatReply
                 pieces.Writer.TryWrite(decoder.Flush());
                 pieces.Writer.TryComplete();
             }
-        }, cancellationToken);
+        }, CancellationToken.None); // the generator observes the token; the channel must always complete
         await foreach (string text in pieces.Reader.ReadAllAsync(CancellationToken.None))
         {
             await output.WriteAsync(text);

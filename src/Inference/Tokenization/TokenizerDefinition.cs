@@ -62,9 +62,8 @@ internal sealed record TokenizerDefinition(
         int maxId = -1;
         foreach (var entry in vocabElement.EnumerateObject())
         {
-            Require(entry.Value.ValueKind == JsonValueKind.Number && entry.Value.TryGetInt32(out int id) && id >= 0,
-                $"vocab entry '{entry.Name}' has no valid id");
-            id = entry.Value.GetInt32();
+            int id = entry.Value.ValueKind == JsonValueKind.Number && entry.Value.TryGetInt32(out int parsed) ? parsed : -1;
+            Require(id >= 0, $"vocab entry '{entry.Name}' has no valid id");
             foreach (char c in entry.Name)
                 Require(ByteLevelAlphabet.ByteOf(c) >= 0, $"vocab entry '{entry.Name}' (id {id}) is not in the byte-level alphabet");
             vocabulary[entry.Name] = id;
@@ -98,7 +97,7 @@ internal sealed record TokenizerDefinition(
         {
             foreach (var token in addedElement.EnumerateArray())
             {
-                int id = token.TryGetProperty("id", out var idElement) && idElement.ValueKind == JsonValueKind.Number && idElement.TryGetInt32(out int parsed) ? parsed : -1;
+                int id = token.TryGetProperty("id", out var idElement) && idElement.ValueKind == JsonValueKind.Number && idElement.TryGetInt32(out int addedId) ? addedId : -1;
                 Require(id >= 0, "an added token has no valid id");
                 Require(token.TryGetProperty("content", out var content) && content.ValueKind == JsonValueKind.String && content.GetString()!.Length > 0,
                     $"added token {id} has no content");
