@@ -53,6 +53,22 @@ public sealed class ChatTemplateTests
         ChatTemplate.FromTokenizerConfig("/nonexistent").DefaultSystemMessage.Should().Be(ChatTemplate.QwenDefaultSystemMessage);
 
     [Fact]
+    public void A_broken_tokenizer_config_is_reported()
+    {
+        string path = Path.GetTempFileName();
+        try
+        {
+            File.WriteAllText(path, "{\"chat_template\": ");
+            var act = () => ChatTemplate.FromTokenizerConfig(path);
+            act.Should().Throw<InvalidModelException>().WithMessage("*tokenizer_config.json*invalid*");
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
     public void Default_system_message_goes_first_only_when_none_is_given()
     {
         var template = new ChatTemplate();
