@@ -13,10 +13,14 @@ public static class CliApp
 
     public static RootCommand Create()
     {
-        var root = new RootCommand("Qwen All-in-One: build models, generate, benchmark.");
+        var root = new RootCommand("Qwen All-in-One: build models, generate, classify sentiment, tokenize, benchmark.");
         root.Subcommands.Add(BuildModelCommand.Create());
         root.Subcommands.Add(GenerateCommand.Create());
         root.Subcommands.Add(BenchEngineCommand.Create());
+        root.Subcommands.Add(SentimentCommand.Create());
+        root.Subcommands.Add(TokenizeCommand.Create());
+        root.Subcommands.Add(DetokenizeCommand.Create());
+        root.Subcommands.Add(BenchTokenizerCommand.Create());
         return root;
     }
 

@@ -1,0 +1,46 @@
+using Qwen.Inference.Engine;
+using Qwen.Inference.Generation;
+using Qwen.Inference.Tokenization;
+
+namespace Qwen.Inference.Prompts;
+
+/// <summary>The answer of the sentiment task: "positive" or "negative", its probability, and any input truncation.</summary>
+public sealed record SentimentResult(string Label, double Probability, PromptTruncation Truncation)
+{
+    public const string Positive = "positive";
+    public const string Negative = "negative";
+}
+
+/// <summary>
+/// Classifies sentiment with the chat model by prompt alone: the two configured labels are
+/// scored as the assistant's answer (<see cref="LabelScorer"/>) and the likelier one wins.
+/// </summary>
+public sealed class SentimentClassifier
+{
+    private readonly SentimentPrompt _prompt;
+    private readonly LabelScorer _scorer;
+
+    public SentimentClassifier(DecoderSession session, BpeTokenizer tokenizer, SentimentPromptOptions options)
+    {
+        _prompt = new SentimentPrompt(tokenizer, options);
+        _scorer = new LabelScorer(session);
+    }
+
+    public SentimentResult Classify(string text, CancellationToken cancellationToken = default) =>
+        ClassifyBatch([text], cancellationToken)[0];
+
+    /// <summary>Classifies several texts in one batched model step.</summary>
+    public IReadOnlyList<SentimentResult> ClassifyBatch(IReadOnlyList<string> texts, CancellationToken cancellationToken = default)
+    {
+        var prompts = texts.Select(_prompt.Build).ToArray();
+        var scores = _scorer.ScoreBatch(prompts.Select(p => (IReadOnlyList<int>)p.Ids).ToArray(),
+            [_prompt.PositiveLabelIds, _prompt.NegativeLabelIds], cancellationToken);
+        return prompts.Select((prompt, i) =>
+        {
+            double positive = scores[i][0].Probability;
+            return positive >= 0.5
+                ? new SentimentResult(SentimentResult.Positive, positive, prompt.Truncation)
+                : new SentimentResult(SentimentResult.Negative, 1 - positive, prompt.Truncation);
+        }).ToArray();
+    }
+}
