@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Qwen.Inference.Models;
 using Qwen.Inference.Onnx;
 
@@ -31,12 +32,10 @@ public static class ModelDirectoryBuilder
             pad_token_id = 151643,
             do_sample = false,
         }, new JsonSerializerOptions { WriteIndented = true }));
-        foreach (string file in new[] { "tokenizer.json", "tokenizer_config.json" })
-        {
-            string source = Path.Combine(BundledTokenizerDirectory, file);
-            if (!File.Exists(source)) throw new FileNotFoundException($"Qwen tokenizer file missing at '{source}'; rebuild the project to fetch it.", source);
-            File.Copy(source, Path.Combine(outputDirectory, file), overwrite: true);
-        }
+        File.Copy(BundledTokenizerFile("tokenizer.json"), Path.Combine(outputDirectory, "tokenizer.json"), overwrite: true);
+        var tokenizerConfig = JsonNode.Parse(File.ReadAllText(BundledTokenizerFile("tokenizer_config.json")))!;
+        tokenizerConfig["chat_template"] = Qwen2ChatTemplate.Jinja;
+        File.WriteAllText(Path.Combine(outputDirectory, "tokenizer_config.json"), tokenizerConfig.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
 
         string modelPath = Path.Combine(onnxDirectory, OnnxFileName);
         string tempModel = modelPath + ".partial";
@@ -55,6 +54,12 @@ public static class ModelDirectoryBuilder
         }
         // The .onnx file appears only when complete, so an interrupted build never looks loadable.
         File.Move(tempModel, modelPath, overwrite: true);
+    }
+
+    private static string BundledTokenizerFile(string file)
+    {
+        string source = Path.Combine(BundledTokenizerDirectory, file);
+        return File.Exists(source) ? source : throw new FileNotFoundException($"Qwen tokenizer file missing at '{source}'; rebuild the project to fetch it.", source);
     }
 
     /// <summary>IProgress that reports on the calling thread (Progress&lt;T&gt; posts to the thread pool).</summary>

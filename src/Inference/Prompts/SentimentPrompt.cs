@@ -31,6 +31,7 @@ public sealed class SentimentPrompt
     public BuiltPrompt Build(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
+        if (string.IsNullOrWhiteSpace(text)) throw new ArgumentException("the text to classify is empty");
         var (kept, truncation) = FitInput(text);
         int[] user = ChatTemplate.EncodeMessage(_tokenizer, ChatMessage.UserRole, kept);
         return new BuiltPrompt([.. _systemIds, .. user, .. _generationPromptIds], truncation);

@@ -22,6 +22,16 @@ public sealed class SentimentPromptTests
         built.Truncation.Should().Be(PromptTruncation.None);
     }
 
+    [Theory]
+    [InlineData("")]
+    [InlineData("   ")]
+    [InlineData("\n\t")]
+    public void Empty_text_is_rejected(string text)
+    {
+        var act = () => new SentimentPrompt(ReferenceVectors.Tokenizer, new SentimentPromptOptions()).Build(text);
+        act.Should().Throw<ArgumentException>().WithMessage("*empty*");
+    }
+
     [Fact]
     public void Labels_come_from_configuration()
     {

@@ -14,6 +14,15 @@ namespace Qwen.Inference.Tests.Prompts;
 public sealed class TinyModelPromptTests(TinyModels models)
 {
     [Fact]
+    public void Built_models_carry_a_qwen2_chat_template_with_its_default_system_message()
+    {
+        var template = ChatTemplate.FromTokenizerConfig(models.PathOf("fp32"));
+        template.DefaultSystemMessage.Should().Be(ChatTemplate.QwenDefaultSystemMessage);
+        template.Render([ChatMessage.User("hi")]).Should().Be(
+            "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n");
+    }
+
+    [Fact]
     public void Sentiment_gives_a_label_and_the_probability_the_label_scorer_computes()
     {
         var session = models.Session("fp32");
