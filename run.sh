@@ -16,8 +16,12 @@ if [ ! -f "$model/onnx/model.onnx" ]; then
   qwen build-model --preset qwen1.5-0.5b --dtype int8 --out "$model"
 fi
 
-echo "==> Greedy generation from '<|im_start|>user\nhello<|im_end|>\n<|im_start|>assistant\n' (token ids)"
-qwen generate --model "$model" --prompt-ids 151644,872,198,14990,151645,198,151644,77091,198 --max-new-tokens 16
+echo "==> Sentiment (synthetic random weights: the label is meaningless, the pipeline is real)"
+qwen sentiment --model "$model" "会议推迟了，真扫兴"
+
+echo "==> Chat reply, streamed (synthetic random weights give meaningless text)"
+qwen generate --model "$model" --prompt "Hello! What can you do?" --max-new-tokens 24
+echo
 
 echo "==> Engine benchmark"
 qwen bench-engine --model "$model" --json "$model/bench-engine.json"
