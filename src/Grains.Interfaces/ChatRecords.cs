@@ -1,0 +1,37 @@
+namespace Qwen.Grains.Interfaces;
+
+/// <summary>
+/// A user message for a conversation. <paramref name="TurnId"/> identifies the turn across
+/// retries: a turn already stored under this id is answered from storage, never run twice.
+/// </summary>
+public sealed record ChatTurnRequest(string TurnId, string Content, int? MaxNewTokens = null, float? Temperature = null);
+
+public sealed record ChatTurnResult(
+    string UserId,
+    string TurnId,
+    string Reply,
+    int TurnNumber,
+    int PromptTokens,
+    int CompletionTokens,
+    string FinishReason,
+    PromptTruncationInfo Truncation,
+    string SiloId);
+
+/// <summary>A streamed piece of a reply (<see cref="TextDelta"/>) or, last, the completed turn.</summary>
+public sealed record ChatStreamEvent(string? TextDelta, ChatTurnResult? Completed);
+
+public sealed record ConversationMessage(string Role, string Content)
+{
+    public const string User = "user";
+    public const string Assistant = "assistant";
+    public const string System = "system";
+}
+
+public sealed record ConversationHistory(string UserId, IReadOnlyList<ConversationMessage> Messages, long Version);
+
+/// <summary>What input truncation removed to fit the budget.</summary>
+public sealed record PromptTruncationInfo(int DroppedTurns, int DroppedTokens)
+{
+    public static PromptTruncationInfo None { get; } = new(0, 0);
+    public bool Truncated => DroppedTurns > 0 || DroppedTokens > 0;
+}

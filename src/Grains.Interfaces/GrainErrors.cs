@@ -1,0 +1,30 @@
+namespace Qwen.Grains.Interfaces;
+
+/// <summary>Why a grain call failed, in terms a caller can act on.</summary>
+public enum GrainErrorKind
+{
+    /// <summary>The request itself is wrong (empty, too long, bad parameter): do not retry.</summary>
+    InvalidRequest,
+
+    /// <summary>The silo is full: retry elsewhere or later.</summary>
+    Overloaded,
+
+    /// <summary>The silo is not (or no longer) the owner of this grain: retry on the owner.</summary>
+    NotOwner,
+
+    /// <summary>The silo cannot serve now (starting, stopping, storage down): retry elsewhere.</summary>
+    Unavailable,
+
+    /// <summary>The call's deadline passed.</summary>
+    Timeout,
+}
+
+/// <summary>A failed grain call; the message says what was wrong.</summary>
+public sealed class GrainCallException : Exception
+{
+    public GrainCallException(GrainErrorKind kind, string message, Exception? inner = null) : base(message, inner) => Kind = kind;
+
+    public GrainErrorKind Kind { get; }
+
+    public bool IsRetryable => Kind is GrainErrorKind.Overloaded or GrainErrorKind.NotOwner or GrainErrorKind.Unavailable;
+}
