@@ -41,7 +41,7 @@ public static class ModelDirectoryBuilder
         string tempModel = modelPath + ".partial";
         using (var writer = new OnnxGraphWriter(modelPath + "_data"))
         {
-            new Qwen2GraphBuilder(config, weights, options, writer, new SynchronousProgress(f =>
+            new Qwen2GraphBuilder(config, weights, options, writer, new SynchronousProgress<double>(f =>
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 progress?.Report(f);
@@ -60,11 +60,5 @@ public static class ModelDirectoryBuilder
     {
         string source = Path.Combine(BundledTokenizerDirectory, file);
         return File.Exists(source) ? source : throw new FileNotFoundException($"Qwen tokenizer file missing at '{source}'; rebuild the project to fetch it.", source);
-    }
-
-    /// <summary>IProgress that reports on the calling thread (Progress&lt;T&gt; posts to the thread pool).</summary>
-    private sealed class SynchronousProgress(Action<double> report) : IProgress<double>
-    {
-        public void Report(double value) => report(value);
     }
 }

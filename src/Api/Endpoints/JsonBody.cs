@@ -1,0 +1,65 @@
+using System.Text.Json;
+using Microsoft.AspNetCore.Http.Features;
+
+namespace Qwen.Api.Endpoints;
+
+/// <summary>
+/// Reads a request body as one JSON object, reporting exactly what is wrong with it
+/// (not JSON, not an object, too large, a field of the wrong type).
+/// </summary>
+internal sealed class JsonBody
+{
+    private readonly JsonElement _root;
+
+    private JsonBody(JsonElement root) => _root = root;
+
+    public static async Task<(JsonBody? Body, IResult? Error)> ReadAsync(HttpRequest request, long maxBytes, CancellationToken cancellationToken)
+    {
+        if (request.HttpContext.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit) limit.MaxRequestBodySize = maxBytes;
+        if (request.ContentLength > maxBytes)
+            return (null, ApiProblem.Problem(StatusCodes.Status413PayloadTooLarge, "Request too large", $"the body is {request.ContentLength} bytes; the limit is {maxBytes}"));
+        try
+        {
+            using var document = await JsonDocument.ParseAsync(request.Body, default, cancellationToken);
+            if (document.RootElement.ValueKind != JsonValueKind.Object)
+                return (null, ApiProblem.BadRequest($"the body must be a JSON object, not {Describe(document.RootElement.ValueKind)}"));
+            return (new JsonBody(document.RootElement.Clone()), null);
+        }
+        catch (JsonException e)
+        {
+            return (null, ApiProblem.BadRequest($"the body is not valid JSON: {e.Message}"));
+        }
+        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            return (null, ApiProblem.Problem(StatusCodes.Status413PayloadTooLarge, "Request too large", $"the body is larger than {maxBytes} bytes"));
+        }
+    }
+
+    /// <summary>A required string field; null with an error message when absent or not a string.</summary>
+    public string? RequiredString(string name, out string? error)
+    {
+        error = null;
+        if (!_root.TryGetProperty(name, out var value))
+        {
+            error = $"the field '{name}' is required";
+            return null;
+        }
+        if (value.ValueKind != JsonValueKind.String)
+        {
+            error = $"the field '{name}' must be a string, not {Describe(value.ValueKind)}";
+            return null;
+        }
+        return value.GetString();
+    }
+
+    private static string Describe(JsonValueKind kind) => kind switch
+    {
+        JsonValueKind.Array => "an array",
+        JsonValueKind.Object => "an object",
+        JsonValueKind.Number => "a number",
+        JsonValueKind.True or JsonValueKind.False => "a boolean",
+        JsonValueKind.Null => "null",
+        JsonValueKind.String => "a string",
+        _ => "nothing",
+    };
+}

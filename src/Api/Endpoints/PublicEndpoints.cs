@@ -1,0 +1,113 @@
+using System.Text.RegularExpressions;
+using Microsoft.Extensions.Options;
+using Qwen.Grains.Interfaces;
+
+namespace Qwen.Api.Endpoints;
+
+/// <summary>The public task endpoints under /v1/.</summary>
+public static partial class PublicEndpoints
+{
+    [GeneratedRegex("^[A-Za-z0-9._@:-]{1,128}$")]
+    private static partial Regex UserIdPattern();
+
+    public static IEndpointRouteBuilder MapPublicEndpoints(this IEndpointRouteBuilder app)
+    {
+        app.MapPost("/v1/sentiment", SentimentAsync);
+        app.MapPost("/v1/conversations/{userId}/messages", SendMessageAsync);
+        app.MapGet("/v1/conversations/{userId}", GetConversationAsync);
+        app.MapDelete("/v1/conversations/{userId}", ResetConversationAsync);
+        return app;
+    }
+
+    private static async Task<IResult> SentimentAsync(HttpRequest request, IGrainFactory grains, IOptions<ApiLimits> limits, CancellationToken ct)
+    {
+        var (body, error) = await JsonBody.ReadAsync(request, limits.Value.MaxRequestBodyBytes, ct);
+        if (error is not null) return error;
+        string? text = body!.RequiredString("text", out string? problem);
+        if (problem is not null) return ApiProblem.BadRequest(problem);
+        if (string.IsNullOrWhiteSpace(text)) return ApiProblem.BadRequest("the field 'text' is empty");
+        if (text!.Length > limits.Value.MaxTextChars)
+            return ApiProblem.BadRequest($"the field 'text' has {text.Length} characters; the limit is {limits.Value.MaxTextChars}");
+        return await Call(async () =>
+        {
+            var result = await grains.GetInferenceWorker().AnalyzeSentimentAsync(new SentimentRequest(text), ct);
+            return Results.Ok(new
+            {
+                label = result.Label,
+                score = result.Score,
+                truncated = result.Truncation.Truncated,
+                silo = result.SiloId,
+            });
+        });
+    }
+
+    private static async Task<IResult> SendMessageAsync(string userId, HttpRequest request, IGrainFactory grains, IOptions<ApiLimits> limits, CancellationToken ct)
+    {
+        if (InvalidUserId(userId) is { } bad) return bad;
+        var (body, error) = await JsonBody.ReadAsync(request, limits.Value.MaxRequestBodyBytes, ct);
+        if (error is not null) return error;
+        string? content = body!.RequiredString("content", out string? problem);
+        if (problem is not null) return ApiProblem.BadRequest(problem);
+        if (string.IsNullOrWhiteSpace(content)) return ApiProblem.BadRequest("the field 'content' is empty");
+        if (content!.Length > limits.Value.MaxMessageChars)
+            return ApiProblem.BadRequest($"the field 'content' has {content.Length} characters; the limit is {limits.Value.MaxMessageChars}");
+        // One id per HTTP request (or the client's Idempotency-Key): retries across silos reuse it.
+        string turnId = request.Headers["Idempotency-Key"].FirstOrDefault() is { Length: > 0 and <= 128 } key ? key : Guid.NewGuid().ToString("N");
+        return await Call(async () =>
+        {
+            var turn = await grains.GetConversation(userId).SendMessageAsync(new ChatTurnRequest(turnId, content), ct);
+            return Results.Ok(new
+            {
+                user_id = turn.UserId,
+                reply = turn.Reply,
+                turn = turn.TurnNumber,
+                turn_id = turn.TurnId,
+                finish_reason = turn.FinishReason,
+                usage = new { prompt_tokens = turn.PromptTokens, completion_tokens = turn.CompletionTokens },
+                truncated = turn.Truncation.Truncated,
+                dropped_turns = turn.Truncation.DroppedTurns,
+                silo = turn.SiloId,
+            });
+        });
+    }
+
+    private static async Task<IResult> GetConversationAsync(string userId, IGrainFactory grains, CancellationToken ct)
+    {
+        if (InvalidUserId(userId) is { } bad) return bad;
+        return await Call(async () =>
+        {
+            var history = await grains.GetConversation(userId).GetHistoryAsync(ct);
+            return Results.Ok(new
+            {
+                user_id = history.UserId,
+                messages = history.Messages.Where(m => m.Role != ConversationMessage.System).Select(m => new { role = m.Role, content = m.Content }),
+            });
+        });
+    }
+
+    private static async Task<IResult> ResetConversationAsync(string userId, IGrainFactory grains, CancellationToken ct)
+    {
+        if (InvalidUserId(userId) is { } bad) return bad;
+        return await Call(async () =>
+        {
+            await grains.GetConversation(userId).ResetAsync(ct);
+            return Results.NoContent();
+        });
+    }
+
+    private static IResult? InvalidUserId(string userId) => UserIdPattern().IsMatch(userId)
+        ? null
+        : ApiProblem.BadRequest("the user id must be 1 to 128 characters of letters, digits and . _ @ : -");
+
+    private static async Task<IResult> Call(Func<Task<IResult>> call)
+    {
+        try
+        {
+            return await call();
+        }
+        catch (GrainCallException e)
+        {
+            return ApiProblem.FromGrainError(e);
+        }
+    }
+}

@@ -1,0 +1,113 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Runtime.CompilerServices;
+using System.Text.Json;
+using Qwen.Grains.Interfaces;
+
+namespace Qwen.Cluster.Transport;
+
+/// <summary>
+/// Calls one silo's grain endpoints over HTTP. Failures come back as
+/// <see cref="GrainCallException"/>: the silo's own error kind, or
+/// <see cref="GrainErrorKind.Unavailable"/> when the silo cannot be reached.
+/// </summary>
+public sealed class SiloHttpClient(HttpClient http, Uri endpoint)
+{
+    public Uri Endpoint { get; } = endpoint;
+
+    /// <summary>
+    /// Header naming silos the caller could not reach: the receiving silo leaves them out when it
+    /// decides whether it owns a user, so a dead owner's users move before it is declared dead.
+    /// </summary>
+    public const string UnreachableSilosHeader = "X-Qwen-Unreachable-Silos";
+
+    public Task<ChatTurnResult> SendTurnAsync(string userId, ChatTurnRequest request, CancellationToken cancellationToken,
+        IReadOnlyCollection<string>? unreachableSilos = null) =>
+        CallAsync<ChatTurnResult>(HttpMethod.Post, SiloRoutes.TurnsOf(userId), request, unreachableSilos, cancellationToken);
+
+    public Task<ConversationHistory> GetHistoryAsync(string userId, CancellationToken cancellationToken,
+        IReadOnlyCollection<string>? unreachableSilos = null) =>
+        CallAsync<ConversationHistory>(HttpMethod.Get, SiloRoutes.ConversationOf(userId), null, unreachableSilos, cancellationToken);
+
+    public Task ResetAsync(string userId, CancellationToken cancellationToken, IReadOnlyCollection<string>? unreachableSilos = null) =>
+        CallAsync<object?>(HttpMethod.Delete, SiloRoutes.ConversationOf(userId), null, unreachableSilos, cancellationToken);
+
+    public Task<SentimentResult> AnalyzeSentimentAsync(SentimentRequest request, CancellationToken cancellationToken) =>
+        CallAsync<SentimentResult>(HttpMethod.Post, SiloRoutes.Sentiment, request, null, cancellationToken);
+
+    /// <summary>Streams a turn as server-sent events, each carrying one <see cref="ChatStreamEvent"/>.</summary>
+    public async IAsyncEnumerable<ChatStreamEvent> StreamTurnAsync(string userId, ChatTurnRequest request,
+        [EnumeratorCancellation] CancellationToken cancellationToken, IReadOnlyCollection<string>? unreachableSilos = null)
+    {
+        using var message = new HttpRequestMessage(HttpMethod.Post, new Uri(Endpoint, SiloRoutes.TurnStreamOf(userId)))
+        {
+            Content = JsonContent.Create(request, options: TransportJson.Options),
+        };
+        AddUnreachable(message, unreachableSilos);
+        using var response = await SendAsync(message, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+        await ThrowIfFailedAsync(response, cancellationToken);
+        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(cancellationToken));
+        while (await reader.ReadLineAsync(cancellationToken) is { } line)
+        {
+            if (!line.StartsWith("data: ", StringComparison.Ordinal)) continue;
+            var item = JsonSerializer.Deserialize<StreamItem>(line.AsSpan(6), TransportJson.Options)
+                ?? throw new GrainCallException(GrainErrorKind.Unavailable, $"silo {Endpoint} sent an empty stream event");
+            if (item.Error is { } error) throw new GrainCallException(error.Kind, error.Message);
+            if (item.Event is { } evt) yield return evt;
+        }
+    }
+
+    /// <summary>One server-sent event of a turn stream: an event or, if the turn failed midway, the error.</summary>
+    public sealed record StreamItem(ChatStreamEvent? Event, GrainErrorBody? Error);
+
+    private static void AddUnreachable(HttpRequestMessage message, IReadOnlyCollection<string>? unreachableSilos)
+    {
+        if (unreachableSilos is { Count: > 0 }) message.Headers.Add(UnreachableSilosHeader, string.Join(',', unreachableSilos));
+    }
+
+    private async Task<T> CallAsync<T>(HttpMethod method, string path, object? body, IReadOnlyCollection<string>? unreachableSilos,
+        CancellationToken cancellationToken)
+    {
+        using var message = new HttpRequestMessage(method, new Uri(Endpoint, path));
+        if (body is not null) message.Content = JsonContent.Create(body, body.GetType(), options: TransportJson.Options);
+        AddUnreachable(message, unreachableSilos);
+        using var response = await SendAsync(message, HttpCompletionOption.ResponseContentRead, cancellationToken);
+        await ThrowIfFailedAsync(response, cancellationToken);
+        if (response.StatusCode == HttpStatusCode.NoContent) return default!;
+        return await response.Content.ReadFromJsonAsync<T>(TransportJson.Options, cancellationToken)
+            ?? throw new GrainCallException(GrainErrorKind.Unavailable, $"silo {Endpoint} sent an empty response to {path}");
+    }
+
+    private async Task<HttpResponseMessage> SendAsync(HttpRequestMessage message, HttpCompletionOption completion, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await http.SendAsync(message, completion, cancellationToken);
+        }
+        catch (HttpRequestException e)
+        {
+            throw new GrainCallException(GrainErrorKind.Unavailable, $"silo {Endpoint} is unreachable: {e.Message}", e);
+        }
+        catch (TaskCanceledException e) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new GrainCallException(GrainErrorKind.Timeout, $"silo {Endpoint} did not answer in time", e);
+        }
+    }
+
+    private async Task ThrowIfFailedAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    {
+        if (response.IsSuccessStatusCode) return;
+        GrainErrorBody? error = null;
+        try
+        {
+            error = await response.Content.ReadFromJsonAsync<GrainErrorBody>(TransportJson.Options, cancellationToken);
+        }
+        catch (Exception e) when (e is JsonException or NotSupportedException or InvalidOperationException)
+        {
+            // Not one of our error bodies (e.g. a proxy's page): fall through to the status code.
+        }
+        throw error is not null
+            ? new GrainCallException(error.Kind, error.Message)
+            : new GrainCallException(GrainErrorKind.Unavailable, $"silo {Endpoint} answered HTTP {(int)response.StatusCode}");
+    }
+}

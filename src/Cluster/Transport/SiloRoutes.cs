@@ -1,0 +1,15 @@
+namespace Qwen.Cluster.Transport;
+
+/// <summary>The HTTP paths a silo serves to the Api (internal to the cluster, not public).</summary>
+public static class SiloRoutes
+{
+    public const string Conversation = "/silo/conversations/{userId}";
+    public const string Turns = "/silo/conversations/{userId}/turns";
+    public const string TurnStream = "/silo/conversations/{userId}/turns/stream";
+    public const string Sentiment = "/silo/sentiment";
+    public const string Status = "/silo/status";
+
+    public static string ConversationOf(string userId) => $"/silo/conversations/{Uri.EscapeDataString(userId)}";
+    public static string TurnsOf(string userId) => ConversationOf(userId) + "/turns";
+    public static string TurnStreamOf(string userId) => ConversationOf(userId) + "/turns/stream";
+}
