@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Options;
+using Qwen.Inference;
 using Qwen.Inference.Building;
 using Qwen.Inference.Models;
 
