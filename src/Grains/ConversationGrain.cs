@@ -102,13 +102,13 @@ public sealed partial class ConversationGrain : IConversationGrain, IGrainBase
 
     private void ValidateTurn(ChatTurnRequest? request)
     {
-        if (request is null) throw InferenceRequestRules.Invalid("the turn request is missing");
-        if (string.IsNullOrWhiteSpace(request.TurnId)) throw InferenceRequestRules.Invalid("the turn id is empty");
+        if (request is null) throw Invalid("the turn request is missing");
+        if (string.IsNullOrWhiteSpace(request.TurnId)) throw Invalid("the turn id is empty");
         if (request.TurnId.Length > MaxTurnIdLength)
-            throw InferenceRequestRules.Invalid($"the turn id has {request.TurnId.Length} characters; at most {MaxTurnIdLength} are allowed");
-        if (string.IsNullOrWhiteSpace(request.Content)) throw InferenceRequestRules.Invalid("the message is empty");
+            throw Invalid($"the turn id has {request.TurnId.Length} characters; at most {MaxTurnIdLength} are allowed");
+        if (string.IsNullOrWhiteSpace(request.Content)) throw Invalid("the message is empty");
         if (request.Content.Length > _options.MaxMessageChars)
-            throw InferenceRequestRules.Invalid($"the message has {request.Content.Length} characters; at most {_options.MaxMessageChars} are allowed");
+            throw Invalid($"the message has {request.Content.Length} characters; at most {_options.MaxMessageChars} are allowed");
     }
 
     /// <summary>The 1-based number of the stored turn with the request's id, or null when it is new.</summary>
@@ -118,7 +118,7 @@ public sealed partial class ConversationGrain : IConversationGrain, IGrainBase
         {
             if (state.Turns[i].TurnId != request.TurnId) continue;
             if (state.Turns[i].UserMessage != request.Content)
-                throw InferenceRequestRules.Invalid($"turn id '{request.TurnId}' was already used for a different message");
+                throw Invalid($"turn id '{request.TurnId}' was already used for a different message");
             return i + 1;
         }
         return null;
@@ -151,6 +151,8 @@ public sealed partial class ConversationGrain : IConversationGrain, IGrainBase
         int index = current.Turns.Select(t => t.TurnId).ToList().IndexOf(turn.TurnId);
         return (saved.Turn, index + 1);
     }
+
+    private static GrainCallException Invalid(string message) => new(GrainErrorKind.InvalidRequest, message);
 
     private ChatTurnResult Replayed(StoredTurn turn, int number) => new(_userId, turn.TurnId, turn.AssistantReply, number, 0, 0,
         StoredFinishReason, PromptTruncationInfo.None, _siloId);
