@@ -1,0 +1,143 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Text;
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Qwen.Grains.Interfaces;
+using Qwen.Inference.Generation;
+using Qwen.Inference.Prompts;
+using PromptSentiment = Qwen.Inference.Prompts.SentimentResult;
+using SentimentResult = Qwen.Grains.Interfaces.SentimentResult;
+
+namespace Qwen.Grains;
+
+/// <summary>
+/// The silo's inference worker: sentiment and chat replies on the process's one model session.
+/// Requests are checked, then queued in the scheduler; the model work runs off the caller's thread
+/// and stops when the caller cancels.
+/// </summary>
+public sealed partial class InferenceWorker : IInferenceWorker
+{
+    private const string ImEnd = "<|im_end|>";
+
+    private readonly LoadedModel _model;
+    private readonly InferenceWorkerOptions _options;
+    private readonly ChatPrompt _chat;
+    private readonly SentimentClassifier _sentiment;
+    private readonly Generator _generator;
+    private readonly ConcurrencyLimitedScheduler _scheduler;
+    private readonly int[] _stopIds;
+    private readonly string _siloId;
+    private readonly ILogger _logger;
+    private long _generatedTokens;
+
+    public InferenceWorker(LoadedModel model, IOptions<InferenceWorkerOptions> options, IOptions<SentimentPromptOptions> sentimentOptions,
+        IOptions<ChatPromptOptions> chatOptions, SiloIdentity silo, ILogger<InferenceWorker> logger)
+    {
+        _model = model;
+        _options = options.Value.Validate();
+        ContextWindow = Math.Min(_options.ContextWindow, model.Session.ContextWindow);
+        if (ContextWindow <= _options.MaxNewTokensLimit)
+        {
+            throw new ArgumentException(
+                $"{InferenceWorkerOptions.SectionName}: the model session's context window of {model.Session.ContextWindow} tokens leaves no room for a prompt with MaxNewTokensLimit {_options.MaxNewTokensLimit}");
+        }
+        _chat = new ChatPrompt(model.Tokenizer, model.Template, chatOptions.Value);
+        _sentiment = new SentimentClassifier(model.Session, model.Tokenizer, sentimentOptions.Value);
+        _generator = new Generator(model.Session);
+        _scheduler = new ConcurrencyLimitedScheduler(_options.MaxConcurrentRequests, _options.MaxQueueLength);
+        // <|im_end|> ends a reply even when generation_config.json does not list it.
+        _stopIds = [model.Tokenizer.SpecialTokenId(ImEnd)];
+        _siloId = silo.Id;
+        _logger = logger;
+    }
+
+    /// <summary>Prompt plus reply tokens a request may use.</summary>
+    public int ContextWindow { get; }
+
+    public int QueuedRequests => _scheduler.Queued;
+    public int RunningRequests => _scheduler.Running;
+
+    /// <summary>Reply tokens generated since start (for throughput figures).</summary>
+    public long GeneratedTokens => Interlocked.Read(ref _generatedTokens);
+
+    public async Task<SentimentResult> AnalyzeSentimentAsync(SentimentRequest request, CancellationToken cancellationToken)
+    {
+        string text = InferenceRequestRules.SentimentText(request, _options);
+        long started = Stopwatch.GetTimestamp();
+        PromptSentiment result = await _scheduler.RunAsync(ct => _sentiment.Classify(text, ct), cancellationToken).ConfigureAwait(false);
+        LogSentiment(_logger, result.Label, result.Probability, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        return new SentimentResult(result.Label, result.Probability, Truncation(result.Truncation), _siloId);
+    }
+
+    public async IAsyncEnumerable<GenerationEvent> GenerateReplyAsync(ChatGenerationRequest request,
+        [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var conversation = InferenceRequestRules.Conversation(request);
+        var options = InferenceRequestRules.Generation(request.MaxNewTokens, request.Temperature, _options) with { StopTokenIds = _stopIds };
+        // Stops the model when the consumer leaves before the end, not only when the caller cancels.
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var deltas = Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+        var generation = _scheduler.RunAsync(ct => Generate(conversation, options, deltas.Writer, ct), stop.Token);
+        // Also when the request never started (overloaded, cancelled while waiting).
+        _ = generation.ContinueWith(_ => deltas.Writer.TryComplete(), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+        try
+        {
+            await foreach (string delta in deltas.Reader.ReadAllAsync(CancellationToken.None).ConfigureAwait(false))
+                yield return new GenerationEvent(delta, null);
+            yield return new GenerationEvent(null, await generation.ConfigureAwait(false));
+        }
+        finally
+        {
+            if (!generation.IsCompleted)
+            {
+                await stop.CancelAsync().ConfigureAwait(false);
+                await ((Task)generation).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            }
+        }
+    }
+
+    /// <summary>Runs on the scheduler's thread: builds the prompt, generates, streams decoded text.</summary>
+    private GenerationSummary Generate(IReadOnlyList<ChatMessage> conversation, GenerationOptions options, ChannelWriter<string> deltas,
+        CancellationToken cancellationToken)
+    {
+        long started = Stopwatch.GetTimestamp();
+        BuiltPrompt prompt;
+        try
+        {
+            prompt = _chat.Build(conversation, ContextWindow, options.MaxNewTokens);
+        }
+        catch (ArgumentException e)
+        {
+            throw InferenceRequestRules.Invalid(e.Message, e);
+        }
+        // Synthetic or padded models may choose ids the tokenizer lacks; they add no text, as in Hugging Face.
+        var decoder = _model.Tokenizer.CreateStreamingDecoder(skipSpecialTokens: true, skipUnknownIds: true);
+        var text = new StringBuilder();
+        void Emit(string piece)
+        {
+            if (piece.Length == 0) return;
+            text.Append(piece);
+            deltas.TryWrite(piece);
+        }
+
+        var result = _generator.Generate(prompt.Ids, options, id => Emit(decoder.Push(id)), cancellationToken);
+        Emit(decoder.Flush());
+        Interlocked.Add(ref _generatedTokens, result.Tokens.Count);
+        string finish = result.FinishReason == FinishReason.Stop ? "stop" : "length";
+        LogReply(_logger, prompt.Ids.Length, result.Tokens.Count, finish, prompt.Truncation.DroppedTurns,
+            Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        return new GenerationSummary(text.ToString(), prompt.Ids.Length, result.Tokens.Count, finish, Truncation(prompt.Truncation), _siloId);
+    }
+
+    private static PromptTruncationInfo Truncation(PromptTruncation truncation) =>
+        truncation.IsTruncated ? new PromptTruncationInfo(truncation.DroppedTurns, truncation.DroppedTokens) : PromptTruncationInfo.None;
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Sentiment {Label} ({Probability:F3}) in {ElapsedMs:F0} ms")]
+    private static partial void LogSentiment(ILogger logger, string label, double probability, double elapsedMs);
+
+    [LoggerMessage(Level = LogLevel.Debug,
+        Message = "Reply of {CompletionTokens} tokens to a {PromptTokens}-token prompt ({FinishReason}, {DroppedTurns} turns dropped) in {ElapsedMs:F0} ms")]
+    private static partial void LogReply(ILogger logger, int promptTokens, int completionTokens, string finishReason, int droppedTurns, double elapsedMs);
+}
