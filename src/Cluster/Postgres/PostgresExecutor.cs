@@ -3,10 +3,6 @@ using Npgsql;
 
 namespace Qwen.Cluster.Postgres;
 
-/// <param name="message">Says what failed and names the server.</param>
-/// <param name="server">Host, port and database.</param>
-public delegate Exception PostgresFailureFactory(string message, string server, NpgsqlException error);
-
 /// <summary>
 /// Runs units of work on pooled connections and turns database failures into one exception
 /// type the caller chooses, with a message naming the server. A pooled connection can die while
