@@ -1,0 +1,23 @@
+namespace Qwen.Cluster.Membership;
+
+/// <summary>How <see cref="SiloStatus"/> is spelled in the silos table.</summary>
+internal static class SiloStatusNames
+{
+    public static string ToName(SiloStatus status) => status switch
+    {
+        SiloStatus.Joining => "joining",
+        SiloStatus.Active => "active",
+        SiloStatus.Leaving => "leaving",
+        SiloStatus.Dead => "dead",
+        _ => throw new ArgumentOutOfRangeException(nameof(status), status, "unknown silo status"),
+    };
+
+    public static SiloStatus Parse(string name) => name switch
+    {
+        "joining" => SiloStatus.Joining,
+        "active" => SiloStatus.Active,
+        "leaving" => SiloStatus.Leaving,
+        "dead" => SiloStatus.Dead,
+        _ => throw new InvalidDataException($"unknown silo status '{name}' in the silos table"),
+    };
+}

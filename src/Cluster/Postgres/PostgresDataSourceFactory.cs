@@ -1,0 +1,41 @@
+using Microsoft.Extensions.Logging;
+using Npgsql;
+
+namespace Qwen.Cluster.Postgres;
+
+/// <summary>Builds the one connection pool a process shares for membership, schema and storage.</summary>
+public static class PostgresDataSourceFactory
+{
+    /// <exception cref="InvalidOperationException">The connection string is missing or malformed.</exception>
+    public static NpgsqlDataSource Create(PostgresOptions options, ILoggerFactory? loggerFactory = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (string.IsNullOrWhiteSpace(options.ConnectionString))
+        {
+            throw new InvalidOperationException($"{PostgresOptions.SectionName}:ConnectionString is not set");
+        }
+
+        NpgsqlConnectionStringBuilder connectionString;
+        try
+        {
+            connectionString = new NpgsqlConnectionStringBuilder(options.ConnectionString);
+        }
+        catch (ArgumentException e)
+        {
+            throw new InvalidOperationException($"{PostgresOptions.SectionName}:ConnectionString is malformed: {e.Message}", e);
+        }
+
+        if (options.CommandTimeout > TimeSpan.Zero)
+        {
+            connectionString.CommandTimeout = (int)Math.Ceiling(options.CommandTimeout.TotalSeconds);
+        }
+
+        var builder = new NpgsqlDataSourceBuilder(connectionString.ConnectionString);
+        if (loggerFactory is not null)
+        {
+            builder.UseLoggerFactory(loggerFactory);
+        }
+
+        return builder.Build();
+    }
+}

@@ -1,0 +1,13 @@
+namespace Qwen.Cluster.Postgres;
+
+/// <summary>The cluster's PostgreSQL database (configuration section "Postgres").</summary>
+public sealed record PostgresOptions
+{
+    public const string SectionName = "Postgres";
+
+    /// <summary>Npgsql connection string, e.g. <c>Host=db;Port=5432;Database=qwen;Username=qwen;Password=...</c>.</summary>
+    public string ConnectionString { get; init; } = "";
+
+    /// <summary>How long one SQL command may run before it fails (PostgreSQL counts whole seconds).</summary>
+    public TimeSpan CommandTimeout { get; init; } = TimeSpan.FromSeconds(30);
+}
