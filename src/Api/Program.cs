@@ -1,1 +1,15 @@
-return 0;
+using Qwen.Api.Endpoints;
+using Qwen.Api.Hosting;
+
+var builder = WebApplication.CreateBuilder(args);
+builder.Services.AddQwenApi(builder.Configuration);
+builder.Services.AddProblemDetails();
+builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(90));
+
+var app = builder.Build();
+app.MapPublicEndpoints();
+app.MapGet("/healthz", () => Results.Ok(new { status = "up" }));
+app.MapGet("/readyz", (IReadiness readiness) => readiness.IsReady(out string reason)
+    ? Results.Ok(new { status = "ready", detail = reason })
+    : Results.Json(new { status = "not ready", detail = reason }, statusCode: StatusCodes.Status503ServiceUnavailable));
+await app.RunAsync();

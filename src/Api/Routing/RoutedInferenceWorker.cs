@@ -1,0 +1,42 @@
+using Qwen.Grains.Interfaces;
+
+namespace Qwen.Api.Routing;
+
+/// <summary>
+/// Sentiment calls go to the least loaded active silo (queue plus running requests, as last
+/// published); a silo that is full or unreachable is skipped for the next one.
+/// </summary>
+internal sealed class RoutedInferenceWorker(SiloDirectory directory, SiloClients clients, RoutingOptions options, ILogger logger)
+    : IInferenceWorker
+{
+    public async Task<SentimentResult> AnalyzeSentimentAsync(SentimentRequest request, CancellationToken cancellationToken)
+    {
+        if (directory.Active.Count == 0) await directory.RefreshAsync(cancellationToken);
+        var tried = new HashSet<string>();
+        GrainCallException? last = null;
+        for (int attempt = 1; attempt <= options.MaxAttempts; attempt++)
+        {
+            var silo = directory.Active
+                .Where(s => !tried.Contains(s.SiloId))
+                .OrderBy(s => s.Load.QueueLength + s.Load.ActiveRequests)
+                .ThenBy(_ => Random.Shared.Next())
+                .FirstOrDefault();
+            if (silo is null) break;
+            tried.Add(silo.SiloId);
+            try
+            {
+                return await clients.For(silo.Endpoint).AnalyzeSentimentAsync(request, cancellationToken);
+            }
+            catch (GrainCallException e) when (e.IsRetryable)
+            {
+                logger.LogWarning("Sentiment: silo {SiloId} could not serve ({Kind}: {Reason}); trying another", silo.SiloId, e.Kind, e.Message);
+                last = e;
+            }
+        }
+        throw last ?? new GrainCallException(GrainErrorKind.Unavailable, "no active silo can serve sentiment requests now");
+    }
+
+    /// <summary>Chat generation always runs inside a conversation grain on its owner silo.</summary>
+    public IAsyncEnumerable<GenerationEvent> GenerateReplyAsync(ChatGenerationRequest request, CancellationToken cancellationToken) =>
+        throw new NotSupportedException("the Api reaches generation through conversation grains");
+}
