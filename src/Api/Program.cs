@@ -2,6 +2,8 @@ using Qwen.Api.Endpoints;
 using Qwen.Api.Hosting;
 
 var builder = WebApplication.CreateBuilder(args);
+// Bodies above the API's own limit are drained and refused with 413; beyond this, Kestrel cuts the connection.
+builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = 8 * 1024 * 1024);
 builder.Services.AddQwenApi(builder.Configuration);
 builder.Services.AddProblemDetails();
 builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(90));

@@ -1,5 +1,4 @@
 using System.Text.Json;
-using Microsoft.AspNetCore.Http.Features;
 
 namespace Qwen.Api.Endpoints;
 
@@ -15,12 +14,29 @@ internal sealed class JsonBody
 
     public static async Task<(JsonBody? Body, IResult? Error)> ReadAsync(HttpRequest request, long maxBytes, CancellationToken cancellationToken)
     {
-        if (request.HttpContext.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit) limit.MaxRequestBodySize = maxBytes;
-        if (request.ContentLength > maxBytes)
-            return (null, ApiProblem.Problem(StatusCodes.Status413PayloadTooLarge, "Request too large", $"the body is {request.ContentLength} bytes; the limit is {maxBytes}"));
+        // Read at most maxBytes + 1; a larger body is drained (so the client sees the 413
+        // rather than a reset connection) and refused.
+        using var buffer = new MemoryStream();
+        var chunk = new byte[16 * 1024];
+        bool tooLarge = request.ContentLength > maxBytes;
         try
         {
-            using var document = await JsonDocument.ParseAsync(request.Body, default, cancellationToken);
+            int read;
+            while ((read = await request.Body.ReadAsync(chunk, cancellationToken)) > 0)
+            {
+                if (!tooLarge && buffer.Length + read <= maxBytes) buffer.Write(chunk, 0, read);
+                else tooLarge = true;
+            }
+        }
+        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            tooLarge = true;
+        }
+        if (tooLarge)
+            return (null, ApiProblem.Problem(StatusCodes.Status413PayloadTooLarge, "Request too large", $"the body is larger than the limit of {maxBytes} bytes"));
+        try
+        {
+            using var document = JsonDocument.Parse(buffer.GetBuffer().AsMemory(0, (int)buffer.Length));
             if (document.RootElement.ValueKind != JsonValueKind.Object)
                 return (null, ApiProblem.BadRequest($"the body must be a JSON object, not {Describe(document.RootElement.ValueKind)}"));
             return (new JsonBody(document.RootElement.Clone()), null);
@@ -28,10 +44,6 @@ internal sealed class JsonBody
         catch (JsonException e)
         {
             return (null, ApiProblem.BadRequest($"the body is not valid JSON: {e.Message}"));
-        }
-        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
-        {
-            return (null, ApiProblem.Problem(StatusCodes.Status413PayloadTooLarge, "Request too large", $"the body is larger than {maxBytes} bytes"));
         }
     }
 

@@ -86,12 +86,12 @@ internal sealed class RoutedConversationGrain(string userId, SiloDirectory direc
         logger.LogWarning("Conversation {UserId}: silo {SiloId} could not serve ({Kind}: {Reason}); retrying", userId, siloId, e.Kind, e.Message);
         if (e.Kind == GrainErrorKind.Unavailable) unreachable.Add(siloId);
         else await Task.Delay(options.RetryDelay, cancellationToken);
-        await directory.RefreshAsync(cancellationToken);
+        await directory.TryRefreshAsync(cancellationToken);
     }
 
     private async Task<(string SiloId, SiloHttpClient Client)> PickAsync(List<string> unreachable, CancellationToken cancellationToken)
     {
-        if (directory.Active.Count == 0) await directory.RefreshAsync(cancellationToken);
+        if (directory.Active.Count == 0) await directory.TryRefreshAsync(cancellationToken);
         var candidates = directory.Active.Where(s => !unreachable.Contains(s.SiloId)).ToArray();
         if (candidates.Length == 0)
             throw new GrainCallException(GrainErrorKind.Unavailable, "no active silo can serve this conversation now");

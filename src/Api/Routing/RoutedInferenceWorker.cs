@@ -11,7 +11,7 @@ internal sealed class RoutedInferenceWorker(SiloDirectory directory, SiloClients
 {
     public async Task<SentimentResult> AnalyzeSentimentAsync(SentimentRequest request, CancellationToken cancellationToken)
     {
-        if (directory.Active.Count == 0) await directory.RefreshAsync(cancellationToken);
+        if (directory.Active.Count == 0) await directory.TryRefreshAsync(cancellationToken);
         var tried = new HashSet<string>();
         GrainCallException? last = null;
         for (int attempt = 1; attempt <= options.MaxAttempts; attempt++)

@@ -33,18 +33,24 @@ public sealed class SiloDirectory(IMembershipTable membership, IOptions<RoutingO
         }
     }
 
+    /// <summary>Refreshes if the membership table can be read; otherwise keeps the last list (and says so in the log).</summary>
+    public async Task TryRefreshAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await RefreshAsync(cancellationToken);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            logger.LogWarning("Reading the membership table failed ({Reason}); keeping the last list of {SiloCount} silos", e.Message, _active.Count);
+        }
+    }
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         while (!stoppingToken.IsCancellationRequested)
         {
-            try
-            {
-                await RefreshAsync(stoppingToken);
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                logger.LogWarning(e, "Reading the membership table failed; keeping the last list of {SiloCount} silos", _active.Count);
-            }
+            await TryRefreshAsync(stoppingToken);
             try
             {
                 await Task.Delay(options.Value.MembershipRefresh, stoppingToken);

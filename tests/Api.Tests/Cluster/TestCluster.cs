@@ -29,6 +29,7 @@ public sealed class TestCluster : IAsyncDisposable
     }
 
     public PostgresServer Postgres { get; }
+    public string ModelDirectory => _modelDirectory;
     public string ConnectionString { get; }
     public ServiceProcess? Api { get; private set; }
     public HttpClient Http { get; }
