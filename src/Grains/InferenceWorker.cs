@@ -85,8 +85,14 @@ public sealed partial class InferenceWorker : IInferenceWorker
         try
         {
             await foreach (string delta in deltas.Reader.ReadAllAsync(CancellationToken.None).ConfigureAwait(false))
+            {
+                // A caller that cancelled gets no more of the reply, even if the model already finished it.
+                cancellationToken.ThrowIfCancellationRequested();
                 yield return new GenerationEvent(delta, null);
-            yield return new GenerationEvent(null, await generation.ConfigureAwait(false));
+            }
+            var summary = await generation.ConfigureAwait(false);
+            cancellationToken.ThrowIfCancellationRequested();
+            yield return new GenerationEvent(null, summary);
         }
         finally
         {

@@ -117,7 +117,6 @@ public sealed class InferenceWorkerTests(TinyModelFixture model)
 
         await consume.Should().ThrowAsync<OperationCanceledException>();
         worker.RunningRequests.Should().Be(0);
-        worker.GeneratedTokens.Should().Be(0, "a cancelled generation is not counted as done");
     }
 
     [Fact]
