@@ -21,13 +21,8 @@ public static partial class PublicEndpoints
 
     private static async Task<IResult> SentimentAsync(HttpRequest request, IGrainFactory grains, IOptions<ApiLimits> limits, CancellationToken ct)
     {
-        var (body, error) = await JsonBody.ReadAsync(request, limits.Value.MaxRequestBodyBytes, ct);
+        var (text, error) = await ReadTextFieldAsync(request, "text", limits.Value.MaxTextChars, limits.Value, ct);
         if (error is not null) return error;
-        string? text = body!.RequiredString("text", out string? problem);
-        if (problem is not null) return ApiProblem.BadRequest(problem);
-        if (string.IsNullOrWhiteSpace(text)) return ApiProblem.BadRequest("the field 'text' is empty");
-        if (text!.Length > limits.Value.MaxTextChars)
-            return ApiProblem.BadRequest($"the field 'text' has {text.Length} characters; the limit is {limits.Value.MaxTextChars}");
         return await Call(async () =>
         {
             var result = await grains.GetInferenceWorker().AnalyzeSentimentAsync(new SentimentRequest(text), ct);
@@ -44,13 +39,8 @@ public static partial class PublicEndpoints
     private static async Task<IResult> SendMessageAsync(string userId, HttpRequest request, IGrainFactory grains, IOptions<ApiLimits> limits, CancellationToken ct)
     {
         if (InvalidUserId(userId) is { } bad) return bad;
-        var (body, error) = await JsonBody.ReadAsync(request, limits.Value.MaxRequestBodyBytes, ct);
+        var (content, error) = await ReadTextFieldAsync(request, "content", limits.Value.MaxMessageChars, limits.Value, ct);
         if (error is not null) return error;
-        string? content = body!.RequiredString("content", out string? problem);
-        if (problem is not null) return ApiProblem.BadRequest(problem);
-        if (string.IsNullOrWhiteSpace(content)) return ApiProblem.BadRequest("the field 'content' is empty");
-        if (content!.Length > limits.Value.MaxMessageChars)
-            return ApiProblem.BadRequest($"the field 'content' has {content.Length} characters; the limit is {limits.Value.MaxMessageChars}");
         // One id per HTTP request (or the client's Idempotency-Key): retries across silos reuse it.
         string turnId = request.Headers["Idempotency-Key"].FirstOrDefault() is { Length: > 0 and <= 128 } key ? key : Guid.NewGuid().ToString("N");
         return await Call(async () =>
@@ -93,6 +83,19 @@ public static partial class PublicEndpoints
             await grains.GetConversation(userId).ResetAsync(ct);
             return Results.NoContent();
         });
+    }
+
+    /// <summary>The body's one required text field: present, a string, not blank, not over the limit.</summary>
+    private static async Task<(string Text, IResult? Error)> ReadTextFieldAsync(HttpRequest request, string field, int maxChars,
+        ApiLimits limits, CancellationToken ct)
+    {
+        var (body, error) = await JsonBody.ReadAsync(request, limits.MaxRequestBodyBytes, ct);
+        if (error is not null) return ("", error);
+        string? text = body!.RequiredString(field, out string? problem);
+        if (problem is not null) return ("", ApiProblem.BadRequest(problem));
+        if (string.IsNullOrWhiteSpace(text)) return ("", ApiProblem.BadRequest($"the field '{field}' is empty"));
+        if (text.Length > maxChars) return ("", ApiProblem.BadRequest($"the field '{field}' has {text.Length} characters; the limit is {maxChars}"));
+        return (text, null);
     }
 
     private static IResult? InvalidUserId(string userId) => UserIdPattern().IsMatch(userId)

@@ -26,7 +26,7 @@ public static class ApiServiceCollectionExtensions
             services.AddSingleton(sp => PostgresDataSourceFactory.Create(sp.GetRequiredService<IOptions<PostgresOptions>>().Value, sp.GetRequiredService<ILoggerFactory>()));
             services.AddSingleton<SchemaModule>(MembershipSchema.Module);
             services.AddSingleton<PostgresSchemaMigrator>();
-            services.AddHostedService<MembershipSchemaMigration>();
+            services.AddHostedService<SchemaMigrationService>();
             services.AddSingleton<IMembershipTable, PostgresMembershipTable>();
             services.AddSingleton<SiloDirectory>();
             services.AddHostedService(sp => sp.GetRequiredService<SiloDirectory>());
@@ -40,13 +40,6 @@ public static class ApiServiceCollectionExtensions
             services.AddSingleton<IReadiness>(sp => new EmbeddedReadiness(sp.GetRequiredService<SiloLifecycle>()));
         }
         return services;
-    }
-
-    private sealed class MembershipSchemaMigration(PostgresSchemaMigrator migrator) : IHostedService
-    {
-        public Task StartAsync(CancellationToken cancellationToken) => migrator.MigrateAsync(cancellationToken);
-
-        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }
 }
 

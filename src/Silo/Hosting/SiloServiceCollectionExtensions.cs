@@ -37,7 +37,7 @@ public static class SiloServiceCollectionExtensions
             services.AddSingleton<SchemaModule>(MembershipSchema.Module);
             services.AddSingleton<SchemaModule>(ConversationSchema.Module);
             services.AddSingleton<PostgresSchemaMigrator>();
-            services.AddHostedService<SchemaMigration>();
+            services.AddHostedService<SchemaMigrationService>();
             services.AddSingleton<IMembershipTable, PostgresMembershipTable>();
             services.AddSingleton<IConversationStore, PostgresConversationStore>();
         }
@@ -62,13 +62,5 @@ public static class SiloServiceCollectionExtensions
     {
         int port = Uri.TryCreate(endpoint.Url, UriKind.Absolute, out var uri) ? uri.Port : 0;
         return $"{Environment.MachineName}-{port}-{Guid.NewGuid().ToString("N")[..6]}";
-    }
-
-    /// <summary>Creates or migrates the cluster schema before anything else touches the database.</summary>
-    private sealed class SchemaMigration(PostgresSchemaMigrator migrator) : IHostedService
-    {
-        public Task StartAsync(CancellationToken cancellationToken) => migrator.MigrateAsync(cancellationToken);
-
-        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }
 }
