@@ -61,7 +61,15 @@ internal sealed class JsonBody
             error = $"the field '{name}' must be a string, not {Describe(value.ValueKind)}";
             return null;
         }
-        return value.GetString();
+        try
+        {
+            return value.GetString();
+        }
+        catch (InvalidOperationException e)
+        {
+            error = $"the field '{name}' is not valid text: {e.Message}";
+            return null;
+        }
     }
 
     private static string Describe(JsonValueKind kind) => kind switch

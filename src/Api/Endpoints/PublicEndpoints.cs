@@ -95,7 +95,21 @@ public static partial class PublicEndpoints
         if (problem is not null) return ("", ApiProblem.BadRequest(problem));
         if (string.IsNullOrWhiteSpace(text)) return ("", ApiProblem.BadRequest($"the field '{field}' is empty"));
         if (text.Length > maxChars) return ("", ApiProblem.BadRequest($"the field '{field}' has {text.Length} characters; the limit is {maxChars}"));
+        if (UnstorableCharacter(text) is { } bad) return ("", ApiProblem.BadRequest($"the field '{field}' contains {bad}"));
         return (text, null);
+    }
+
+    /// <summary>NUL and unpaired surrogates cannot be tokenized as text or stored; name the first one.</summary>
+    private static string? UnstorableCharacter(string text)
+    {
+        for (int i = 0; i < text.Length; i++)
+        {
+            char c = text[i];
+            if (c == '\0') return $"a NUL character at position {i}";
+            if (char.IsHighSurrogate(c) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1])) i++;
+            else if (char.IsSurrogate(c)) return $"an unpaired UTF-16 surrogate at position {i}";
+        }
+        return null;
     }
 
     private static IResult? InvalidUserId(string userId) => UserIdPattern().IsMatch(userId)

@@ -29,6 +29,8 @@ public sealed class BadInputTests(BadInputTests.OneSiloCluster fixture) : IClass
     [InlineData("ok-user", "{}", "required")]
     [InlineData("ok-user", "{\"content\":\"unterminated", "not valid JSON")]
     [InlineData("ok-user", "[\"content\"]", "JSON object")]
+    [InlineData("ok-user", "{\"content\":\"a\\u0000b\"}", "NUL")]
+    [InlineData("ok-user", "{\"content\":\"a\\ud800b\"}", "surrogate")]
     public async Task Malformed_chat_requests_get_400_with_a_reason(string user, string body, string reason)
     {
         var (status, problem) = await _cluster.SendRawAsync(HttpMethod.Post, $"/v1/conversations/{user}/messages", body);
