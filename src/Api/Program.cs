@@ -9,6 +9,9 @@ builder.Services.AddProblemDetails();
 builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(90));
 
 var app = builder.Build();
+// Anything unexpected still answers with a problem-details JSON body, never an empty 500.
+app.UseExceptionHandler();
+app.UseStatusCodePages();
 app.MapPublicEndpoints();
 app.MapGet("/healthz", () => Results.Ok(new { status = "up" }));
 app.MapGet("/readyz", (IReadiness readiness) => readiness.IsReady(out string reason)
