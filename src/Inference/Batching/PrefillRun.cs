@@ -8,6 +8,8 @@ namespace Qwen.Inference.Batching;
 /// </summary>
 internal sealed class PrefillRun : IDisposable
 {
+    private bool _gridTaken;
+
     internal PrefillRun(BatchLayout layout, KvGrid grid)
     {
         Layout = layout;
@@ -28,5 +30,15 @@ internal sealed class PrefillRun : IDisposable
 
     public bool IsComplete => Remaining == 0;
 
-    public void Dispose() => Grid.Dispose();
+    /// <summary>Hands the grid over (it becomes the decode batch as it is); disposing the run then leaves it alone.</summary>
+    public KvGrid TakeGrid()
+    {
+        _gridTaken = true;
+        return Grid;
+    }
+
+    public void Dispose()
+    {
+        if (!_gridTaken) Grid.Dispose();
+    }
 }
