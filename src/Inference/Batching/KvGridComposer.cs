@@ -18,20 +18,19 @@ internal static class KvGridComposer
         int length = used.Max();
         int layers = rows[0].Grid.Cache.Keys.Count;
 
-        var keys = new List<OrtValue>(layers);
-        var values = new List<OrtValue>(layers);
+        // Keys and values of every layer are independent copies: spread them over the cores.
+        var tensors = new OrtValue?[2 * layers];
         try
         {
-            for (int l = 0; l < layers; l++)
+            Parallel.For(0, tensors.Length, t =>
             {
-                int layer = l;
-                keys.Add(ComposeTensor(rows, used, length, row => row.Grid.Cache.Keys[layer]));
-                values.Add(ComposeTensor(rows, used, length, row => row.Grid.Cache.Values[layer]));
-            }
+                var cache = (Func<GridRow, OrtValue>)(t < layers ? row => row.Grid.Cache.Keys[t] : row => row.Grid.Cache.Values[t - layers]);
+                tensors[t] = ComposeTensor(rows, used, length, cache);
+            });
         }
         catch
         {
-            foreach (var v in keys.Concat(values)) v.Dispose();
+            foreach (var tensor in tensors) tensor?.Dispose();
             throw;
         }
 
@@ -43,7 +42,7 @@ internal static class KvGridComposer
             grid.Mask.AsSpan(row * grid.Length + grid.Length - used[i], used[i]).CopyTo(mask.AsSpan(i * length + length - used[i]));
             realLengths[i] = grid.RealLengths[row];
         }
-        return new KvGrid(KvCache.FromTensors([.. keys], [.. values], rows.Count, length), mask, realLengths);
+        return new KvGrid(KvCache.FromTensors(tensors[..layers]!, tensors[layers..]!, rows.Count, length), mask, realLengths);
     }
 
     private static OrtValue ComposeTensor(IReadOnlyList<GridRow> rows, int[] used, int length, Func<GridRow, OrtValue> tensorOf) =>

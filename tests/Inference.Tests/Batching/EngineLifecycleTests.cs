@@ -1,4 +1,5 @@
 using Xunit;
+using System.Collections.Concurrent;
 using FluentAssertions;
 using Qwen.Inference.Batching;
 using Qwen.Inference.Generation;
@@ -47,11 +48,11 @@ public sealed class EngineLifecycleTests(TinyModels models)
     {
         using var engine = new BatchingEngine(Session);
         using var cancel = new CancellationTokenSource();
-        var reports = new List<EngineStepReport>();
+        var reports = new ConcurrentQueue<EngineStepReport>(); // written on the engine thread
         long cancelledAfter = 0;
         engine.StepCompleted += report =>
         {
-            reports.Add(report);
+            reports.Enqueue(report);
             // Between steps, once all three decode together: the victim's caller gives up.
             if (report.DecodeRows == 3 && cancelledAfter == 0 && reports.Count(r => r.DecodeRows == 3) == 3)
             {
@@ -76,11 +77,11 @@ public sealed class EngineLifecycleTests(TinyModels models)
     {
         var clock = new ManualTimeProvider(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
         using var engine = new BatchingEngine(Session, timeProvider: clock);
-        var reports = new List<EngineStepReport>();
+        var reports = new ConcurrentQueue<EngineStepReport>(); // written on the engine thread
         long expiredAfter = 0;
         engine.StepCompleted += report =>
         {
-            reports.Add(report);
+            reports.Enqueue(report);
             if (report.DecodeRows == 2 && expiredAfter == 0)
             {
                 expiredAfter = report.Step;
