@@ -37,6 +37,10 @@ public sealed class KvCache : IDisposable
             batchSize, 0);
     }
 
+    /// <summary>A cache over tensors built elsewhere (a re-laid-out batch); it takes ownership of them.</summary>
+    internal static KvCache FromTensors(OrtValue[] keys, OrtValue[] values, int batchSize, int pastLength) =>
+        new(keys, values, batchSize, pastLength);
+
     private static OrtValue EmptyTensor(TensorElementType type, long[] shape) => type == TensorElementType.Float16
         ? OrtValue.CreateTensor(Array.Empty<Half>(), shape)
         : OrtValue.CreateTensor(Array.Empty<float>(), shape);

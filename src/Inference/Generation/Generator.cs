@@ -22,7 +22,7 @@ public sealed class Generator
         Action<int, int>? onToken = null, CancellationToken cancellationToken = default)
     {
         if (requests.Count == 0) return [];
-        foreach (var request in requests) Validate(request);
+        foreach (var request in requests) RequestValidation.Generation(_session, request);
         int batch = requests.Count;
         var stopIds = requests.Select(r => r.Options.StopTokenIds.Concat(_session.Model.EosTokenIds).ToHashSet()).ToArray();
         var samplers = requests.Select(r => new TokenSampler(r.Options)).ToArray();
@@ -70,22 +70,5 @@ public sealed class Generator
             mask = BatchLayout.ExtendMask(mask, batch, ones);
         }
         return generated.Select((tokens, b) => new GenerationResult(tokens, finish[b]!.Value)).ToArray();
-    }
-
-    private void Validate(GenerationRequest request)
-    {
-        request.Options.Validate(_session.VocabSize);
-        int length = request.PromptIds.Count;
-        if (length == 0) throw new ArgumentException("the prompt is empty; at least one token is needed");
-        foreach (int id in request.PromptIds)
-        {
-            if (id < 0 || id >= _session.VocabSize)
-                throw new ArgumentOutOfRangeException(nameof(request), $"prompt token id {id} is outside the vocabulary [0, {_session.VocabSize})");
-        }
-        if (length + request.Options.MaxNewTokens > _session.ContextWindow)
-        {
-            throw new ArgumentException(
-                $"the prompt has {length} tokens and max_new_tokens is {request.Options.MaxNewTokens}: together more than the context window of {_session.ContextWindow} tokens");
-        }
     }
 }

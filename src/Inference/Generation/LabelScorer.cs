@@ -24,7 +24,7 @@ public sealed class LabelScorer
     public IReadOnlyList<IReadOnlyList<LabelScore>> ScoreBatch(IReadOnlyList<IReadOnlyList<int>> prompts,
         IReadOnlyList<IReadOnlyList<int>> labels, CancellationToken cancellationToken = default)
     {
-        Validate(prompts, labels);
+        RequestValidation.Scoring(_session, prompts, labels);
         int batch = prompts.Count;
         var logProbs = new double[batch, labels.Count];
 
@@ -44,14 +44,7 @@ public sealed class LabelScorer
         if (longLabels.Length > 0) ScoreContinuations(prompts, labels, longLabels, layout, cache, logProbs, cancellationToken);
 
         var results = new IReadOnlyList<LabelScore>[batch];
-        for (int b = 0; b < batch; b++)
-        {
-            double max = Enumerable.Range(0, labels.Count).Max(k => logProbs[b, k]);
-            double norm = Enumerable.Range(0, labels.Count).Sum(k => Math.Exp(logProbs[b, k] - max));
-            results[b] = Enumerable.Range(0, labels.Count)
-                .Select(k => new LabelScore(k, logProbs[b, k], Math.Exp(logProbs[b, k] - max) / norm))
-                .ToArray();
-        }
+        for (int b = 0; b < batch; b++) results[b] = ToScores(Enumerable.Range(0, labels.Count).Select(k => logProbs[b, k]).ToArray());
         return results;
     }
 
@@ -103,27 +96,15 @@ public sealed class LabelScorer
         }
     }
 
-    private void Validate(IReadOnlyList<IReadOnlyList<int>> prompts, IReadOnlyList<IReadOnlyList<int>> labels)
+    /// <summary>Scores from each label's log-probability: the probabilities are a softmax over the candidates.</summary>
+    internal static IReadOnlyList<LabelScore> ToScores(IReadOnlyList<double> logProbs)
     {
-        if (prompts.Count == 0) throw new ArgumentException("no prompt to score");
-        if (labels.Count < 2) throw new ArgumentException("label scoring needs at least two candidate labels");
-        int vocab = _session.VocabSize;
-        foreach (var label in labels)
-        {
-            if (label.Count == 0) throw new ArgumentException("a candidate label has no tokens");
-            if (label.Any(id => id < 0 || id >= vocab)) throw new ArgumentOutOfRangeException(nameof(labels), $"a label token id is outside the vocabulary [0, {vocab})");
-        }
-        int longest = labels.Max(l => l.Count);
-        foreach (var prompt in prompts)
-        {
-            if (prompt.Count == 0) throw new ArgumentException("the prompt is empty; at least one token is needed");
-            if (prompt.Any(id => id < 0 || id >= vocab)) throw new ArgumentOutOfRangeException(nameof(prompts), $"a prompt token id is outside the vocabulary [0, {vocab})");
-            if (prompt.Count + longest > _session.ContextWindow)
-                throw new ArgumentException($"the prompt has {prompt.Count} tokens: with the longest label that exceeds the context window of {_session.ContextWindow} tokens");
-        }
+        double max = logProbs.Max();
+        double norm = logProbs.Sum(lp => Math.Exp(lp - max));
+        return logProbs.Select((lp, k) => new LabelScore(k, lp, Math.Exp(lp - max) / norm)).ToArray();
     }
 
-    private static double LogSumExp(ReadOnlySpan<float> row)
+    internal static double LogSumExp(ReadOnlySpan<float> row)
     {
         float max = System.Numerics.Tensors.TensorPrimitives.Max(row);
         double sum = 0;

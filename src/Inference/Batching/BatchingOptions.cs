@@ -1,0 +1,47 @@
+namespace Qwen.Inference.Batching;
+
+/// <summary>
+/// Limits of the continuous-batching engine: configuration section <c>Batching</c>. The
+/// defaults suit a 2-core machine serving a 0.5B model.
+/// </summary>
+public sealed record BatchingOptions
+{
+    public const string SectionName = "Batching";
+
+    /// <summary>Sequences decoding together in one model step (and rows in one prefill step).</summary>
+    public int MaxBatchSize { get; init; } = 16;
+
+    /// <summary>
+    /// Prompt positions (padding included) one prefill step may compute, so a burst of new
+    /// requests stalls the running decodes for a bounded time. A longer prompt is prefilled
+    /// alone, in chunks of this size.
+    /// </summary>
+    public int MaxPrefillTokensPerStep { get; init; } = 256;
+
+    /// <summary>
+    /// KV positions the running requests may hold. Batch KV is rectangular (left padding), so
+    /// the running set costs its size times its longest reservation (prompt plus max new
+    /// tokens, or prompt plus longest label). A request that alone exceeds it is refused.
+    /// </summary>
+    public int KvBudgetTokens { get; init; } = 16 * 1024;
+
+    /// <summary>
+    /// Requests waiting to start (a new request waits at least until the next step); one more is
+    /// refused with <see cref="EngineOverloadedException"/>.
+    /// </summary>
+    public int MaxQueueLength { get; init; } = 64;
+
+    public BatchingOptions Validate()
+    {
+        Require(MaxBatchSize >= 1, $"MaxBatchSize must be at least 1 but was {MaxBatchSize}");
+        Require(MaxPrefillTokensPerStep >= 1, $"MaxPrefillTokensPerStep must be at least 1 but was {MaxPrefillTokensPerStep}");
+        Require(KvBudgetTokens >= 1, $"KvBudgetTokens must be at least 1 but was {KvBudgetTokens}");
+        Require(MaxQueueLength >= 1, $"MaxQueueLength must be at least 1 but was {MaxQueueLength}");
+        return this;
+    }
+
+    private static void Require(bool ok, string rule)
+    {
+        if (!ok) throw new ArgumentException($"{SectionName}: {rule}");
+    }
+}

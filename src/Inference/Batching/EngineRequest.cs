@@ -1,0 +1,86 @@
+namespace Qwen.Inference.Batching;
+
+/// <summary>
+/// A submitted request as the engine tracks it: what the scheduler needs to know, and how its
+/// caller is answered. A caller's cancellation answers it at once; the engine frees its slot at
+/// the next step.
+/// </summary>
+internal abstract class EngineRequest : ISchedulable
+{
+    private volatile bool _cancelled;
+    private CancellationToken _token;
+    private CancellationTokenRegistration _registration;
+
+    protected EngineRequest(IReadOnlyList<int> promptIds, int reservedTokens, RequestPriority priority, DateTimeOffset? deadline)
+    {
+        PromptIds = promptIds;
+        ReservedTokens = reservedTokens;
+        Priority = priority;
+        Deadline = deadline;
+    }
+
+    public IReadOnlyList<int> PromptIds { get; }
+    public RequestPriority Priority { get; }
+    public abstract bool Decodes { get; }
+    public int PromptTokens => PromptIds.Count;
+    public int ReservedTokens { get; }
+    public DateTimeOffset? Deadline { get; }
+    public bool IsCancelled => _cancelled;
+
+    /// <summary>The caller has its answer (result, failure or cancellation); no more model work is due.</summary>
+    public abstract bool IsDone { get; }
+
+    /// <summary>Links the caller's token; <paramref name="wake"/> tells the engine loop to look.</summary>
+    public void CancelWith(CancellationToken token, Action wake)
+    {
+        if (!token.CanBeCanceled) return;
+        _token = token;
+        _registration = token.UnsafeRegister(_ =>
+        {
+            _cancelled = true;
+            TryCancel(token);
+            wake();
+        }, null);
+    }
+
+    /// <summary>Answers a request the scheduler dropped.</summary>
+    public void Drop(DropReason reason)
+    {
+        if (reason == DropReason.Cancelled) TryCancel(_token);
+        else TryFail(new RequestDeadlineExceededException($"the request's deadline {Deadline:O} passed before it finished"));
+    }
+
+    public abstract bool TryFail(Exception exception);
+
+    protected abstract bool TryCancel(CancellationToken token);
+
+    /// <summary>Stops listening to the caller's token (without waiting for a callback that is running).</summary>
+    protected void Release() => _registration.Unregister();
+}
+
+/// <summary>A request whose caller awaits a <typeparamref name="TResult"/>.</summary>
+internal abstract class EngineRequest<TResult> : EngineRequest
+{
+    private readonly TaskCompletionSource<TResult> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    protected EngineRequest(IReadOnlyList<int> promptIds, int reservedTokens, RequestPriority priority, DateTimeOffset? deadline)
+        : base(promptIds, reservedTokens, priority, deadline)
+    {
+    }
+
+    public Task<TResult> Completion => _completion.Task;
+
+    public override bool IsDone => _completion.Task.IsCompleted;
+
+    public bool TrySucceed(TResult result) => Answered(_completion.TrySetResult(result));
+
+    public override bool TryFail(Exception exception) => Answered(_completion.TrySetException(exception));
+
+    protected override bool TryCancel(CancellationToken token) => Answered(_completion.TrySetCanceled(token));
+
+    private bool Answered(bool first)
+    {
+        if (first) Release();
+        return first;
+    }
+}

@@ -1,0 +1,179 @@
+using System.Diagnostics;
+
+namespace Qwen.Inference.Batching;
+
+/// <summary>
+/// One engine step at a time, on the engine's thread: applies the scheduler's plan, runs the
+/// prefill chunk and the decode step through the <see cref="ModelRunner"/>, feeds the logits
+/// back to their requests, and re-lays out the decode batch's KV only when its members change.
+/// </summary>
+internal sealed class EngineSteps : IDisposable
+{
+    private readonly ModelRunner _runner;
+    private readonly Scheduler<EngineRequest> _scheduler;
+    private readonly BatchingOptions _options;
+    private PrefillRun? _prefill;
+    private EngineRequest[] _prefillRequests = [];
+    private KvGrid? _batch;
+    private List<GenerationJob> _batchJobs = [];
+    private long _step;
+
+    public EngineSteps(ModelRunner runner, Scheduler<EngineRequest> scheduler, BatchingOptions options)
+    {
+        _runner = runner;
+        _scheduler = scheduler;
+        _options = options;
+    }
+
+    /// <summary>True while a prefill is under way or sequences are decoding.</summary>
+    public bool IsBusy => _prefill is not null || _batchJobs.Count > 0;
+
+    public EngineStepReport Run(SchedulerStep<EngineRequest> plan, CancellationToken stopping)
+    {
+        long started = Stopwatch.GetTimestamp();
+        foreach (var (request, reason) in plan.Dropped) request.Drop(reason);
+        if (plan.Prefill.Count > 0) StartPrefill(plan.Prefill);
+        var (prefillRows, prefillColumns, joining) = RunPrefill(stopping);
+        Relayout(joining);
+        int decodeRows = RunDecode(stopping);
+        return new EngineStepReport(++_step, prefillRows, prefillColumns, decodeRows, _scheduler.Waiting, Stopwatch.GetElapsedTime(started));
+    }
+
+    /// <summary>Answers every request in flight with <paramref name="error"/> and drops the batches' KV.</summary>
+    public void FailAll(Exception error)
+    {
+        foreach (var request in _prefillRequests.Concat(_batchJobs))
+        {
+            request.TryFail(error);
+            _scheduler.Finished(request);
+        }
+        DisposePrefill();
+        _batch?.Dispose();
+        _batch = null;
+        _batchJobs = [];
+    }
+
+    private void StartPrefill(IReadOnlyList<EngineRequest> requests)
+    {
+        // The scheduler starts a group only when the previous one left, so any old run is abandoned.
+        DisposePrefill();
+        _prefill = _runner.StartPrefill(requests.Select(r => r.PromptIds).ToArray());
+        _prefillRequests = [.. requests];
+    }
+
+    private (int Rows, int Columns, List<(GridRow Row, GenerationJob Job)> Joining) RunPrefill(CancellationToken stopping)
+    {
+        if (_prefill is not { } run) return (0, 0, []);
+        if (_prefillRequests.All(r => r.IsDone))
+        {
+            DisposePrefill();
+            return (0, 0, []);
+        }
+        int before = run.Done;
+        List<(GridRow, GenerationJob)> joining = [];
+        using (var logits = _runner.Prefill(run, _options.MaxPrefillTokensPerStep, stopping))
+        {
+            if (run.IsComplete) joining = CompletePrefill(run, logits, stopping);
+        }
+        return (run.Rows, run.Done - before, joining);
+    }
+
+    /// <summary>
+    /// Every prompt's last logits: generations choose their first token and join the decode
+    /// batch; scoring requests take their first-token scores, run one continuation step
+    /// together for their longer labels, and are answered.
+    /// </summary>
+    private List<(GridRow Row, GenerationJob Job)> CompletePrefill(PrefillRun run, Engine.StepLogits logits, CancellationToken stopping)
+    {
+        var joining = new List<(GridRow, GenerationJob)>();
+        var continuations = new List<(GridRow Row, ScoringJob Job, int Label)>();
+        for (int r = 0; r < run.Rows; r++)
+        {
+            switch (_prefillRequests[r])
+            {
+                case { IsDone: true }:
+                    break;
+                case GenerationJob generation:
+                    if (generation.Advance(logits.Last(r))) joining.Add((new GridRow(run.Grid, r), generation));
+                    break;
+                case ScoringJob scoring:
+                    scoring.ScoreFirstTokens(logits.Last(r));
+                    foreach (int k in scoring.LongLabels) continuations.Add((new GridRow(run.Grid, r), scoring, k));
+                    break;
+            }
+        }
+        if (continuations.Count > 0)
+        {
+            double[] logProbs = _runner.ScoreContinuations(
+                continuations.Select(c => c.Row).ToArray(), continuations.Select(c => c.Job.Labels[c.Label]).ToArray(), stopping);
+            for (int i = 0; i < continuations.Count; i++) continuations[i].Job.AddContinuation(continuations[i].Label, logProbs[i]);
+        }
+        foreach (var request in _prefillRequests)
+        {
+            if (request is ScoringJob scoring) scoring.Complete();
+            _scheduler.PrefillCompleted(request);
+            if (request.IsDone) _scheduler.Finished(request);
+        }
+        return joining;
+    }
+
+    /// <summary>
+    /// Rebuilds the decode batch when members leave or join: the rows still running plus the
+    /// newly prefilled ones. A batch that only receives a whole new prefill takes its KV as it is.
+    /// </summary>
+    private void Relayout(List<(GridRow Row, GenerationJob Job)> joining)
+    {
+        bool leaving = _batchJobs.Any(j => j.IsDone);
+        if (joining.Count == 0 && !leaving)
+        {
+            if (_prefill is { IsComplete: true }) DisposePrefill();
+            return;
+        }
+
+        var jobs = _batchJobs.Where(j => !j.IsDone).Concat(joining.Select(j => j.Job)).ToList();
+        KvGrid? next;
+        if (joining.Count > 0 && jobs.Count == joining.Count && joining.Count == _prefill!.Rows)
+        {
+            next = _prefill.TakeGrid();
+        }
+        else
+        {
+            var rows = _batchJobs.Select((job, i) => (job, i)).Where(x => !x.job.IsDone).Select(x => new GridRow(_batch!, x.i))
+                .Concat(joining.Select(j => j.Row)).ToArray();
+            next = rows.Length == 0 ? null : KvGridComposer.Compose(rows);
+        }
+        _batch?.Dispose();
+        _batch = next;
+        _batchJobs = jobs;
+        if (_prefill is { IsComplete: true }) DisposePrefill();
+    }
+
+    private int RunDecode(CancellationToken stopping)
+    {
+        if (_batch is not { } batch) return 0;
+        int rows = _batchJobs.Count;
+        var tokens = _batchJobs.Select(j => j.Progress.LastToken).ToArray();
+        using var logits = _runner.Decode(batch, tokens, stopping);
+        for (int r = 0; r < rows; r++)
+        {
+            var job = _batchJobs[r];
+            if (job.IsDone) continue; // cancelled during the step: the next plan drops it
+            if (!job.Advance(logits.Last(r))) _scheduler.Finished(job);
+        }
+        return rows;
+    }
+
+    private void DisposePrefill()
+    {
+        _prefill?.Dispose();
+        _prefill = null;
+        _prefillRequests = [];
+    }
+
+    public void Dispose()
+    {
+        DisposePrefill();
+        _batch?.Dispose();
+        _batch = null;
+    }
+}

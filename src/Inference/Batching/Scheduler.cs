@@ -1,0 +1,149 @@
+namespace Qwen.Inference.Batching;
+
+/// <summary>
+/// Decides, step by step, which requests run: a bounded waiting queue per priority, one
+/// prefill group at a time, and the decoding set. Plain data-structure logic (no tensors, no
+/// clock of its own), so every rule is testable without a model. Thread-safe: requests are
+/// enqueued from any thread while the engine loop plans.
+/// </summary>
+/// <remarks>
+/// Requests start in priority order, first come first served within a priority; when the head
+/// of the queue does not fit (batch size, KV budget, prefill tokens), nothing behind it starts
+/// either, so a large request is never starved by small ones of its own priority.
+/// </remarks>
+internal sealed class Scheduler<T> where T : class, ISchedulable
+{
+    private readonly BatchingOptions _options;
+    private readonly Lock _lock = new();
+    private readonly List<T>[] _waiting = [[], []]; // indexed by RequestPriority
+    private readonly List<T> _prefilling = [];
+    private readonly List<T> _decoding = [];
+
+    public Scheduler(BatchingOptions options) => _options = options.Validate();
+
+    public int Waiting
+    {
+        get { lock (_lock) return _waiting.Sum(q => q.Count); }
+    }
+
+    public int Prefilling
+    {
+        get { lock (_lock) return _prefilling.Count; }
+    }
+
+    public int Decoding
+    {
+        get { lock (_lock) return _decoding.Count; }
+    }
+
+    /// <summary>Queues a request; it starts at a later <see cref="Plan"/>.</summary>
+    /// <exception cref="EngineOverloadedException">The queue is full.</exception>
+    /// <exception cref="ArgumentException">The request alone needs more KV than the budget.</exception>
+    public void Enqueue(T request)
+    {
+        if (request.ReservedTokens > _options.KvBudgetTokens)
+        {
+            throw new ArgumentException(
+                $"the request needs {request.ReservedTokens} KV positions (prompt plus reply or label), more than the engine's budget of {_options.KvBudgetTokens}");
+        }
+        lock (_lock)
+        {
+            int waiting = _waiting.Sum(q => q.Count);
+            if (waiting >= _options.MaxQueueLength)
+            {
+                throw new EngineOverloadedException(
+                    $"the inference queue is full ({waiting} waiting, {_prefilling.Count + _decoding.Count} running); retry later or elsewhere");
+            }
+            _waiting[(int)request.Priority].Add(request);
+        }
+    }
+
+    /// <summary>
+    /// Drops cancelled and expired requests, starts a new prefill group when none is in
+    /// progress, and lists the decoding sequences.
+    /// </summary>
+    public SchedulerStep<T> Plan(DateTimeOffset now)
+    {
+        lock (_lock)
+        {
+            var dropped = new List<DroppedRequest<T>>();
+            foreach (var queue in _waiting) DropStale(queue, now, dropped);
+            DropStale(_prefilling, now, dropped);
+            DropStale(_decoding, now, dropped);
+
+            IReadOnlyList<T> prefill = _prefilling.Count == 0 ? StartGroup() : [];
+            return new SchedulerStep<T>(dropped, prefill, _decoding.ToArray());
+        }
+    }
+
+    /// <summary>A request's prefill ended: a generation goes on decoding, a scoring request is done.</summary>
+    public void PrefillCompleted(T request)
+    {
+        lock (_lock)
+        {
+            if (!_prefilling.Remove(request)) return; // dropped meanwhile
+            if (request.Decodes) _decoding.Add(request);
+        }
+    }
+
+    /// <summary>A running request ended (finished or failed); its slot is free for the next plan.</summary>
+    public void Finished(T request)
+    {
+        lock (_lock)
+        {
+            if (!_decoding.Remove(request)) _prefilling.Remove(request);
+        }
+    }
+
+    /// <summary>Removes and returns every request, waiting or running (the engine is stopping).</summary>
+    public IReadOnlyList<T> DrainAll()
+    {
+        lock (_lock)
+        {
+            var all = _waiting.SelectMany(q => q).Concat(_prefilling).Concat(_decoding).ToArray();
+            foreach (var queue in _waiting) queue.Clear();
+            _prefilling.Clear();
+            _decoding.Clear();
+            return all;
+        }
+    }
+
+    private static void DropStale(List<T> requests, DateTimeOffset now, List<DroppedRequest<T>> dropped)
+    {
+        requests.RemoveAll(r =>
+        {
+            DropReason? reason = r.IsCancelled ? DropReason.Cancelled : r.Deadline <= now ? DropReason.DeadlineExpired : null;
+            if (reason is { } why) dropped.Add(new DroppedRequest<T>(r, why));
+            return reason is not null;
+        });
+    }
+
+    private List<T> StartGroup()
+    {
+        var group = new List<T>();
+        foreach (var queue in _waiting)
+        {
+            int taken = 0;
+            while (taken < queue.Count && Fits(group, queue[taken])) group.Add(queue[taken++]);
+            queue.RemoveRange(0, taken);
+            if (taken < queue.Count) break; // the head of this priority waits, so lower ones wait too
+        }
+        _prefilling.AddRange(group);
+        return group;
+    }
+
+    private bool Fits(List<T> group, T candidate)
+    {
+        if (group.Count + 1 > _options.MaxBatchSize) return false;
+        int decoders = _decoding.Count + group.Count(r => r.Decodes) + (candidate.Decodes ? 1 : 0);
+        if (decoders > _options.MaxBatchSize) return false;
+
+        // The first prompt of a group always starts: a long one is prefilled alone, in chunks.
+        int longestPrompt = Math.Max(candidate.PromptTokens, group.Count == 0 ? 0 : group.Max(r => r.PromptTokens));
+        if (group.Count > 0 && (group.Count + 1) * longestPrompt > _options.MaxPrefillTokensPerStep) return false;
+
+        int running = _decoding.Count + group.Count + 1;
+        int longestReservation = _decoding.Concat(group).Append(candidate).Max(r => r.ReservedTokens);
+        return (long)running * longestReservation <= _options.KvBudgetTokens;
+    }
+}

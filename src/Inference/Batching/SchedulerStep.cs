@@ -1,0 +1,19 @@
+namespace Qwen.Inference.Batching;
+
+public enum DropReason
+{
+    Cancelled,
+    DeadlineExpired,
+}
+
+/// <summary>A request the scheduler removed: it ran no further and its slot is free.</summary>
+internal readonly record struct DroppedRequest<T>(T Request, DropReason Reason);
+
+/// <summary>
+/// One step's plan: requests dropped since the last plan, a new prefill group (empty while an
+/// earlier group is still prefilling, or when nothing may start), and the decoding sequences.
+/// </summary>
+internal sealed record SchedulerStep<T>(IReadOnlyList<DroppedRequest<T>> Dropped, IReadOnlyList<T> Prefill, IReadOnlyList<T> Decode)
+{
+    public bool IsIdle => Dropped.Count == 0 && Prefill.Count == 0 && Decode.Count == 0;
+}
