@@ -83,7 +83,9 @@ public sealed class PostgresOutageTests(ITestOutputHelper output) : IAsyncLifeti
             }
         }))];
 
-        await Task.Delay(500);
+        // Crash only once appends are flowing, however busy the machine is.
+        var flowing = DateTime.UtcNow.AddSeconds(30);
+        while (acknowledged.Values.Sum(a => a.Count) <= 2 * users.Length && DateTime.UtcNow < flowing) await Task.Delay(50);
         await server.StopAsync(None);
         await Task.WhenAll(writers).WaitAsync(TimeSpan.FromSeconds(30));
         await server.RestartAsync(None);
