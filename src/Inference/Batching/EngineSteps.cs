@@ -140,7 +140,7 @@ internal sealed class EngineSteps : IDisposable
         {
             var rows = _batchJobs.Select((job, i) => (job, i)).Where(x => !x.job.IsDone).Select(x => new GridRow(_batch!, x.i))
                 .Concat(joining.Select(j => j.Row)).ToArray();
-            next = rows.Length == 0 ? null : KvGridComposer.Compose(rows);
+            next = rows.Length == 0 ? null : _runner.Compose(rows);
         }
         _batch?.Dispose();
         _batch = next;
