@@ -57,6 +57,7 @@ internal sealed class EngineSteps : IDisposable
     {
         // The scheduler starts a group only when the previous one left, so any old run is abandoned.
         DisposePrefill();
+        foreach (var request in requests) request.MarkStarted();
         _prefill = _runner.StartPrefill(requests.Select(r => r.PromptIds).ToArray());
         _prefillRequests = [.. requests];
     }
