@@ -14,10 +14,11 @@ namespace Qwen.Grains;
 
 /// <summary>
 /// The silo's inference worker: sentiment and chat replies on the process's one model session.
-/// Requests are checked, then queued in the scheduler; the model work runs off the caller's thread
-/// and stops when the caller cancels.
+/// Requests are checked and their prompts built, then handed to the backend (continuous
+/// batching by default); the model work runs off the caller's thread and stops when the caller
+/// cancels. Disposing the worker stops its backend; dispose it before the model.
 /// </summary>
-public sealed partial class InferenceWorker : IInferenceWorker
+public sealed partial class InferenceWorker : IInferenceWorker, IDisposable
 {
     private const string ImEnd = "<|im_end|>";
 
@@ -25,8 +26,7 @@ public sealed partial class InferenceWorker : IInferenceWorker
     private readonly InferenceWorkerOptions _options;
     private readonly ChatPrompt _chat;
     private readonly SentimentClassifier _sentiment;
-    private readonly Generator _generator;
-    private readonly ConcurrencyLimitedScheduler _scheduler;
+    private readonly IInferenceBackend _backend;
     private readonly int[] _stopIds;
     private readonly string _siloId;
     private readonly ILogger _logger;
@@ -45,8 +45,9 @@ public sealed partial class InferenceWorker : IInferenceWorker
         }
         _chat = new ChatPrompt(model.Tokenizer, model.Template, chatOptions.Value);
         _sentiment = new SentimentClassifier(model.Session, model.Tokenizer, sentimentOptions.Value);
-        _generator = new Generator(model.Session);
-        _scheduler = new ConcurrencyLimitedScheduler(_options.MaxConcurrentRequests, _options.MaxQueueLength);
+        _backend = _options.Scheduling == InferenceScheduling.Batched
+            ? new BatchedBackend(model.Session, _options.ToBatchingOptions())
+            : new SequentialBackend(model.Session, _options.MaxConcurrentRequests, _options.MaxQueueLength);
         // <|im_end|> ends a reply even when generation_config.json does not list it.
         _stopIds = [model.Tokenizer.SpecialTokenId(ImEnd)];
         _siloId = silo.Id;
@@ -56,8 +57,8 @@ public sealed partial class InferenceWorker : IInferenceWorker
     /// <summary>Prompt plus reply tokens a request may use.</summary>
     public int ContextWindow { get; }
 
-    public int QueuedRequests => _scheduler.Queued;
-    public int RunningRequests => _scheduler.Running;
+    public int QueuedRequests => _backend.Queued;
+    public int RunningRequests => _backend.Running;
 
     /// <summary>Reply tokens generated since start (for throughput figures).</summary>
     public long GeneratedTokens => Interlocked.Read(ref _generatedTokens);
@@ -66,7 +67,9 @@ public sealed partial class InferenceWorker : IInferenceWorker
     {
         string text = InferenceRequestRules.SentimentText(request, _options);
         long started = Stopwatch.GetTimestamp();
-        PromptSentiment result = await _scheduler.RunAsync(ct => _sentiment.Classify(text, ct), cancellationToken).ConfigureAwait(false);
+        var prompt = _sentiment.Prompt.Build(text);
+        var scores = await _backend.ScoreAsync(prompt.Ids, _sentiment.Labels, cancellationToken).ConfigureAwait(false);
+        PromptSentiment result = SentimentClassifier.FromScores(scores, prompt.Truncation);
         LogSentiment(_logger, result.Label, result.Probability, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         return new SentimentResult(result.Label, result.Probability, Truncation(result.Truncation), _siloId);
     }
@@ -79,7 +82,7 @@ public sealed partial class InferenceWorker : IInferenceWorker
         // Stops the model when the consumer leaves before the end, not only when the caller cancels.
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var deltas = Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
-        var generation = _scheduler.RunAsync(ct => Generate(conversation, options, deltas.Writer, ct), stop.Token);
+        var generation = GenerateAsync(conversation, options, deltas.Writer, stop.Token);
         // Also when the request never started (overloaded, cancelled while waiting).
         _ = generation.ContinueWith(_ => deltas.Writer.TryComplete(), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
         try
@@ -104,9 +107,9 @@ public sealed partial class InferenceWorker : IInferenceWorker
         }
     }
 
-    /// <summary>Runs on the scheduler's thread: builds the prompt, generates, streams decoded text.</summary>
-    private GenerationSummary Generate(IReadOnlyList<ChatMessage> conversation, GenerationOptions options, ChannelWriter<string> deltas,
-        CancellationToken cancellationToken)
+    /// <summary>Builds the prompt, generates on the backend, streams decoded text as each token arrives.</summary>
+    private async Task<GenerationSummary> GenerateAsync(IReadOnlyList<ChatMessage> conversation, GenerationOptions options,
+        ChannelWriter<string> deltas, CancellationToken cancellationToken)
     {
         long started = Stopwatch.GetTimestamp();
         BuiltPrompt prompt;
@@ -128,7 +131,8 @@ public sealed partial class InferenceWorker : IInferenceWorker
             deltas.TryWrite(piece);
         }
 
-        var result = _generator.Generate(prompt.Ids, options, id => Emit(decoder.Push(id)), cancellationToken);
+        var result = await _backend.GenerateAsync(new GenerationRequest(prompt.Ids, options), id => Emit(decoder.Push(id)), cancellationToken)
+            .ConfigureAwait(false);
         Emit(decoder.Flush());
         Interlocked.Add(ref _generatedTokens, result.Tokens.Count);
         string finish = result.FinishReason == FinishReason.Stop ? "stop" : "length";
@@ -136,6 +140,8 @@ public sealed partial class InferenceWorker : IInferenceWorker
             Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         return new GenerationSummary(text.ToString(), prompt.Ids.Length, result.Tokens.Count, finish, Truncation(prompt.Truncation), _siloId);
     }
+
+    public void Dispose() => _backend.Dispose();
 
     private static PromptTruncationInfo Truncation(PromptTruncation truncation) =>
         truncation.IsTruncated ? new PromptTruncationInfo(truncation.DroppedTurns, truncation.DroppedTokens) : PromptTruncationInfo.None;

@@ -1,3 +1,4 @@
+using Qwen.Inference.Batching;
 using Qwen.Inference.Generation;
 
 namespace Qwen.Grains;
@@ -7,11 +8,26 @@ public sealed record InferenceWorkerOptions
 {
     public const string SectionName = "Inference";
 
-    /// <summary>Model requests running at once; each uses the session's intra-op threads.</summary>
+    /// <summary>How model calls run: continuously batched, or one request per model call (the baseline).</summary>
+    public InferenceScheduling Scheduling { get; init; } = InferenceScheduling.Batched;
+
+    /// <summary>Sequential scheduling: model requests running at once; each uses the session's intra-op threads.</summary>
     public int MaxConcurrentRequests { get; init; } = 2;
 
-    /// <summary>Requests waiting for a slot; one more is refused as overloaded so the caller can go elsewhere.</summary>
+    /// <summary>
+    /// Requests waiting for a slot; one more is refused as overloaded so the caller can go
+    /// elsewhere. Batched scheduling waits at least one request (until the engine's next step).
+    /// </summary>
     public int MaxQueueLength { get; init; } = 64;
+
+    /// <summary>Batched scheduling: sequences decoding together in one model step.</summary>
+    public int MaxBatchSize { get; init; } = 16;
+
+    /// <summary>Batched scheduling: prompt positions one prefill step may compute, so new requests stall running replies only briefly.</summary>
+    public int MaxPrefillTokensPerStep { get; init; } = 256;
+
+    /// <summary>Batched scheduling: KV positions the running requests may reserve (at least the context window).</summary>
+    public int KvBudgetTokens { get; init; } = 16 * 1024;
 
     /// <summary>Reply length when a request does not say.</summary>
     public int DefaultMaxNewTokens { get; init; } = 64;
@@ -36,8 +52,21 @@ public sealed record InferenceWorkerOptions
         Require(ContextWindow > MaxNewTokensLimit,
             $"ContextWindow ({ContextWindow}) must be larger than MaxNewTokensLimit ({MaxNewTokensLimit}) to leave room for a prompt");
         Require(MaxSentimentTextChars >= 1, $"MaxSentimentTextChars must be at least 1 but was {MaxSentimentTextChars}");
+        Require(MaxBatchSize >= 1, $"MaxBatchSize must be at least 1 but was {MaxBatchSize}");
+        Require(MaxPrefillTokensPerStep >= 1, $"MaxPrefillTokensPerStep must be at least 1 but was {MaxPrefillTokensPerStep}");
+        Require(KvBudgetTokens >= ContextWindow,
+            $"KvBudgetTokens ({KvBudgetTokens}) must be at least the ContextWindow ({ContextWindow}) so that every accepted request fits");
         return this;
     }
+
+    /// <summary>The batching engine's limits.</summary>
+    public BatchingOptions ToBatchingOptions() => new()
+    {
+        MaxBatchSize = MaxBatchSize,
+        MaxPrefillTokensPerStep = MaxPrefillTokensPerStep,
+        KvBudgetTokens = KvBudgetTokens,
+        MaxQueueLength = Math.Max(1, MaxQueueLength),
+    };
 
     private static void Require(bool ok, string rule)
     {

@@ -59,7 +59,11 @@ public sealed class GrainRuntimeTests(TinyModelFixture model)
     [Fact]
     public async Task Sentiment_beyond_the_worker_queue_is_refused_as_overloaded_at_once()
     {
-        await using var silo = new TestSilo(model, inference: new InferenceWorkerOptions { MaxConcurrentRequests = 1, MaxQueueLength = 2 });
+        // One request per model call, so the numbers below are exact (BatchedBackendTests covers batching).
+        await using var silo = new TestSilo(model, inference: new InferenceWorkerOptions
+        {
+            Scheduling = InferenceScheduling.Sequential, MaxConcurrentRequests = 1, MaxQueueLength = 2,
+        });
         var worker = silo.Factory.GetInferenceWorker();
         var calls = Enumerable.Range(0, 20).Select(i => Timed(() => worker.AnalyzeSentimentAsync(new SentimentRequest($"这家店的服务很好 {i}"), TestTimeout.Token))).ToArray();
         var outcomes = await Task.WhenAll(calls);

@@ -15,7 +15,7 @@ public sealed class InferenceWorkerTests(TinyModelFixture model)
     [Fact]
     public async Task Sentiment_gives_a_label_a_probability_and_the_silo()
     {
-        var worker = Worker(new InferenceWorkerOptions());
+        using var worker = Worker(new InferenceWorkerOptions());
         var result = await worker.AnalyzeSentimentAsync(new SentimentRequest("这部电影太好看了！"), TestTimeout.Token);
 
         result.Label.Should().BeOneOf("positive", "negative");
@@ -29,7 +29,7 @@ public sealed class InferenceWorkerTests(TinyModelFixture model)
     [Fact]
     public async Task A_reply_streams_text_deltas_then_a_summary_whose_text_is_their_concatenation()
     {
-        var worker = Worker(new InferenceWorkerOptions { DefaultMaxNewTokens = 8 });
+        using var worker = Worker(new InferenceWorkerOptions { DefaultMaxNewTokens = 8 });
         var deltas = new List<string>();
         GenerationSummary? summary = null;
         await foreach (var e in worker.GenerateReplyAsync(new ChatGenerationRequest([new("user", "你好")]), TestTimeout.Token))
@@ -49,7 +49,7 @@ public sealed class InferenceWorkerTests(TinyModelFixture model)
     [Fact]
     public async Task Greedy_is_the_default_and_repeats_exactly()
     {
-        var worker = Worker(new InferenceWorkerOptions());
+        using var worker = Worker(new InferenceWorkerOptions());
         var request = new ChatGenerationRequest([new("user", "Say something"), new("assistant", "OK"), new("user", "More")], MaxNewTokens: 10);
         var first = await Summary(worker, request);
         var second = await Summary(worker, request with { Temperature = 0 });
@@ -60,7 +60,7 @@ public sealed class InferenceWorkerTests(TinyModelFixture model)
     [Fact]
     public async Task A_long_history_is_truncated_to_the_context_window()
     {
-        var worker = Worker(new InferenceWorkerOptions { ContextWindow = 128, MaxNewTokensLimit = 16, DefaultMaxNewTokens = 4 });
+        using var worker = Worker(new InferenceWorkerOptions { ContextWindow = 128, MaxNewTokensLimit = 16, DefaultMaxNewTokens = 4 });
         var messages = Enumerable.Range(0, 20).SelectMany(i => new ConversationMessage[] { new("user", $"question number {i} about the weather"), new("assistant", $"answer number {i}") })
             .Append(new ConversationMessage("user", "and now?")).ToArray();
         var summary = await Summary(worker, new ChatGenerationRequest(messages));
@@ -73,7 +73,7 @@ public sealed class InferenceWorkerTests(TinyModelFixture model)
     [Fact]
     public async Task Bad_requests_are_invalid_with_a_precise_message()
     {
-        var worker = Worker(new InferenceWorkerOptions { MaxNewTokensLimit = 32, DefaultMaxNewTokens = 8, MaxSentimentTextChars = 10 });
+        using var worker = Worker(new InferenceWorkerOptions { MaxNewTokensLimit = 32, DefaultMaxNewTokens = 8, MaxSentimentTextChars = 10 });
         async Task<string> Fails(Func<Task> call) =>
             (await call.Should().ThrowAsync<GrainCallException>().Where(e => e.Kind == GrainErrorKind.InvalidRequest)).Which.Message;
         Func<Task> Generate(ChatGenerationRequest request) => () => Summary(worker, request);
@@ -96,7 +96,7 @@ public sealed class InferenceWorkerTests(TinyModelFixture model)
     [Fact]
     public async Task Sampling_with_a_temperature_produces_a_reply()
     {
-        var worker = Worker(new InferenceWorkerOptions());
+        using var worker = Worker(new InferenceWorkerOptions());
         var summary = await Summary(worker, new ChatGenerationRequest([new("user", "hi")], MaxNewTokens: 4, Temperature: 0.8f));
         summary.CompletionTokens.Should().BeInRange(1, 4);
     }
@@ -104,7 +104,7 @@ public sealed class InferenceWorkerTests(TinyModelFixture model)
     [Fact]
     public async Task Cancelling_stops_the_generation()
     {
-        var worker = Worker(new InferenceWorkerOptions { MaxNewTokensLimit = 512 });
+        using var worker = Worker(new InferenceWorkerOptions { MaxNewTokensLimit = 512 });
         using var cancel = new CancellationTokenSource();
         // 512 greedy tokens of the tiny model take far longer than reaching the first delta.
         var consume = async () =>

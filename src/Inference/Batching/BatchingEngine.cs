@@ -19,6 +19,7 @@ public sealed class BatchingEngine : IDisposable
 {
     private readonly DecoderSession _session;
     private readonly Scheduler<EngineRequest> _scheduler;
+    private readonly RequestCounts _counts = new();
     private readonly EngineSteps _steps;
     private readonly TimeProvider _time;
     private readonly AutoResetEvent _wake = new(false);
@@ -41,10 +42,11 @@ public sealed class BatchingEngine : IDisposable
 
     public BatchingOptions Options { get; }
 
-    public int WaitingRequests => _scheduler.Waiting;
+    /// <summary>Requests submitted and not yet started.</summary>
+    public int WaitingRequests => _counts.Waiting;
 
-    /// <summary>Requests prefilling or decoding.</summary>
-    public int RunningRequests => _scheduler.Prefilling + _scheduler.Decoding;
+    /// <summary>Requests started (prefilling or decoding) and not yet answered.</summary>
+    public int RunningRequests => _counts.Running;
 
     /// <summary>Rows of the latest decode step (0 when idle).</summary>
     public int DecodeBatchSize => Volatile.Read(ref _decodeBatchSize);
@@ -104,7 +106,16 @@ public sealed class BatchingEngine : IDisposable
             {
                 // Under the lock, so no request slips in after the loop's final drain.
                 ObjectDisposedException.ThrowIf(_disposed, this);
-                _scheduler.Enqueue(request);
+                request.CountIn(_counts); // before the loop can see it start
+                try
+                {
+                    _scheduler.Enqueue(request);
+                }
+                catch (Exception refused)
+                {
+                    request.TryFail(refused);
+                    return request.Completion;
+                }
             }
         }
         catch (Exception e)

@@ -7,7 +7,11 @@ namespace Qwen.Inference.Batching;
 /// </summary>
 internal abstract class EngineRequest : ISchedulable
 {
+    private const int Waiting = 0, Running = 1, Answered = 2;
+
     private volatile bool _cancelled;
+    private int _state;
+    private RequestCounts? _counts;
     private CancellationToken _token;
     private CancellationTokenRegistration _registration;
 
@@ -29,6 +33,19 @@ internal abstract class EngineRequest : ISchedulable
 
     /// <summary>The caller has its answer (result, failure or cancellation); no more model work is due.</summary>
     public abstract bool IsDone { get; }
+
+    /// <summary>Counts the request as waiting in <paramref name="counts"/> until it starts or is answered.</summary>
+    public void CountIn(RequestCounts counts)
+    {
+        _counts = counts;
+        counts.Submitted();
+    }
+
+    /// <summary>The request's prefill begins (unless it was answered meanwhile).</summary>
+    public void MarkStarted()
+    {
+        if (Interlocked.CompareExchange(ref _state, Running, Waiting) == Waiting) _counts?.Started();
+    }
 
     /// <summary>Links the caller's token; <paramref name="wake"/> tells the engine loop to look.</summary>
     public void CancelWith(CancellationToken token, Action wake)
@@ -54,8 +71,13 @@ internal abstract class EngineRequest : ISchedulable
 
     protected abstract bool TryCancel(CancellationToken token);
 
-    /// <summary>Stops listening to the caller's token (without waiting for a callback that is running).</summary>
-    protected void Release() => _registration.Unregister();
+    /// <summary>The caller has been answered: stop counting the request and stop listening to its token.</summary>
+    protected void OnAnswered()
+    {
+        int previous = Interlocked.Exchange(ref _state, Answered);
+        if (previous != Answered) _counts?.Answered(started: previous == Running);
+        _registration.Unregister(); // without waiting for a callback that is running
+    }
 }
 
 /// <summary>A request whose caller awaits a <typeparamref name="TResult"/>.</summary>
@@ -80,7 +102,7 @@ internal abstract class EngineRequest<TResult> : EngineRequest
 
     private bool Answered(bool first)
     {
-        if (first) Release();
+        if (first) OnAnswered();
         return first;
     }
 }

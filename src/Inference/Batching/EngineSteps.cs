@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Qwen.Inference.Engine;
 
 namespace Qwen.Inference.Batching;
 
@@ -33,7 +34,17 @@ internal sealed class EngineSteps : IDisposable
         long started = Stopwatch.GetTimestamp();
         foreach (var (request, reason) in plan.Dropped) request.Drop(reason);
         if (plan.Prefill.Count > 0) StartPrefill(plan.Prefill);
-        var (prefillRows, prefillColumns, joining) = RunPrefill(stopping);
+        int prefillRows = 0, prefillColumns = 0;
+        List<(GridRow, GenerationJob)> joining = [];
+        try
+        {
+            (prefillRows, prefillColumns, joining) = RunPrefill(stopping);
+        }
+        catch (Exception e) when (!stopping.IsCancellationRequested)
+        {
+            // A failed prefill answers its own group; the decoding sequences go on.
+            FailPrefill(e);
+        }
         Relayout(joining);
         int decodeRows = RunDecode(stopping);
         return new EngineStepReport(++_step, prefillRows, prefillColumns, decodeRows, _scheduler.Waiting, Stopwatch.GetElapsedTime(started));
@@ -53,10 +64,21 @@ internal sealed class EngineSteps : IDisposable
         _batchJobs = [];
     }
 
+    private void FailPrefill(Exception error)
+    {
+        foreach (var request in _prefillRequests)
+        {
+            request.TryFail(error);
+            _scheduler.Finished(request);
+        }
+        DisposePrefill();
+    }
+
     private void StartPrefill(IReadOnlyList<EngineRequest> requests)
     {
         // The scheduler starts a group only when the previous one left, so any old run is abandoned.
         DisposePrefill();
+        foreach (var request in requests) request.MarkStarted();
         _prefill = _runner.StartPrefill(requests.Select(r => r.PromptIds).ToArray());
         _prefillRequests = [.. requests];
     }
@@ -83,7 +105,7 @@ internal sealed class EngineSteps : IDisposable
     /// batch; scoring requests take their first-token scores, run one continuation step
     /// together for their longer labels, and are answered.
     /// </summary>
-    private List<(GridRow Row, GenerationJob Job)> CompletePrefill(PrefillRun run, Engine.StepLogits logits, CancellationToken stopping)
+    private List<(GridRow Row, GenerationJob Job)> CompletePrefill(PrefillRun run, StepLogits logits, CancellationToken stopping)
     {
         var joining = new List<(GridRow, GenerationJob)>();
         var continuations = new List<(GridRow Row, ScoringJob Job, int Label)>();
@@ -140,7 +162,7 @@ internal sealed class EngineSteps : IDisposable
         {
             var rows = _batchJobs.Select((job, i) => (job, i)).Where(x => !x.job.IsDone).Select(x => new GridRow(_batch!, x.i))
                 .Concat(joining.Select(j => j.Row)).ToArray();
-            next = rows.Length == 0 ? null : KvGridComposer.Compose(rows);
+            next = rows.Length == 0 ? null : _runner.Compose(rows);
         }
         _batch?.Dispose();
         _batch = next;

@@ -9,7 +9,11 @@ namespace Qwen.Inference.Batching;
 /// </summary>
 internal sealed class KvGrid : IDisposable
 {
-    public KvGrid(KvCache cache, long[] mask, int[] realLengths)
+    private Action? _releaseBuffers;
+
+    /// <param name="releaseBuffers">Called once the cache's initial tensors are gone (after the
+    /// first step replaced them, or on disposal): gives back the memory they were built on.</param>
+    public KvGrid(KvCache cache, long[] mask, int[] realLengths, Action? releaseBuffers = null)
     {
         if (mask.Length != cache.BatchSize * cache.PastLength)
             throw new ArgumentException($"the mask holds {mask.Length} values, not rows × length = {cache.BatchSize} × {cache.PastLength}");
@@ -18,6 +22,7 @@ internal sealed class KvGrid : IDisposable
         Cache = cache;
         Mask = mask;
         RealLengths = realLengths;
+        _releaseBuffers = releaseBuffers;
     }
 
     public KvCache Cache { get; }
@@ -42,7 +47,18 @@ internal sealed class KvGrid : IDisposable
     {
         Mask = newMask;
         for (int r = 0; r < Rows; r++) RealLengths[r] += addedRealTokens[r];
+        ReleaseBuffers();
     }
 
-    public void Dispose() => Cache.Dispose();
+    private void ReleaseBuffers()
+    {
+        _releaseBuffers?.Invoke();
+        _releaseBuffers = null;
+    }
+
+    public void Dispose()
+    {
+        Cache.Dispose();
+        ReleaseBuffers();
+    }
 }

@@ -11,8 +11,13 @@ namespace Qwen.Inference.Batching;
 internal sealed class ModelRunner
 {
     private readonly DecoderSession _session;
+    private readonly KvGridComposer _composer;
 
-    public ModelRunner(DecoderSession session) => _session = session;
+    public ModelRunner(DecoderSession session)
+    {
+        _session = session;
+        _composer = new KvGridComposer(session.Io.Layers);
+    }
 
     public DecoderSession Session => _session;
 
@@ -52,6 +57,12 @@ internal sealed class ModelRunner
         return logits;
     }
 
+    /// <summary>
+    /// A new grid of the given rows (of one or several grids; a row may repeat), right-aligned
+    /// with padding on the left; the sources are left as they are.
+    /// </summary>
+    public KvGrid Compose(IReadOnlyList<GridRow> rows) => _composer.Compose(rows);
+
     /// <summary>One decode step: appends <paramref name="tokens"/> (one per row) at each row's next position.</summary>
     public StepLogits Decode(KvGrid grid, ReadOnlySpan<int> tokens, CancellationToken cancellationToken)
     {
@@ -83,7 +94,7 @@ internal sealed class ModelRunner
     {
         if (rows.Count != labels.Count) throw new ArgumentException($"{labels.Count} labels for {rows.Count} rows", nameof(labels));
         if (labels.Any(l => l.Count < 2)) throw new ArgumentException("only labels of two or more tokens need a continuation", nameof(labels));
-        using var grid = KvGridComposer.Compose(rows);
+        using var grid = _composer.Compose(rows);
         int n = rows.Count, past = grid.Length, width = labels.Max(l => l.Count) - 1;
         var ids = new long[n * width];
         var positions = new long[n * width];

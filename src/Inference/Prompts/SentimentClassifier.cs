@@ -26,6 +26,12 @@ public sealed class SentimentClassifier
         _scorer = new LabelScorer(session);
     }
 
+    /// <summary>The prompt builder, for callers that score <see cref="Labels"/> elsewhere (a batching engine).</summary>
+    public SentimentPrompt Prompt => _prompt;
+
+    /// <summary>The candidate labels' token ids: positive, then negative.</summary>
+    public IReadOnlyList<IReadOnlyList<int>> Labels => [_prompt.PositiveLabelIds, _prompt.NegativeLabelIds];
+
     public SentimentResult Classify(string text, CancellationToken cancellationToken = default) =>
         ClassifyBatch([text], cancellationToken)[0];
 
@@ -33,14 +39,16 @@ public sealed class SentimentClassifier
     public IReadOnlyList<SentimentResult> ClassifyBatch(IReadOnlyList<string> texts, CancellationToken cancellationToken = default)
     {
         var prompts = texts.Select(_prompt.Build).ToArray();
-        var scores = _scorer.ScoreBatch(prompts.Select(p => (IReadOnlyList<int>)p.Ids).ToArray(),
-            [_prompt.PositiveLabelIds, _prompt.NegativeLabelIds], cancellationToken);
-        return prompts.Select((prompt, i) =>
-        {
-            double positive = scores[i][0].Probability;
-            return positive >= 0.5
-                ? new SentimentResult(SentimentResult.Positive, positive, prompt.Truncation)
-                : new SentimentResult(SentimentResult.Negative, 1 - positive, prompt.Truncation);
-        }).ToArray();
+        var scores = _scorer.ScoreBatch(prompts.Select(p => (IReadOnlyList<int>)p.Ids).ToArray(), Labels, cancellationToken);
+        return prompts.Select((prompt, i) => FromScores(scores[i], prompt.Truncation)).ToArray();
+    }
+
+    /// <summary>The answer from the scores of <see cref="Labels"/>: the likelier label and its probability.</summary>
+    public static SentimentResult FromScores(IReadOnlyList<LabelScore> scores, PromptTruncation truncation)
+    {
+        double positive = scores[0].Probability;
+        return positive >= 0.5
+            ? new SentimentResult(SentimentResult.Positive, positive, truncation)
+            : new SentimentResult(SentimentResult.Negative, 1 - positive, truncation);
     }
 }

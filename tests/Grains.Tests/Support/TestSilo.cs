@@ -51,5 +51,6 @@ internal sealed class TestSilo : IAsyncDisposable
         Worker.Release();
         await Sweeper.StopAsync(CancellationToken.None);
         Sweeper.Dispose();
+        Inference.Dispose();
     }
 }

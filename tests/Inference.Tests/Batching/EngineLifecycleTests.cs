@@ -65,7 +65,9 @@ public sealed class EngineLifecycleTests(TinyModels models)
         var others = requests.Skip(1).Select(r => engine.GenerateAsync(r)).ToArray();
 
         await victim.Invoking(t => t.WaitAsync(Patience)).Should().ThrowAsync<OperationCanceledException>();
+        engine.RunningRequests.Should().Be(2, "the cancelled request stops counting as soon as its caller is answered");
         var results = await Task.WhenAll(others).WaitAsync(Patience);
+        engine.RunningRequests.Should().Be(0);
 
         reports.Single(r => r.Step == cancelledAfter + 1).DecodeRows.Should().Be(2, "the cancelled sequence's row is removed before the next step");
         for (int i = 1; i < 3; i++)
@@ -111,6 +113,7 @@ public sealed class EngineLifecycleTests(TinyModels models)
         using var gate = new EngineGate(engine);
         var queued = Enumerable.Range(0, 2).Select(i => engine.GenerateAsync(new GenerationRequest(RandomIds(90 + i, 4), GenerationOptions.Greedy(3)))).ToArray();
         engine.WaitingRequests.Should().Be(2);
+        engine.RunningRequests.Should().Be(1, "the gate's request");
 
         var refused = engine.GenerateAsync(new GenerationRequest(RandomIds(92, 4), GenerationOptions.Greedy(3)));
         refused.IsFaulted.Should().BeTrue("the refusal comes before any model work");
@@ -121,6 +124,8 @@ public sealed class EngineLifecycleTests(TinyModels models)
         await gate.Blocked.WaitAsync(Patience);
         await Task.WhenAll(queued).WaitAsync(Patience);
         (await engine.GenerateAsync(new GenerationRequest(RandomIds(94, 4), GenerationOptions.Greedy(3))).WaitAsync(Patience)).Tokens.Should().HaveCount(3);
+        engine.WaitingRequests.Should().Be(0);
+        engine.RunningRequests.Should().Be(0);
     }
 
     [Fact]

@@ -52,11 +52,11 @@ public sealed class ModelRunnerTests(TinyModels models)
 
         using var second = runner.StartPrefill([prompts[2]]);
         using (var logits = runner.Prefill(second, 1000, default)) ExpectRows(logits, alone[2]);
-        using var merged = KvGridComposer.Compose([new(grid, 0), new(grid, 1), new(second.Grid, 0)]);
+        using var merged = runner.Compose([new(grid, 0), new(grid, 1), new(second.Grid, 0)]);
         merged.Length.Should().Be(19, "the longest row holds 17 prompt tokens and 2 decoded ones");
         for (int step = 0; step < 3; step++) DecodeAndCompare(runner, merged, alone[0], alone[1], alone[2]);
 
-        using var shrunk = KvGridComposer.Compose([new(merged, 0), new(merged, 2)]);
+        using var shrunk = runner.Compose([new(merged, 0), new(merged, 2)]);
         shrunk.Length.Should().Be(9, "padding every remaining row shares is dropped: 6 prompt tokens and 3 decoded ones");
         shrunk.RealLengths.Should().Equal(8, 9);
         for (int step = 0; step < 3; step++) DecodeAndCompare(runner, shrunk, alone[0], alone[2]);

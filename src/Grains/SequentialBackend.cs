@@ -1,0 +1,27 @@
+using Qwen.Inference.Engine;
+using Qwen.Inference.Generation;
+
+namespace Qwen.Grains;
+
+/// <summary>One request per model call, a few at once on thread-pool threads: the baseline.</summary>
+internal sealed class SequentialBackend(DecoderSession session, int maxConcurrent, int maxQueued) : IInferenceBackend
+{
+    private readonly ConcurrencyLimitedScheduler _scheduler = new(maxConcurrent, maxQueued);
+    private readonly Generator _generator = new(session);
+    private readonly LabelScorer _scorer = new(session);
+
+    public int Queued => _scheduler.Queued;
+    public int Running => _scheduler.Running;
+
+    public Task<IReadOnlyList<LabelScore>> ScoreAsync(IReadOnlyList<int> promptIds, IReadOnlyList<IReadOnlyList<int>> labels,
+        CancellationToken cancellationToken) =>
+        _scheduler.RunAsync(ct => _scorer.Score(promptIds, labels, ct), cancellationToken);
+
+    public Task<GenerationResult> GenerateAsync(GenerationRequest request, Action<int> onToken, CancellationToken cancellationToken) =>
+        _scheduler.RunAsync(ct => _generator.Generate(request.PromptIds, request.Options, onToken, ct), cancellationToken);
+
+    public void Dispose()
+    {
+        // Nothing of its own: the work runs on thread-pool threads and ends with its callers.
+    }
+}
