@@ -62,6 +62,7 @@ public sealed class BatchingEngine : IDisposable
         CancellationToken cancellationToken = default) =>
         Submit(() =>
         {
+            ArgumentNullException.ThrowIfNull(request);
             RequestValidation.Generation(_session, request);
             return new GenerationJob(request, _session.Model.EosTokenIds, onToken, options ?? SubmitOptions.Default);
         }, cancellationToken);
@@ -91,6 +92,8 @@ public sealed class BatchingEngine : IDisposable
         SubmitOptions? options = null, CancellationToken cancellationToken = default) =>
         Submit(() =>
         {
+            ArgumentNullException.ThrowIfNull(promptIds);
+            ArgumentNullException.ThrowIfNull(labels);
             RequestValidation.Scoring(_session, [promptIds], labels);
             return new ScoringJob(promptIds, labels, options ?? SubmitOptions.Default);
         }, cancellationToken);

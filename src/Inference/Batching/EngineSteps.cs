@@ -152,17 +152,18 @@ internal sealed class EngineSteps : IDisposable
             return;
         }
 
-        var jobs = _batchJobs.Where(j => !j.IsDone).Concat(joining.Select(j => j.Job)).ToList();
+        // Decided once: a caller may cancel meanwhile, and rows and jobs must stay aligned.
+        var kept = _batchJobs.Select((job, row) => (Row: new GridRow(_batch!, row), Job: job)).Where(x => !x.Job.IsDone)
+            .Concat(joining).ToArray();
+        var jobs = kept.Select(x => x.Job).ToList();
         KvGrid? next;
-        if (joining.Count > 0 && jobs.Count == joining.Count && joining.Count == _prefill!.Rows)
+        if (joining.Count > 0 && kept.Length == joining.Count && joining.Count == _prefill!.Rows)
         {
             next = _prefill.TakeGrid();
         }
         else
         {
-            var rows = _batchJobs.Select((job, i) => (job, i)).Where(x => !x.job.IsDone).Select(x => new GridRow(_batch!, x.i))
-                .Concat(joining.Select(j => j.Row)).ToArray();
-            next = rows.Length == 0 ? null : _runner.Compose(rows);
+            next = kept.Length == 0 ? null : _runner.Compose(kept.Select(x => x.Row).ToArray());
         }
         _batch?.Dispose();
         _batch = next;

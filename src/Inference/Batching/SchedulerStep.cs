@@ -1,6 +1,6 @@
 namespace Qwen.Inference.Batching;
 
-public enum DropReason
+internal enum DropReason
 {
     Cancelled,
     DeadlineExpired,

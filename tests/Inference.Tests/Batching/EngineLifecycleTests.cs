@@ -129,6 +129,23 @@ public sealed class EngineLifecycleTests(TinyModels models)
     }
 
     [Fact]
+    public async Task Scoring_waiting_behind_chat_starts_first()
+    {
+        using var engine = new BatchingEngine(Session, new BatchingOptions { MaxBatchSize = 1 });
+        using var gate = new EngineGate(engine);
+        Task? scoring = null;
+        bool? scoringDoneAtFirstChatToken = null;
+        var chat = engine.GenerateAsync(new GenerationRequest(RandomIds(110, 5), GenerationOptions.Greedy(3)),
+            onToken: _ => scoringDoneAtFirstChatToken ??= scoring!.IsCompleted);
+        scoring = engine.ScoreAsync(RandomIds(111, 5), [[1], [2, 3]]);
+
+        gate.Open();
+        await Task.WhenAll(chat, scoring).WaitAsync(Patience);
+        await gate.Blocked.WaitAsync(Patience);
+        scoringDoneAtFirstChatToken.Should().BeTrue("scoring has high priority by default, so it ran before the chat that came first");
+    }
+
+    [Fact]
     public async Task A_request_cancelled_while_waiting_is_answered_at_once_and_never_runs()
     {
         using var engine = new BatchingEngine(Session, new BatchingOptions { MaxBatchSize = 1 });
