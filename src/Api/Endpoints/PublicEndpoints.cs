@@ -1,15 +1,11 @@
-using System.Text.RegularExpressions;
 using Microsoft.Extensions.Options;
 using Qwen.Grains.Interfaces;
 
 namespace Qwen.Api.Endpoints;
 
 /// <summary>The public task endpoints under /v1/.</summary>
-public static partial class PublicEndpoints
+public static class PublicEndpoints
 {
-    [GeneratedRegex("^[A-Za-z0-9._@:-]{1,128}$")]
-    private static partial Regex UserIdPattern();
-
     public static IEndpointRouteBuilder MapPublicEndpoints(this IEndpointRouteBuilder app)
     {
         app.MapPost("/v1/sentiment", SentimentAsync);
@@ -112,9 +108,8 @@ public static partial class PublicEndpoints
         return null;
     }
 
-    private static IResult? InvalidUserId(string userId) => UserIdPattern().IsMatch(userId)
-        ? null
-        : ApiProblem.BadRequest("the user id must be 1 to 128 characters of letters, digits and . _ @ : -");
+    private static IResult? InvalidUserId(string userId) =>
+        UserIdFormat.Problem(userId) is { } problem ? ApiProblem.BadRequest(problem) : null;
 
     private static async Task<IResult> Call(Func<Task<IResult>> call)
     {

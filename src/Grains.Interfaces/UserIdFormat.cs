@@ -1,4 +1,4 @@
-namespace Qwen.Grains;
+namespace Qwen.Grains.Interfaces;
 
 /// <summary>
 /// What a conversation key (user id) may look like: 1 to 128 characters from ASCII letters,
