@@ -1,5 +1,6 @@
 using Qwen.Api.Endpoints;
 using Qwen.Api.Hosting;
+using Qwen.Api.Scaling;
 
 var builder = WebApplication.CreateBuilder(args);
 // Bodies above the API's own limit are drained and refused with 413; beyond this, Kestrel cuts the connection.
@@ -12,7 +13,9 @@ var app = builder.Build();
 // Anything unexpected still answers with a problem-details JSON body, never an empty 500.
 app.UseExceptionHandler();
 app.UseStatusCodePages();
+app.UseRequestLatencyRecording();
 app.MapPublicEndpoints();
+app.MapClusterScaleEndpoints();
 app.MapGet("/healthz", () => Results.Ok(new { status = "up" }));
 app.MapGet("/readyz", (IReadiness readiness) => readiness.IsReady(out string reason)
     ? Results.Ok(new { status = "ready", detail = reason })

@@ -20,11 +20,13 @@ public static class SiloProgram
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(90));
         var app = builder.Build();
         app.UseUnreachableSilosHeader();
+        app.UseColdSiloGate();
         app.MapSiloEndpoints();
+        app.MapWarmupEndpoint();
         app.MapGet("/healthz", () => Results.Ok(new { status = "up" }));
         app.MapGet("/readyz", (SiloLifecycle lifecycle) => lifecycle.IsActive
             ? Results.Ok(new { status = "ready" })
-            : Results.Json(new { status = "not ready" }, statusCode: StatusCodes.Status503ServiceUnavailable));
+            : Results.Json(new { status = lifecycle.IsCold ? "cold" : "not ready" }, statusCode: StatusCodes.Status503ServiceUnavailable));
         try
         {
             await app.RunAsync();

@@ -1,6 +1,8 @@
 using Microsoft.Extensions.Options;
 using Qwen.Api.Endpoints;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Qwen.Api.Routing;
+using Qwen.Api.Scaling;
 using Qwen.Cluster.Membership;
 using Qwen.Cluster.Postgres;
 using Qwen.Cluster.Schema;
@@ -33,6 +35,11 @@ public static class ApiServiceCollectionExtensions
             services.AddSingleton<SiloClients>();
             services.AddSingleton<IGrainFactory, ClusterGrainFactory>();
             services.AddSingleton<IReadiness>(sp => new ClusterReadiness(sp.GetRequiredService<SiloDirectory>()));
+            services.Configure<AutoscaleOptions>(configuration.GetSection(AutoscaleOptions.Section));
+            services.TryAddSingleton(TimeProvider.System);
+            services.AddSingleton<RequestLatencyWindow>();
+            services.AddSingleton<ClusterScaleMonitor>();
+            services.AddHostedService(sp => sp.GetRequiredService<ClusterScaleMonitor>());
         }
         else
         {

@@ -11,10 +11,17 @@ public sealed class SiloDirectory(IMembershipTable membership, IOptions<RoutingO
     : BackgroundService
 {
     private volatile IReadOnlyList<SiloRecord> _active = [];
+    private volatile IReadOnlyList<SiloRecord> _all = [];
     private readonly SemaphoreSlim _refreshGate = new(1, 1);
 
     /// <summary>The silos calls may go to, as last read.</summary>
     public IReadOnlyList<SiloRecord> Active => _active;
+
+    /// <summary>Every row of the membership table as last read (cold, joining, leaving and dead silos too).</summary>
+    public IReadOnlyList<SiloRecord> All => _all;
+
+    /// <summary>Calls may go to a silo only once it is active with its model loaded (never a cold or joining one).</summary>
+    public static bool IsRoutable(SiloRecord silo) => silo.Status == SiloStatus.Active && silo.Load.ModelLoaded;
 
     public async Task RefreshAsync(CancellationToken cancellationToken)
     {
@@ -22,10 +29,11 @@ public sealed class SiloDirectory(IMembershipTable membership, IOptions<RoutingO
         try
         {
             var all = await membership.ReadAllAsync(cancellationToken);
-            var active = all.Where(s => s.Status == SiloStatus.Active && s.Load.ModelLoaded).ToArray();
+            var active = all.Where(IsRoutable).ToArray();
             if (active.Length != _active.Count || active.Zip(_active).Any(p => p.First.SiloId != p.Second.SiloId))
                 logger.LogInformation("Routing to {SiloCount} active silos: {Silos}", active.Length, string.Join(", ", active.Select(s => s.SiloId)));
             _active = active;
+            _all = all;
         }
         finally
         {

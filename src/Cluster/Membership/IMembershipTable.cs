@@ -28,7 +28,7 @@ public interface IMembershipTable
     Task<IReadOnlyList<SiloRecord>> ReadAllAsync(CancellationToken cancellationToken);
 
     /// <summary>
-    /// Marks as dead every joining/active/leaving silo whose last heartbeat is older than
+    /// Marks as dead every cold/joining/active/leaving silo whose last heartbeat is older than
     /// <paramref name="timeout"/> by the table's own clock; returns the ids this call declared
     /// (concurrent callers never both report the same silo).
     /// </summary>
@@ -41,6 +41,9 @@ public enum SiloStatus
     Active,
     Leaving,
     Dead,
+
+    /// <summary>Registered and heartbeating with its model not loaded: never routed to until it warms up (then Joining, Active).</summary>
+    Cold,
 }
 
 /// <summary>Load figures a silo publishes with each heartbeat.</summary>

@@ -20,5 +20,9 @@ public static class MembershipSchema
                 started_at           timestamptz      NOT NULL,
                 last_heartbeat       timestamptz      NOT NULL);
             """),
+        new SchemaMigration(2, "cold silos", """
+            ALTER TABLE silos DROP CONSTRAINT silos_status_check;
+            ALTER TABLE silos ADD CONSTRAINT silos_status_check CHECK (status IN ('cold', 'joining', 'active', 'leaving', 'dead'));
+            """),
     ]);
 }

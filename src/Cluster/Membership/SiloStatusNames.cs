@@ -5,6 +5,7 @@ internal static class SiloStatusNames
 {
     public static string ToName(SiloStatus status) => status switch
     {
+        SiloStatus.Cold => "cold",
         SiloStatus.Joining => "joining",
         SiloStatus.Active => "active",
         SiloStatus.Leaving => "leaving",
@@ -14,6 +15,7 @@ internal static class SiloStatusNames
 
     public static SiloStatus Parse(string name) => name switch
     {
+        "cold" => SiloStatus.Cold,
         "joining" => SiloStatus.Joining,
         "active" => SiloStatus.Active,
         "leaving" => SiloStatus.Leaving,

@@ -35,6 +35,14 @@ public sealed class SiloHttpClient(HttpClient http, Uri endpoint)
     public Task<SentimentResult> AnalyzeSentimentAsync(SentimentRequest request, CancellationToken cancellationToken) =>
         CallAsync<SentimentResult>(HttpMethod.Post, SiloRoutes.Sentiment, request, null, cancellationToken);
 
+    /// <summary>Asks a cold silo to load its model and become active (returns once it has started warming up).</summary>
+    public async Task WarmUpAsync(CancellationToken cancellationToken)
+    {
+        using var message = new HttpRequestMessage(HttpMethod.Post, new Uri(Endpoint, SiloRoutes.Warmup));
+        using var response = await SendAsync(message, HttpCompletionOption.ResponseContentRead, cancellationToken);
+        await ThrowIfFailedAsync(response, cancellationToken);
+    }
+
     /// <summary>Streams a turn as server-sent events, each carrying one <see cref="ChatStreamEvent"/>.</summary>
     public async IAsyncEnumerable<ChatStreamEvent> StreamTurnAsync(string userId, ChatTurnRequest request,
         [EnumeratorCancellation] CancellationToken cancellationToken, IReadOnlyCollection<string>? unreachableSilos = null)

@@ -9,6 +9,9 @@ public static class SiloRoutes
     public const string Sentiment = "/silo/sentiment";
     public const string Status = "/silo/status";
 
+    /// <summary>POST: a cold silo loads its model and becomes active (202 while loading, 200 once active).</summary>
+    public const string Warmup = "/silo/warmup";
+
     public static string ConversationOf(string userId) => $"/silo/conversations/{Uri.EscapeDataString(userId)}";
     public static string TurnsOf(string userId) => ConversationOf(userId) + "/turns";
     public static string TurnStreamOf(string userId) => ConversationOf(userId) + "/turns/stream";

@@ -4,7 +4,10 @@ using Qwen.Inference.Engine;
 
 namespace Qwen.Silo.Hosting;
 
-/// <summary>Loads the silo's one model (provisioning it first if needed) and hands it to everything that uses it.</summary>
+/// <summary>
+/// The silo's one model (provisioned first if needed), loaded explicitly by <see cref="LoadAsync"/>:
+/// at start for a warm silo, on warm-up for a cold one. Nothing may use it before then.
+/// </summary>
 public sealed class ModelHost(ModelProvisioner provisioner, IOptions<ModelOptions> options, ILogger<ModelHost> logger) : IDisposable
 {
     private readonly SemaphoreSlim _gate = new(1, 1);
@@ -12,8 +15,9 @@ public sealed class ModelHost(ModelProvisioner provisioner, IOptions<ModelOption
 
     public bool IsLoaded => _model is not null;
 
-    /// <summary>The loaded model; loads it on first use (the grain runtime's services need it when they are created).</summary>
-    public LoadedModel Model => _model ?? LoadBlocking();
+    /// <summary>The loaded model.</summary>
+    /// <exception cref="InvalidOperationException">The model is not loaded yet (a cold silo before its warm-up).</exception>
+    public LoadedModel Model => _model ?? throw new InvalidOperationException("the silo's model is not loaded yet (cold silo): warm it up first");
 
     public async Task LoadAsync(CancellationToken cancellationToken)
     {
@@ -31,12 +35,6 @@ public sealed class ModelHost(ModelProvisioner provisioner, IOptions<ModelOption
         {
             _gate.Release();
         }
-    }
-
-    private LoadedModel LoadBlocking()
-    {
-        LoadAsync(CancellationToken.None).GetAwaiter().GetResult();
-        return _model!;
     }
 
     public void Dispose()

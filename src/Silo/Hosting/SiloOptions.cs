@@ -18,4 +18,11 @@ public sealed record SiloOptions
 
     /// <summary>Longest time a graceful stop waits for in-flight turns.</summary>
     public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// Start cold: register and heartbeat with the model not loaded (status cold, never routed to),
+    /// and load it only when warmed up (POST /silo/warmup, sent by the Api when it needs more silos).
+    /// Ignored by the embedded mode, whose one silo always starts warm.
+    /// </summary>
+    public bool StartCold { get; init; }
 }

@@ -26,6 +26,8 @@ public static class SiloServiceCollectionExtensions
         services.AddSingleton(endpoint);
         services.AddSingleton(new SiloIdentity(siloOptions.SiloId ?? DefaultSiloId(endpoint)));
 
+        // A cold start needs the cluster to route around the silo; the embedded silo is the only one, so it starts warm.
+        services.AddSingleton(new SiloStartMode(siloOptions.StartCold && IsClustered(configuration)));
         services.AddSingleton<ModelProvisioner>();
         services.AddSingleton<ModelHost>();
         services.AddSingleton(sp => sp.GetRequiredService<ModelHost>().Model);

@@ -3,6 +3,9 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Qwen.Grains;
 using Qwen.Grains.Interfaces;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Qwen.Grains.Persistence;
 using Qwen.Inference.Prompts;
 
 namespace Qwen.Silo.Runtime;
@@ -29,7 +32,8 @@ public static class GrainRuntimeServiceCollectionExtensions
         services.AddSingleton<InferenceWorker>();
         services.AddSingleton<IInferenceWorker>(sp => sp.GetRequiredService<InferenceWorker>());
         services.AddSingleton<CallAdmission>();
-        services.AddSingleton<ConversationGrainActivator>();
+        services.AddSingleton(sp => new ConversationGrainActivator(sp.GetRequiredService<IConversationStore>(), new DeferredInferenceWorker(sp),
+            sp.GetRequiredService<IOptions<ConversationOptions>>(), sp.GetRequiredService<SiloIdentity>(), sp.GetRequiredService<ILogger<ConversationGrain>>()));
         services.AddSingleton<GrainActivationTable>();
         services.AddSingleton<LocalGrainFactory>();
         services.AddSingleton<IGrainFactory>(sp => sp.GetRequiredService<LocalGrainFactory>());

@@ -27,9 +27,9 @@ public sealed class PostgresSchemaMigratorTests(PostgresServerFixture postgres)
 
         IReadOnlyList<AppliedMigration> applied = await Migrator(dataSource, MembershipSchema.Module, Notes).MigrateAsync(None);
 
-        applied.Select(m => (m.Module, m.Version)).Should().Equal(("membership", 1), ("notes", 1), ("notes", 2));
+        applied.Select(m => (m.Module, m.Version)).Should().Equal(("membership", 1), ("membership", 2), ("notes", 1), ("notes", 2));
         (await TablesAsync(dataSource)).Should().BeEquivalentTo("schema_version", "silos", "notes");
-        (await VersionRowsAsync(dataSource)).Should().Equal("membership 1", "notes 1", "notes 2");
+        (await VersionRowsAsync(dataSource)).Should().Equal("membership 1", "membership 2", "notes 1", "notes 2");
     }
 
     [Fact]
@@ -39,7 +39,7 @@ public sealed class PostgresSchemaMigratorTests(PostgresServerFixture postgres)
         await Migrator(dataSource, MembershipSchema.Module, Notes).MigrateAsync(None);
 
         (await Migrator(dataSource, MembershipSchema.Module, Notes).MigrateAsync(None)).Should().BeEmpty();
-        (await VersionRowsAsync(dataSource)).Should().HaveCount(3);
+        (await VersionRowsAsync(dataSource)).Should().HaveCount(4);
     }
 
     [Fact]
