@@ -46,10 +46,13 @@ public sealed class PostgresServer : IDisposable, IAsyncDisposable
         };
     }
 
-    private PostgresServer(string rootDirectory)
+    private PostgresServer(string rootDirectory, IReadOnlyList<string>? extraListenAddresses = null)
     {
         this.rootDirectory = rootDirectory;
+        this.extraListenAddresses = extraListenAddresses ?? [];
     }
+
+    private readonly IReadOnlyList<string> extraListenAddresses;
 
     public string Host => "127.0.0.1";
 
@@ -65,11 +68,18 @@ public sealed class PostgresServer : IDisposable, IAsyncDisposable
     /// <summary>Connection string of <see cref="DefaultDatabase"/>.</summary>
     public string ConnectionString => ConnectionStringFor(DefaultDatabase);
 
-    public static async Task<PostgresServer> StartNewAsync(CancellationToken cancellationToken)
+    public static Task<PostgresServer> StartNewAsync(CancellationToken cancellationToken) => StartNewAsync(cancellationToken, [], null);
+
+    /// <summary>
+    /// A server that also listens on <paramref name="extraListenAddresses"/> (which must exist) and
+    /// trusts clients from <paramref name="trustedNetwork"/> (CIDR), e.g. test hosts in network namespaces.
+    /// </summary>
+    public static async Task<PostgresServer> StartNewAsync(CancellationToken cancellationToken, IReadOnlyList<string> extraListenAddresses,
+        string? trustedNetwork)
     {
         _ = OrphansSwept.Value;
         string root = Directory.CreateTempSubdirectory(DirectoryPrefix).FullName;
-        var server = new PostgresServer(root);
+        var server = new PostgresServer(root, extraListenAddresses);
         lock (LiveGate)
         {
             Live.Add(server);
@@ -87,6 +97,11 @@ public sealed class PostgresServer : IDisposable, IAsyncDisposable
                 "initdb",
                 ["-D", server.DataDirectory, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-locale", "--no-sync"],
                 cancellationToken);
+            if (trustedNetwork is not null)
+            {
+                await File.AppendAllTextAsync(Path.Combine(server.DataDirectory, "pg_hba.conf"), $"\nhost all all {trustedNetwork} trust\n", cancellationToken);
+            }
+
             await server.StartOnFreePortAsync(cancellationToken);
             await server.CreateDatabaseAsync(DefaultDatabase, cancellationToken);
             return server;
@@ -187,7 +202,7 @@ public sealed class PostgresServer : IDisposable, IAsyncDisposable
     private async Task StartAsync(CancellationToken cancellationToken)
     {
         string settings = string.Join(' ',
-            "-c listen_addresses=127.0.0.1",
+            $"-c listen_addresses={string.Join(',', ["127.0.0.1", .. extraListenAddresses])}",
             $"-c port={Port}",
             $"-c unix_socket_directories={rootDirectory}",
             "-c max_connections=200",

@@ -26,6 +26,9 @@ public sealed class ServiceProcess : IAsyncDisposable
     public int Pid => _process.Id;
     public bool HasExited => _process.HasExited;
 
+    /// <summary>The exit code once the process has exited.</summary>
+    public int ExitCode => _process.ExitCode;
+
     /// <summary>The last lines the process wrote (stdout and stderr).</summary>
     public string RecentOutput => string.Join('\n', _output);
 
@@ -33,16 +36,24 @@ public sealed class ServiceProcess : IAsyncDisposable
         IReadOnlyDictionary<string, string>? environment = null)
     {
         string url = $"http://127.0.0.1:{port}";
-        var info = new ProcessStartInfo("dotnet")
+        return StartCommand(name, url, "dotnet", [assemblyPath, $"--urls={url}", .. args], Path.GetDirectoryName(assemblyPath)!, environment);
+    }
+
+    /// <summary>
+    /// Starts any command as a service reachable at <paramref name="url"/> (e.g. a silo inside a
+    /// network namespace through `ip netns exec`, which keeps the process id).
+    /// </summary>
+    public static ServiceProcess StartCommand(string name, string url, string fileName, IEnumerable<string> arguments,
+        string workingDirectory, IReadOnlyDictionary<string, string>? environment = null)
+    {
+        var info = new ProcessStartInfo(fileName)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
-            WorkingDirectory = Path.GetDirectoryName(assemblyPath)!,
+            WorkingDirectory = workingDirectory,
         };
-        info.ArgumentList.Add(assemblyPath);
-        info.ArgumentList.Add($"--urls={url}");
-        foreach (string a in args) info.ArgumentList.Add(a);
+        foreach (string a in arguments) info.ArgumentList.Add(a);
         info.Environment["DOTNET_ENVIRONMENT"] = "Production";
         info.Environment["Logging__Console__FormatterName"] = "simple";
         if (environment is not null)

@@ -7,8 +7,13 @@ namespace Qwen.Api.Tests.Cluster;
 public sealed record AckedTurn(string UserId, int Round, string Content, string Reply, int TurnNumber, string Silo);
 
 /// <summary>Sends chat turns through the Api, many users at once, and remembers every acknowledgement.</summary>
-public sealed class ChatTraffic(TestCluster cluster)
+public sealed class ChatTraffic(ApiClient cluster)
 {
+    public ChatTraffic(TestCluster cluster)
+        : this(cluster.Client)
+    {
+    }
+
     public ConcurrentDictionary<string, ConcurrentBag<AckedTurn>> Acked { get; } = new();
 
     public static string ContentOf(string userId, int round, int part = 0) => $"I am {userId}, round {round}.{part}";

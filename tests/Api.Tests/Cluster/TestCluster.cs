@@ -19,30 +19,36 @@ public sealed class TestCluster : IAsyncDisposable
 
     private readonly Dictionary<string, ServiceProcess> _silos = [];
     private readonly string _modelDirectory;
+    private readonly IReadOnlyList<string> _apiArgs;
+    private ApiClient? _client;
 
-    private TestCluster(PostgresServer postgres, string connectionString, string modelDirectory)
+    private TestCluster(PostgresServer postgres, string connectionString, string modelDirectory, IReadOnlyList<string> apiArgs)
     {
+        _apiArgs = apiArgs;
         Postgres = postgres;
         ConnectionString = connectionString;
         _modelDirectory = modelDirectory;
-        Http = new HttpClient { Timeout = TimeSpan.FromSeconds(120) };
     }
 
     public PostgresServer Postgres { get; }
     public string ModelDirectory => _modelDirectory;
     public string ConnectionString { get; }
     public ServiceProcess? Api { get; private set; }
-    public HttpClient Http { get; }
+    public HttpClient Http => Client.Http;
+
+    /// <summary>The public API of the Api process.</summary>
+    public ApiClient Client => _client ?? throw new InvalidOperationException("the Api is not started");
     public IReadOnlyDictionary<string, ServiceProcess> Silos => _silos;
     public string ApiUrl => Api?.Url ?? throw new InvalidOperationException("the Api is not started");
 
-    public static async Task<TestCluster> StartAsync(int silos)
+    /// <param name="apiArgs">Extra command-line settings of the Api (e.g. --Autoscale:...).</param>
+    public static async Task<TestCluster> StartAsync(int silos, IReadOnlyList<string>? apiArgs = null)
     {
         var postgres = await PostgresServer.StartNewAsync(CancellationToken.None);
         string connection = await postgres.CreateDatabaseAsync("cluster", CancellationToken.None);
         string model = Directory.CreateTempSubdirectory("qwen-cluster-model-").FullName;
         ModelDirectoryBuilder.Build(model, QwenConfig.Tiny, new HashWeightSource(QwenConfig.Tiny, 7), new ModelBuildOptions());
-        var cluster = new TestCluster(postgres, connection, model);
+        var cluster = new TestCluster(postgres, connection, model, apiArgs ?? []);
         try
         {
             await Task.WhenAll(Enumerable.Range(1, silos).Select(i => cluster.StartSiloAsync($"s{i}")));
@@ -56,12 +62,22 @@ public sealed class TestCluster : IAsyncDisposable
         }
     }
 
-    public async Task<ServiceProcess> StartSiloAsync(string siloId)
+    /// <param name="extraArgs">Extra settings (e.g. --Silo:StartCold=true).</param>
+    /// <param name="readyPath">What to wait for: /readyz (active) or /healthz (listening, e.g. a cold silo).</param>
+    public async Task<ServiceProcess> StartSiloAsync(string siloId, IReadOnlyList<string>? extraArgs = null, string readyPath = "/readyz")
     {
         var silo = ServiceProcess.Start(siloId, RepositoryPaths.BuiltAssembly("Silo", "Qwen.Silo.dll"), FreePort.Next(),
+            [.. SiloArguments(ConnectionString, _modelDirectory, siloId), .. extraArgs ?? []]);
+        lock (_silos) _silos[siloId] = silo;
+        await silo.WaitUntilReadyAsync(TimeSpan.FromSeconds(90), readyPath);
+        return silo;
+    }
+
+    /// <summary>The settings every test silo runs with: the tiny model, short replies, fast membership timing.</summary>
+    public static IReadOnlyList<string> SiloArguments(string connectionString, string modelDirectory, string siloId) =>
         [
-            $"--Postgres:ConnectionString={ConnectionString}",
-            $"--Model:Path={_modelDirectory}",
+            $"--Postgres:ConnectionString={connectionString}",
+            $"--Model:Path={modelDirectory}",
             "--Model:Threads=1",
             $"--Silo:SiloId={siloId}",
             $"--Silo:HeartbeatInterval={HeartbeatInterval}",
@@ -71,11 +87,7 @@ public sealed class TestCluster : IAsyncDisposable
             "--Inference:DefaultMaxNewTokens=6",
             "--Logging:LogLevel:Default=Warning",
             "--Logging:LogLevel:Qwen=Information",
-        ]);
-        lock (_silos) _silos[siloId] = silo;
-        await silo.WaitUntilReadyAsync(TimeSpan.FromSeconds(90));
-        return silo;
-    }
+        ];
 
     public async Task StartApiAsync()
     {
@@ -84,8 +96,11 @@ public sealed class TestCluster : IAsyncDisposable
             $"--Postgres:ConnectionString={ConnectionString}",
             "--Routing:MembershipRefresh=00:00:00.500",
             "--Logging:LogLevel:Default=Warning",
+            .. _apiArgs,
         ]);
-        await Api.WaitUntilReadyAsync(TimeSpan.FromSeconds(60));
+        _client = new ApiClient(Api.Url);
+        // Without silos the Api is up but not ready (nothing to route to).
+        await Api.WaitUntilReadyAsync(TimeSpan.FromSeconds(60), _silos.Count == 0 ? "/healthz" : "/readyz");
     }
 
     /// <summary>The membership table as the cluster sees it.</summary>
@@ -114,37 +129,17 @@ public sealed class TestCluster : IAsyncDisposable
         throw new TimeoutException($"active silos did not become [{string.Join(", ", expected)}]");
     }
 
-    public async Task<(int Status, JsonElement Body)> PostAsync(string path, object body, string? idempotencyKey = null)
-    {
-        using var request = new HttpRequestMessage(HttpMethod.Post, ApiUrl + path) { Content = JsonContent.Create(body) };
-        if (idempotencyKey is not null) request.Headers.Add("Idempotency-Key", idempotencyKey);
-        using var response = await Http.SendAsync(request);
-        return ((int)response.StatusCode, await ReadJsonAsync(response));
-    }
+    public Task<(int Status, JsonElement Body)> PostAsync(string path, object body, string? idempotencyKey = null) =>
+        Client.PostAsync(path, body, idempotencyKey);
 
-    public async Task<(int Status, JsonElement Body)> SendRawAsync(HttpMethod method, string path, string? body, string contentType = "application/json")
-    {
-        using var request = new HttpRequestMessage(method, ApiUrl + path);
-        if (body is not null) request.Content = new StringContent(body, System.Text.Encoding.UTF8, contentType);
-        using var response = await Http.SendAsync(request);
-        return ((int)response.StatusCode, await ReadJsonAsync(response));
-    }
+    public Task<(int Status, JsonElement Body)> SendRawAsync(HttpMethod method, string path, string? body, string contentType = "application/json") =>
+        Client.SendRawAsync(method, path, body, contentType);
 
-    public async Task<(int Status, JsonElement Body)> GetAsync(string path)
-    {
-        using var response = await Http.GetAsync(ApiUrl + path);
-        return ((int)response.StatusCode, await ReadJsonAsync(response));
-    }
-
-    private static async Task<JsonElement> ReadJsonAsync(HttpResponseMessage response)
-    {
-        string text = await response.Content.ReadAsStringAsync();
-        return text.Length == 0 ? default : JsonDocument.Parse(text).RootElement.Clone();
-    }
+    public Task<(int Status, JsonElement Body)> GetAsync(string path) => Client.GetAsync(path);
 
     public async ValueTask DisposeAsync()
     {
-        Http.Dispose();
+        _client?.Dispose();
         if (Api is not null) await Api.DisposeAsync();
         foreach (var silo in _silos.Values) await silo.DisposeAsync();
         await Postgres.DisposeAsync();

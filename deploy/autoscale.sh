@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# Keeps the number of silo processes on this machine at the count the Api recommends
+# (GET /v1/cluster/scale). Starts silos when it rises; stops the newest with SIGTERM when it
+# falls (the silo drains its in-flight turns, then leaves). On exit it stops every silo it started.
+#
+#   deploy/autoscale.sh [--api URL] [--interval SECONDS] [--host ADDRESS] [--base-port PORT]
+#                       [--id-prefix NAME] [--log-dir DIR] -- SILO_COMMAND [ARGS...]
+#
+# SILO_COMMAND starts one silo in the foreground; the script appends
+# --urls=http://HOST:PORT and --Silo:SiloId=PREFIX-PORT. Example:
+#
+#   deploy/autoscale.sh --api http://127.0.0.1:8080 -- \
+#       dotnet src/Silo/bin/Release/net10.0/Qwen.Silo.dll \
+#       --Postgres:ConnectionString="Host=127.0.0.1;Database=qwen;Username=qwen;Password=..." \
+#       --Model:Path=/var/lib/qwen/models/qwen2.5-0.5b-instruct
+#
+# Give the silo command itself (dotnet DLL or the published executable), not `dotnet run`,
+# so SIGTERM reaches the silo. Needs bash and curl.
+set -uo pipefail
+
+api="${QWEN_API_URL:-http://127.0.0.1:8080}"
+interval="${AUTOSCALE_INTERVAL:-2}"
+host="${AUTOSCALE_HOST:-127.0.0.1}"
+base_port="${AUTOSCALE_BASE_PORT:-7101}"
+id_prefix="${AUTOSCALE_ID_PREFIX:-$(hostname -s 2>/dev/null || echo silo)}"
+log_dir="${AUTOSCALE_LOG_DIR:-${TMPDIR:-/tmp}/qwen-autoscale}"
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --api) api="$2"; shift 2 ;;
+    --interval) interval="$2"; shift 2 ;;
+    --host) host="$2"; shift 2 ;;
+    --base-port) base_port="$2"; shift 2 ;;
+    --id-prefix) id_prefix="$2"; shift 2 ;;
+    --log-dir) log_dir="$2"; shift 2 ;;
+    --) shift; break ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    *) echo "error: unknown option $1 (the silo command goes after --)" >&2; exit 2 ;;
+  esac
+done
+if [ $# -eq 0 ]; then
+  echo "error: no silo command given after --" >&2
+  exit 2
+fi
+command -v curl >/dev/null 2>&1 || { echo "error: curl is required" >&2; exit 2; }
+silo_command=("$@")
+mkdir -p "$log_dir"
+
+declare -A pid_of=()      # port -> pid of a running silo
+declare -A stopping=()    # port -> pid of a silo told to stop (draining)
+order=()                  # ports in start order (newest last)
+
+log() { printf '%s autoscale: %s\n' "$(date -u +%H:%M:%S)" "$*"; }
+
+reap() {
+  local port pid code
+  for port in "${!pid_of[@]}" "${!stopping[@]}"; do
+    pid="${pid_of[$port]:-${stopping[$port]:-}}"
+    [ -n "$pid" ] || continue
+    if ! kill -0 "$pid" 2>/dev/null; then
+      wait "$pid" 2>/dev/null; code=$?
+      if [ -n "${stopping[$port]:-}" ]; then
+        log "silo $id_prefix-$port stopped (exit $code)"
+      else
+        log "silo $id_prefix-$port exited on its own (exit $code); see $log_dir/$id_prefix-$port.log"
+      fi
+      unset "pid_of[$port]" "stopping[$port]"
+      local kept=() p
+      for p in "${order[@]}"; do [ "$p" = "$port" ] || kept+=("$p"); done
+      order=("${kept[@]}")
+    fi
+  done
+}
+
+start_silo() {
+  local port="$base_port"
+  while [ -n "${pid_of[$port]:-}" ] || [ -n "${stopping[$port]:-}" ]; do port=$((port + 1)); done
+  local id="$id_prefix-$port"
+  "${silo_command[@]}" "--urls=http://$host:$port" "--Silo:SiloId=$id" >>"$log_dir/$id.log" 2>&1 &
+  pid_of[$port]=$!
+  order+=("$port")
+  log "started silo $id (pid ${pid_of[$port]}) at http://$host:$port"
+}
+
+stop_newest() {
+  local i port
+  for ((i = ${#order[@]} - 1; i >= 0; i--)); do
+    port="${order[$i]}"
+    [ -n "${pid_of[$port]:-}" ] || continue
+    kill -TERM "${pid_of[$port]}" 2>/dev/null
+    stopping[$port]="${pid_of[$port]}"
+    unset "pid_of[$port]"
+    log "stopping silo $id_prefix-$port (SIGTERM: drains, then leaves)"
+    return
+  done
+}
+
+shutdown() {
+  log "stopping every silo this loop started"
+  local port
+  for port in "${!pid_of[@]}"; do kill -TERM "${pid_of[$port]}" 2>/dev/null; stopping[$port]="${pid_of[$port]}"; done
+  pid_of=()
+  wait
+  exit 0
+}
+trap shutdown INT TERM
+
+log "polling $api/v1/cluster/scale every ${interval}s"
+last=""
+while true; do
+  reap
+  if body="$(curl -fsS --max-time 5 "$api/v1/cluster/scale" 2>/dev/null)"; then
+    recommended="$(printf '%s' "$body" | sed -n 's/.*"recommended":\([0-9][0-9]*\).*/\1/p')"
+    if [ -z "$recommended" ]; then
+      log "no recommendation in the answer: $body"
+    else
+      running=${#pid_of[@]}
+      if [ "$recommended:$running" != "$last" ]; then
+        reason="$(printf '%s' "$body" | sed -n 's/.*"reason":"\([^"]*\)".*/\1/p')"
+        log "recommended $recommended, running $running ($reason)"
+        last="$recommended:$running"
+      fi
+      while [ "${#pid_of[@]}" -lt "$recommended" ]; do start_silo; done
+      while [ "${#pid_of[@]}" -gt "$recommended" ]; do stop_newest; done
+    fi
+  else
+    log "cannot read $api/v1/cluster/scale; keeping $(( ${#pid_of[@]} )) silos"
+  fi
+  sleep "$interval" &
+  wait $! 2>/dev/null
+done
