@@ -134,11 +134,16 @@ public sealed class PostgresMembershipTable : IMembershipTable
         IReadOnlyList<string> declared = await executor.RunAsync<IReadOnlyList<string>>(
             async (connection, ct) =>
             {
-                // One statement: concurrent declarers each get only the silos they flipped.
+                // One statement: concurrent declarers each get only the silos they flipped. Rows locked by
+                // another session are skipped, not waited for: a silo cut off mid-heartbeat leaves its row
+                // locked until the server ends that session, and the declarers' own heartbeats must not stall.
                 await using var command = new NpgsqlCommand(
                     """
                     UPDATE silos SET status = 'dead'
-                    WHERE status <> 'dead' AND last_heartbeat < now() - @timeout
+                    WHERE silo_id IN (
+                        SELECT silo_id FROM silos
+                        WHERE status <> 'dead' AND last_heartbeat < now() - @timeout
+                        FOR UPDATE SKIP LOCKED)
                     RETURNING silo_id
                     """,
                     connection);

@@ -30,6 +30,12 @@ public static class PostgresDataSourceFactory
             connectionString.CommandTimeout = (int)Math.Ceiling(options.CommandTimeout.TotalSeconds);
         }
 
+        if (options.IdleInTransactionTimeout > TimeSpan.Zero)
+        {
+            string setting = $"-c idle_in_transaction_session_timeout={(long)Math.Ceiling(options.IdleInTransactionTimeout.TotalMilliseconds)}";
+            connectionString.Options = string.IsNullOrWhiteSpace(connectionString.Options) ? setting : $"{connectionString.Options} {setting}";
+        }
+
         var builder = new NpgsqlDataSourceBuilder(connectionString.ConnectionString);
         if (loggerFactory is not null)
         {

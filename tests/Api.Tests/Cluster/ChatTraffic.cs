@@ -40,6 +40,40 @@ public sealed class ChatTraffic(ApiClient cluster)
         return turn;
     }
 
+    /// <summary>
+    /// Sends one turn as a careful client does: on a failure (5xx, 429, connection error) it sends the
+    /// same turn again with the same Idempotency-Key until it is acknowledged. Returns the turn and how many tries it took.
+    /// </summary>
+    public async Task<(AckedTurn Turn, int Attempts)> SendUntilAckedAsync(string user, int round, TimeSpan giveUpAfter)
+    {
+        string content = ContentOf(user, round);
+        string key = $"{user}-round-{round}";
+        var deadline = DateTime.UtcNow + giveUpAfter;
+        for (int attempt = 1; ; attempt++)
+        {
+            string failure;
+            try
+            {
+                var (status, body) = await cluster.PostAsync($"/v1/conversations/{user}/messages", new { content }, key);
+                if (status == 200)
+                {
+                    var turn = new AckedTurn(user, round, content, body.GetProperty("reply").GetString()!,
+                        body.GetProperty("turn").GetInt32(), body.GetProperty("silo").GetString()!);
+                    Acked.GetOrAdd(user, _ => []).Add(turn);
+                    return (turn, attempt);
+                }
+                status.Should().BeOneOf([429, 500, 502, 503, 504], $"only transient failures are retried: {body}");
+                failure = $"HTTP {status}: {body}";
+            }
+            catch (HttpRequestException e)
+            {
+                failure = e.Message;
+            }
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"the turn of {user} in round {round} was not acknowledged: {failure}");
+            await Task.Delay(300);
+        }
+    }
+
     /// <summary>Every user's stored history holds exactly their acknowledged turns, in acknowledgement (turn) order.</summary>
     public async Task VerifyHistoriesAsync()
     {

@@ -60,9 +60,9 @@ public sealed class PostgresSchemaMigratorTests(PostgresServerFixture postgres)
             IReadOnlyList<AppliedMigration>[] results = await Task.WhenAll(running);
 
             results.SelectMany(r => r).Select(m => $"{m.Module} {m.Version}")
-                .Should().BeEquivalentTo(["membership 1", "notes 1", "notes 2"]);
+                .Should().BeEquivalentTo(["membership 1", "membership 2", "notes 1", "notes 2"]);
             results.Count(r => r.Count > 0).Should().Be(1, "the first process to take the lock applies everything");
-            (await VersionRowsAsync(processes[0])).Should().Equal("membership 1", "notes 1", "notes 2");
+            (await VersionRowsAsync(processes[0])).Should().Equal("membership 1", "membership 2", "notes 1", "notes 2");
         }
         finally
         {
