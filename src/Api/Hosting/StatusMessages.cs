@@ -13,6 +13,8 @@ internal static class StatusMessages
             StatusCodes.Status405MethodNotAllowed => $"the method of {target} is not allowed on this path",
             StatusCodes.Status400BadRequest => $"the request {target} is malformed",
             StatusCodes.Status413PayloadTooLarge => "the body is too large",
+            // Routing refuses these before the endpoint runs (the endpoints declare the JSON they accept).
+            StatusCodes.Status415UnsupportedMediaType => $"the Content-Type must be application/json, not '{Shorten(request.ContentType ?? "")}'",
             int status => $"{target} ended with status {status}",
         };
     }
