@@ -20,7 +20,12 @@ internal sealed partial class RequestFingerprintMiddleware(RequestDelegate next,
     {
         var fingerprint = new RequestFingerprint(RequestFingerprint.IdFor(context.Request.Headers[RequestFingerprint.Header].FirstOrDefault()));
         context.Features.Set(fingerprint);
-        context.Response.Headers[RequestFingerprint.Header] = fingerprint.Id;
+        // On starting, not now: error handlers clear the headers before they write their response.
+        context.Response.OnStarting(() =>
+        {
+            context.Response.Headers[RequestFingerprint.Header] = fingerprint.Id;
+            return Task.CompletedTask;
+        });
         long started = Stopwatch.GetTimestamp();
         try
         {
