@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace Qwen.Api.Contracts;
 
 // Shapes of /v1/sentiment, serialized in snake_case; the request records document the body (it is read by JsonBody).
@@ -8,7 +10,13 @@ public sealed record SentimentRequest(string? Text, IReadOnlyList<string>? Texts
 public sealed record SentimentResponse(string Label, double Score, bool Truncated, string RequestId, long LatencyMs, string Silo);
 
 /// <summary>One text's result: a label and score, or the error that text met.</summary>
-public sealed record SentimentBatchItem(int Index, string? Label, double? Score, bool? Truncated, string? Silo, ItemError? Error);
+public sealed record SentimentBatchItem(
+    int Index,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Label,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double? Score,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] bool? Truncated,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Silo,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] ItemError? Error);
 
 public sealed record ItemError(int Status, string Detail);
 
