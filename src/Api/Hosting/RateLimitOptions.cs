@@ -10,11 +10,11 @@ public sealed record RateLimitOptions
 
     public bool Enabled { get; init; } = true;
 
-    /// <summary>The bucket's size: requests a client may send in a burst.</summary>
-    public int TokenLimit { get; init; } = 200;
+    /// <summary>The bucket's size: requests a client may send in a burst (generous: the limit is against abuse, not for load shaping).</summary>
+    public int TokenLimit { get; init; } = 1000;
 
     /// <summary>Tokens added back every <see cref="ReplenishmentPeriod"/>.</summary>
-    public int TokensPerPeriod { get; init; } = 50;
+    public int TokensPerPeriod { get; init; } = 200;
 
     public TimeSpan ReplenishmentPeriod { get; init; } = TimeSpan.FromSeconds(1);
 
