@@ -2,7 +2,7 @@ using System.Diagnostics;
 
 namespace Qwen.Api.Scaling;
 
-/// <summary>Times the model requests the SLO is about (chat turns and sentiment) for the autoscaling signal.</summary>
+/// <summary>Times the model requests the SLO is about (chat turns, chat completions, sentiment) for the autoscaling signal.</summary>
 public static class RequestLatencyRecording
 {
     public static IApplicationBuilder UseRequestLatencyRecording(this IApplicationBuilder app) => app.Use(async (context, next) =>
@@ -21,6 +21,7 @@ public static class RequestLatencyRecording
 
     private static bool IsModelRequest(PathString path) =>
         path.Equals("/v1/sentiment", StringComparison.Ordinal)
+        || path.Equals("/v1/chat/completions", StringComparison.Ordinal)
         || (path.StartsWithSegments("/v1/conversations", StringComparison.Ordinal)
             && path.Value!.EndsWith("/messages", StringComparison.Ordinal));
 }
