@@ -89,7 +89,9 @@ public sealed partial class ConversationGrain : IConversationGrain, IGrainBase
 
     public async Task<ConversationHistory> GetHistoryAsync(CancellationToken cancellationToken)
     {
-        var state = _state ??= await ReadStateAsync(cancellationToken).ConfigureAwait(false);
+        // What is stored, not this activation's copy: the user may have been placed on another
+        // silo that wrote turns since (scale-out, then scale-in back here) before the sweep.
+        var state = _state = await ReadStateAsync(cancellationToken).ConfigureAwait(false);
         return new ConversationHistory(_userId, Messages(state), state.Version);
     }
 

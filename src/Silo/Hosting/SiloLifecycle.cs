@@ -48,10 +48,15 @@ public sealed class SiloLifecycle(
         logger.LogInformation("Silo {SiloId} registered as {Status} at {Endpoint}", identity.Id, status, endpoint.Url);
         // Heartbeats start now, so a long model load (or a long cold wait) never looks like a dead silo.
         _heartbeats = Task.Run(() => HeartbeatLoopAsync(_stopping.Token), CancellationToken.None);
-        if (!startMode.Cold)
+        if (startMode.Cold) return;
+        try
         {
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _warmupCancel.Token);
             await WarmUpAsync().WaitAsync(linked.Token);
+        }
+        catch (Exception e) when (e is SiloDeclaredDeadException or OperationCanceledException && lifetime.ApplicationStopping.IsCancellationRequested)
+        {
+            // Declared dead while loading (it already asked the host to stop, exit code 3): stop, don't crash.
         }
     }
 

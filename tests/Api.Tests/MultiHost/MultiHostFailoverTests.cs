@@ -125,20 +125,33 @@ public sealed class MultiHostFailoverTests(ITestOutputHelper output) : IAsyncLif
         output.WriteLine($"{attempts.Count} turns acknowledged; {attempts.Count(a => a > 1)} needed a client retry");
     }
 
+    /// <summary>Starts a silo in the host's namespace, again if it stops with exit code 3 (declared dead), as systemd's Restart= does.</summary>
     private async Task StartSiloAsync(string siloId, VirtualHost host)
     {
         string url = $"http://{host.Address}:{SiloPort}";
         string dll = RepositoryPaths.BuiltAssembly("Silo", "Qwen.Silo.dll");
-        var silo = ServiceProcess.StartCommand(siloId, url, VirtualNetwork.IpCommand,
-            VirtualNetwork.InHost(host, ["dotnet", dll, $"--urls={url}",
-                .. TestCluster.SiloArguments(_siloConnection, _model!, siloId),
-                // An isolated silo's database calls give up quickly, so it notices the cluster's verdict soon after the link returns.
-                "--Postgres:CommandTimeout=00:00:05",
-                // ... and a transaction it left open when its link went down holds its locks only briefly.
-                "--Postgres:IdleInTransactionTimeout=00:00:02"]),
-            Path.GetDirectoryName(dll)!);
-        _silos[siloId] = silo;
-        await silo.WaitUntilReadyAsync(TimeSpan.FromSeconds(90));
+        for (int start = 1; ; start++)
+        {
+            var silo = ServiceProcess.StartCommand(siloId, url, VirtualNetwork.IpCommand,
+                VirtualNetwork.InHost(host, ["dotnet", dll, $"--urls={url}",
+                    .. TestCluster.SiloArguments(_siloConnection, _model!, siloId),
+                    // An isolated silo's database calls give up quickly, so it notices the cluster's verdict soon after the link returns ...
+                    "--Postgres:CommandTimeout=00:00:05",
+                    // ... and a transaction it left open when its link went down holds its locks only briefly.
+                    "--Postgres:IdleInTransactionTimeout=00:00:02"]),
+                Path.GetDirectoryName(dll)!);
+            _silos[siloId] = silo;
+            try
+            {
+                await silo.WaitUntilReadyAsync(TimeSpan.FromSeconds(90));
+                return;
+            }
+            catch (InvalidOperationException) when (silo.HasExited && silo.ExitCode == 3 && start < 3)
+            {
+                output.WriteLine($"{siloId} was declared dead while starting (a heartbeat came too late); starting it again");
+                lock (_retired) _retired.Add(silo);
+            }
+        }
     }
 
     private static Task RunRoundAsync(ChatTraffic traffic, string[] users, int round, ConcurrentBag<int> attempts, Action? onAcked = null) =>
