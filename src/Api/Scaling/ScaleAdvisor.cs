@@ -29,17 +29,17 @@ public sealed class ScaleAdvisor(AutoscaleOptions options)
         {
             // One more than what is warm or warming: the last step has to take effect before the next.
             byLatency = current + inputs.JoiningSilos + (inputs.JoiningSilos > 0 ? 0 : 1);
-            latency = $"p90 {inputs.P90Ms:F0} ms > target {_o.TargetP90Ms:F0} ms";
+            latency = $"p90 {inputs.P90Ms:F0} ms > target {_o.TargetP90Ms:0.###} ms";
         }
         else if (measured && inputs.P90Ms > _o.TargetP90Ms * _o.ScaleInLatencyRatio)
         {
             byLatency = current;
-            latency = $"p90 {inputs.P90Ms:F0} ms within target {_o.TargetP90Ms:F0} ms";
+            latency = $"p90 {inputs.P90Ms:F0} ms within target {_o.TargetP90Ms:0.###} ms";
         }
         else
         {
             byLatency = 0;
-            latency = measured ? $"p90 {inputs.P90Ms:F0} ms well under target {_o.TargetP90Ms:F0} ms" : "too few recent requests to judge latency";
+            latency = measured ? $"p90 {inputs.P90Ms:F0} ms well under target {_o.TargetP90Ms:0.###} ms" : "too few recent requests to judge latency";
         }
         int desired = Math.Clamp(Math.Max(Math.Max(byQueue, byLatency), _o.MinSilos), _o.MinSilos, _o.MaxSilos);
         string queue = $"{inputs.QueuedAndRunning} requests queued or running (target {_o.QueuePerSilo:0.##} per silo)";
