@@ -1,0 +1,42 @@
+using Qwen.Inference.Building;
+
+namespace Qwen.Inference.Checkpoints;
+
+/// <summary>What a conversion wrote.</summary>
+public sealed record ConversionResult(HuggingFaceCheckpointSummary Checkpoint, IReadOnlyList<string> CopiedFiles);
+
+/// <summary>The facts about a converted checkpoint worth reporting to a user.</summary>
+public sealed record HuggingFaceCheckpointSummary(
+    Models.QwenConfig Config, IReadOnlyList<string> WeightFiles, IReadOnlyList<SafetensorsDtype> StoredDtypes);
+
+/// <summary>
+/// Converts a Hugging Face Qwen2-family checkpoint into a model directory: the same ONNX graph
+/// the synthetic builder writes, filled with the checkpoint's weights, plus the checkpoint's
+/// own config and tokenizer files.
+/// </summary>
+public static class HuggingFaceConverter
+{
+    /// <summary>Files taken over from the checkpoint when present; the rest keep the builder's defaults.</summary>
+    public static IReadOnlyList<string> CompanionFileNames { get; } =
+    [
+        "config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json",
+        "vocab.json", "merges.txt", "special_tokens_map.json", "added_tokens.json",
+    ];
+
+    public static ConversionResult Convert(string checkpointDirectory, string outputDirectory, ModelBuildOptions options,
+        IProgress<double>? progress = null, CancellationToken cancellationToken = default)
+    {
+        using var checkpoint = HuggingFaceCheckpoint.Open(checkpointDirectory);
+        string output = Path.GetFullPath(outputDirectory);
+        if (string.Equals(output.TrimEnd(Path.DirectorySeparatorChar), checkpoint.Directory.TrimEnd(Path.DirectorySeparatorChar), StringComparison.Ordinal))
+            throw new ArgumentException("--out must differ from the checkpoint directory (its config.json and tokenizer files would be overwritten)");
+        string[] companions = CompanionFileNames
+            .Select(name => Path.Combine(checkpoint.Directory, name))
+            .Where(File.Exists)
+            .ToArray();
+        ModelDirectoryBuilder.Build(output, checkpoint.Config, checkpoint, options, companions, progress, cancellationToken);
+        var summary = new HuggingFaceCheckpointSummary(checkpoint.Config, checkpoint.WeightFiles,
+            checkpoint.ParameterDtypes.Values.Distinct().Order().ToArray());
+        return new ConversionResult(summary, companions.Select(Path.GetFileName).ToArray()!);
+    }
+}
