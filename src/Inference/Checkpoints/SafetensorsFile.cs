@@ -118,7 +118,7 @@ public sealed unsafe class SafetensorsFile : IDisposable
         }
         catch (JsonException e)
         {
-            throw new InvalidModelException($"{file}: header is not valid JSON ({e.Message})", e);
+            throw new InvalidModelException($"{file}: header is not valid JSON (at byte {e.BytePositionInLine})", e);
         }
         using (doc)
         {

@@ -45,7 +45,7 @@ public sealed class SafetensorsIndex
         }
         catch (JsonException e)
         {
-            throw new InvalidModelException($"{FileName} is not valid JSON ({e.Message})", e);
+            throw new InvalidModelException($"{FileName} is not valid JSON (line {e.LineNumber + 1}, byte {e.BytePositionInLine})", e);
         }
     }
 }

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using FluentAssertions;
 using Qwen.Inference.Checkpoints;
 using Xunit;
+using Xunit.Abstractions;
 
 namespace Qwen.Inference.Tests.Checkpoints;
 
@@ -10,7 +11,7 @@ namespace Qwen.Inference.Tests.Checkpoints;
 /// <see cref="InvalidModelException"/> from the library, and from the real <c>qwen</c>
 /// process as exit code 2 with exactly one <c>error:</c> line, writing nothing.
 /// </summary>
-public sealed class CheckpointErrorTests : IDisposable
+public sealed class CheckpointErrorTests(ITestOutputHelper output) : IDisposable
 {
     private readonly string _root = Directory.CreateTempSubdirectory("qwen-hf-bad-").FullName;
 
@@ -23,7 +24,9 @@ public sealed class CheckpointErrorTests : IDisposable
         string dir = Path.Combine(_root, defect);
         BadCheckpoints.Write(dir, defect);
         var open = () => HuggingFaceCheckpoint.Open(dir).Dispose();
-        open.Should().Throw<InvalidModelException>().Which.Message.Should().Contain(BadCheckpoints.ExpectedMessages[defect]);
+        string message = open.Should().Throw<InvalidModelException>().Which.Message;
+        output.WriteLine(message);
+        message.Should().Contain(BadCheckpoints.ExpectedMessages[defect]);
     }
 
     [Theory]
