@@ -78,7 +78,7 @@ public sealed class ConverterGoldenTests(GoldenCheckpoints checkpoints, ITestOut
     }
 
     [Fact]
-    public void Converted_directory_carries_the_checkpoints_config_and_tokenizer_files()
+    public async Task Converted_directory_carries_the_checkpoints_config_and_tokenizer_files()
     {
         string checkpoint = checkpoints.Checkpoint("F32", CheckpointStorage.Sharded);
         string dir = checkpoints.Converted("F32", CheckpointStorage.Sharded, "fp32");
@@ -88,6 +88,9 @@ public sealed class ConverterGoldenTests(GoldenCheckpoints checkpoints, ITestOut
         var model = ModelDirectory.Open(dir);
         model.EosTokenIds.Should().Equal(HuggingFaceCheckpointWriter.GenerationEosIds);
         model.Config.Should().BeEquivalentTo(QwenConfig.Load(Path.Combine(checkpoint, "config.json")));
+        // The whole directory serves: tokenizer, chat template, decoder.
+        int exit = await Qwen.Cli.CliApp.RunAsync(["generate", "--model", dir, "--prompt", "Hello", "--max-new-tokens", "3"]);
+        exit.Should().Be(0);
     }
 
     internal static float[][] AllLogits(DecoderSession session, int[] ids)
