@@ -63,9 +63,9 @@ internal static class BuildModelCommand
                     throw new ArgumentException("--from-hf takes the shape from the checkpoint's config.json; drop --preset / --config");
                 ConversionResult result = await WithProgress(showProgress, "Converting checkpoint",
                     p => HuggingFaceConverter.Convert(checkpoint.FullName, outDir, options, p, ct), ct);
-                shape = result.Checkpoint.Config;
-                source = $"from {result.Checkpoint.WeightFiles.Count} safetensors file(s) stored as " +
-                         $"{string.Join("/", result.Checkpoint.StoredDtypes)}, with {string.Join(", ", result.CopiedFiles)}";
+                shape = result.Config;
+                source = $"from {result.WeightFiles.Count} safetensors file(s) stored as " +
+                         $"{string.Join("/", result.StoredDtypes)}, with {string.Join(", ", result.CopiedFiles)}";
             }
             else
             {

@@ -2,13 +2,6 @@ using Qwen.Inference.Building;
 
 namespace Qwen.Inference.Checkpoints;
 
-/// <summary>What a conversion wrote.</summary>
-public sealed record ConversionResult(HuggingFaceCheckpointSummary Checkpoint, IReadOnlyList<string> CopiedFiles);
-
-/// <summary>The facts about a converted checkpoint worth reporting to a user.</summary>
-public sealed record HuggingFaceCheckpointSummary(
-    Models.QwenConfig Config, IReadOnlyList<string> WeightFiles, IReadOnlyList<SafetensorsDtype> StoredDtypes);
-
 /// <summary>
 /// Converts a Hugging Face Qwen2-family checkpoint into a model directory: the same ONNX graph
 /// the synthetic builder writes, filled with the checkpoint's weights, plus the checkpoint's
@@ -35,8 +28,8 @@ public static class HuggingFaceConverter
             .Where(File.Exists)
             .ToArray();
         ModelDirectoryBuilder.Build(output, checkpoint.Config, checkpoint, options, companions, progress, cancellationToken);
-        var summary = new HuggingFaceCheckpointSummary(checkpoint.Config, checkpoint.WeightFiles,
-            checkpoint.ParameterDtypes.Values.Distinct().Order().ToArray());
-        return new ConversionResult(summary, companions.Select(Path.GetFileName).ToArray()!);
+        return new ConversionResult(checkpoint.Config, checkpoint.WeightFiles,
+            checkpoint.ParameterDtypes.Values.Distinct().Order().ToArray(),
+            companions.Select(f => Path.GetFileName(f)).ToArray());
     }
 }
