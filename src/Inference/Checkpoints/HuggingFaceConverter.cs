@@ -22,7 +22,7 @@ public static class HuggingFaceConverter
         using var checkpoint = HuggingFaceCheckpoint.Open(checkpointDirectory);
         string output = Path.GetFullPath(outputDirectory);
         if (string.Equals(output.TrimEnd(Path.DirectorySeparatorChar), checkpoint.Directory.TrimEnd(Path.DirectorySeparatorChar), StringComparison.Ordinal))
-            throw new ArgumentException("--out must differ from the checkpoint directory (its config.json and tokenizer files would be overwritten)");
+            throw new ArgumentException($"the output directory must differ from the checkpoint directory '{checkpoint.Directory}' (its config.json and tokenizer files would be overwritten)");
         string[] companions = CompanionFileNames
             .Select(name => Path.Combine(checkpoint.Directory, name))
             .Where(File.Exists)

@@ -55,6 +55,17 @@ public sealed class CheckpointErrorTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public async Task Cli_refuses_to_write_into_the_checkpoint_directory()
+    {
+        string dir = Path.Combine(_root, "same");
+        BadCheckpoints.Write(dir, "none");
+        var (code, _, stderr) = await RunQwen("build-model", "--from-hf", dir, "--out", dir);
+        code.Should().Be(2);
+        stderr.Trim().Should().StartWith("error: the output directory must differ from the checkpoint directory");
+        Directory.Exists(Path.Combine(dir, "onnx")).Should().BeFalse();
+    }
+
+    [Fact]
     public async Task Cli_names_an_unknown_dtype()
     {
         var (code, _, stderr) = await RunQwen("build-model", "--preset", "tiny", "--dtype", "int3", "--out", Path.Combine(_root, "x"));
