@@ -98,6 +98,7 @@ public sealed unsafe class SafetensorsFile : IDisposable
             var source = new ReadOnlySpan<byte>(_data + tensor.Begin + first * size, count * size);
             FloatWidening.Widen(source, dtype, destination.Slice((int)first, count));
         }
+        MappedPages.Release(_data + tensor.Begin, tensor.End - tensor.Begin);
     }
 
     public void Dispose()
