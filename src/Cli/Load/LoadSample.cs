@@ -1,0 +1,12 @@
+using Qwen.Cli.Workload;
+
+namespace Qwen.Cli.Load;
+
+/// <summary>
+/// One HTTP request as the load tester saw it. <paramref name="Status"/> is the HTTP status,
+/// 0 when no response came; <paramref name="Error"/> names the failure ("429", "timeout", ...).
+/// </summary>
+internal sealed record LoadSample(WorkloadTask Task, double LatencyMs, int Status, string? Error)
+{
+    public bool Succeeded => Error is null;
+}
