@@ -1,6 +1,7 @@
 using System.Text.Json;
 using FluentAssertions;
 using Qwen.Cli.Tests.Support;
+using Qwen.TestSupport;
 using Xunit;
 
 namespace Qwen.Cli.Tests;
@@ -42,6 +43,38 @@ public sealed class LoadCommandTests(EmbeddedApiFixture fixture) : IDisposable
             if (published) rss.GetDouble().Should().BeGreaterThan(10);
             else rss.ValueKind.Should().Be(JsonValueKind.Null);
         }
+    }
+
+    [Fact]
+    public async Task Refusals_are_counted_by_status_and_users_wait_as_told()
+    {
+        // A server that runs one request at a time and queues none: concurrent users get 429 with Retry-After.
+        await using var api = ServiceProcess.Start("api-small", RepositoryPaths.BuiltAssembly("Api", "Qwen.Api.dll"), FreePort.Next(),
+        [
+            $"--Model:Path={fixture.ModelDirectory}",
+            "--Model:Threads=1",
+            "--Inference:Scheduling=Sequential",
+            "--Inference:MaxConcurrentRequests=1",
+            "--Inference:MaxQueueLength=0",
+            "--Inference:DefaultMaxNewTokens=32",
+            "--Conversations:MaxNewTokens=32",
+            "--Logging:LogLevel:Default=Warning",
+        ]);
+        await api.WaitUntilReadyAsync(TimeSpan.FromSeconds(90));
+
+        var run = await CommandRun.QwenAsync("load", "--url", api.Url, "--levels", "6", "--duration", "3s", "--json", _json);
+
+        run.ExitCode.Should().Be(0, run.ToString());
+        run.Output.Should().Contain("429×");
+        using var json = JsonDocument.Parse(await File.ReadAllTextAsync(_json));
+        var row = json.RootElement.GetProperty("rows")[0];
+        row.GetProperty("succeeded").GetInt32().Should().BePositive();
+        int refused = row.GetProperty("errors_by_status").GetProperty("429").GetInt32();
+        refused.Should().BePositive();
+        row.GetProperty("errors").GetInt32().Should().Be(refused, row.ToString());
+        row.GetProperty("error_rate").GetDouble().Should().BeApproximately((double)refused / row.GetProperty("requests").GetInt32(), 1e-9);
+        // Retry-After is 1 s: each of 6 users can be refused about once a second, not hundreds of times.
+        refused.Should().BeLessThanOrEqualTo(6 * 5, row.ToString());
     }
 
     private static bool PrometheusRss(string text) => Load.PrometheusText.Rss(text) is not null;

@@ -29,7 +29,7 @@ internal sealed class HttpLoadClient(HttpClient http, Uri baseUrl, string userId
             await response.Content.ReadAsByteArrayAsync(deadline.Token).ConfigureAwait(false);
             int status = (int)response.StatusCode;
             string? error = response.IsSuccessStatusCode ? null : status.ToString(CultureInfo.InvariantCulture);
-            return new LoadSample(request.Task, Elapsed(started), status, error);
+            return new LoadSample(request.Task, Elapsed(started), status, error, RetryAfter(response));
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
@@ -54,6 +54,13 @@ internal sealed class HttpLoadClient(HttpClient http, Uri baseUrl, string userId
             // The server may be gone; nothing to clean then.
         }
     }
+
+    private static TimeSpan? RetryAfter(HttpResponseMessage response) => response.Headers.RetryAfter switch
+    {
+        { Delta: { } delta } => delta,
+        { Date: { } date } => date - DateTimeOffset.UtcNow,
+        _ => null,
+    };
 
     private static double Elapsed(long started) => Stopwatch.GetElapsedTime(started).TotalMilliseconds;
 }

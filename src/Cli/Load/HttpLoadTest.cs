@@ -78,6 +78,12 @@ internal sealed class HttpLoadTest : IDisposable
                 var sample = await client.RunAsync(WorkloadRequest.Next(random, _mix), cancellationToken).ConfigureAwait(false);
                 samples.Enqueue(sample);
                 live.Record(sample.Succeeded, 0);
+                // A refused user waits as the server asks (as a well-behaved client would), within the level's time.
+                if (sample.RetryAfter is { } wait && wait > TimeSpan.Zero)
+                {
+                    var remaining = duration - watch.Elapsed;
+                    if (remaining > TimeSpan.Zero) await Task.Delay(wait < remaining ? wait : remaining, cancellationToken).ConfigureAwait(false);
+                }
             }
         }, cancellationToken)).ToArray();
         var all = Task.WhenAll(users);
