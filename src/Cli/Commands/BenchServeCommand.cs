@@ -28,10 +28,11 @@ internal static class BenchServeCommand
         var mix = new Option<string>("--mix") { Description = "Task weights", DefaultValueFactory = _ => "sentiment=0.5,chat=0.5" };
         var seed = new Option<int>("--seed") { Description = "Seed of the request sequence", DefaultValueFactory = _ => 42 };
         var threads = new Option<int>("--threads") { Description = "Intra-op threads of the model session (0 = one per core)" };
+        var modes = new Option<string>("--modes") { Description = "Configurations to measure", DefaultValueFactory = _ => string.Join(',', ServeModes.All) };
 
         var command = new Command("bench-serve", "Benchmark one silo's inference worker under mixed load: sequential baseline vs batched.")
         {
-            model, levels, requests, json, soak, soakConcurrency, maxNewTokens, mix, seed, threads,
+            model, levels, requests, json, soak, soakConcurrency, maxNewTokens, mix, seed, threads, modes,
         };
         command.SetAction((parse, ct) => CliApp.Guard(async () =>
         {
@@ -44,7 +45,8 @@ internal static class BenchServeCommand
                 InRange(parse.GetValue(maxNewTokens), 1, new InferenceWorkerOptions().MaxNewTokensLimit, "--max-new-tokens"),
                 WorkloadMix.Parse(parse.GetValue(mix)!, "--mix"),
                 parse.GetValue(seed),
-                parse.GetValue(threads) >= 0 ? parse.GetValue(threads) : throw new ArgumentException("--threads must be 0 or more"));
+                parse.GetValue(threads) >= 0 ? parse.GetValue(threads) : throw new ArgumentException("--threads must be 0 or more"),
+                ServeModes.Parse(parse.GetValue(modes)!, "--modes"));
             var jsonFile = parse.GetValue(json);
             if (jsonFile?.Directory is { Exists: false } dir) throw new DirectoryNotFoundException($"--json: the directory {dir.FullName} does not exist");
             if (!Directory.Exists(settings.ModelPath)) throw new DirectoryNotFoundException($"--model: the directory {settings.ModelPath} does not exist");
@@ -70,7 +72,7 @@ internal static class BenchServeCommand
     }
 
     private sealed record Settings(string ModelPath, int[] Levels, int Requests, TimeSpan? Soak, int SoakConcurrency, int MaxNewTokens,
-        WorkloadMix Mix, int Seed, int Threads);
+        WorkloadMix Mix, int Seed, int Threads, IReadOnlyList<string> Modes);
 
     private static async Task<ServeReport> LevelsAsync(ServeBenchmark bench, Settings s, CancellationToken ct)
     {
@@ -81,7 +83,7 @@ internal static class BenchServeCommand
             // Level by level, both configurations next to each other, so a ratio compares runs close in time.
             foreach (int level in s.Levels)
             {
-                foreach (string mode in ServeModes.All)
+                foreach (string mode in s.Modes)
                 {
                     var live = new LiveCounters();
                     var started = DateTime.UtcNow;
@@ -91,7 +93,7 @@ internal static class BenchServeCommand
                 }
             }
         });
-        var configurations = ServeModes.All.ToDictionary(m => m, ServeModes.Describe, StringComparer.Ordinal);
+        var configurations = s.Modes.ToDictionary(m => m, ServeModes.Describe, StringComparer.Ordinal);
         return new ServeReport(Path.GetFileName(s.ModelPath.TrimEnd('/')), s.Threads > 0 ? s.Threads : Environment.ProcessorCount, s.Requests,
             s.MaxNewTokens, s.Seed, s.Mix.ToString(), configurations, rows, ServeRatio.Of(rows));
     }

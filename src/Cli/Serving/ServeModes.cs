@@ -13,6 +13,16 @@ internal static class ServeModes
 
     public static IReadOnlyList<string> All { get; } = [Sequential, Batched];
 
+    /// <summary>"sequential,batched" in the canonical order, each once.</summary>
+    /// <exception cref="FormatException">Empty, or an unknown configuration.</exception>
+    public static IReadOnlyList<string> Parse(string text, string optionName)
+    {
+        var given = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(m => m.ToLowerInvariant()).ToArray();
+        if (given.FirstOrDefault(m => !All.Contains(m)) is { } unknown)
+            throw new FormatException($"{optionName}: unknown configuration '{unknown}' (configurations: {string.Join(", ", All)})");
+        return given.Length > 0 ? All.Where(given.Contains).ToArray() : throw new FormatException($"{optionName}: name at least one configuration");
+    }
+
     public static InferenceWorkerOptions Options(string mode) => mode switch
     {
         Sequential => new InferenceWorkerOptions { Scheduling = InferenceScheduling.Sequential },
