@@ -21,6 +21,7 @@ public static class CliApp
         root.Subcommands.Add(TokenizeCommand.Create());
         root.Subcommands.Add(DetokenizeCommand.Create());
         root.Subcommands.Add(BenchTokenizerCommand.Create());
+        root.Subcommands.Add(DbCommand.Create());
         return root;
     }
 
