@@ -51,7 +51,7 @@ keep_download=false
 force=false
 name=""
 
-need_value() { [ $# -ge 2 ] && [ -n "$2" ] || fail_usage "$1 needs a value"; }
+need_value() { if [ $# -lt 2 ] || [ -z "$2" ]; then fail_usage "$1 needs a value"; fi; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --out) need_value "$@"; out="$2"; shift 2 ;;
@@ -108,6 +108,7 @@ fi
 is_complete_model() { [ -f "$1/config.json" ] && [ -f "$1/tokenizer.json" ] && compgen -G "$1/onnx/*.onnx" >/dev/null; }
 if is_complete_model "$out" && [ "$force" = false ]; then
   say "$out already holds a model; nothing to do (--force fetches it again)"
+  echo "$out"
   exit 0
 fi
 

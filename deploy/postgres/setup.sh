@@ -49,7 +49,7 @@ update_password=false
 qwen_cli="${QWEN_CLI:-}"
 migrate=true
 
-need_value() { [ $# -ge 2 ] && [ -n "$2" ] || fail_usage "$1 needs a value"; }
+need_value() { if [ $# -lt 2 ] || [ -z "$2" ]; then fail_usage "$1 needs a value"; fi; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --host) need_value "$@"; host="$2"; shift 2 ;;
