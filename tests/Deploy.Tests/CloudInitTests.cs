@@ -68,6 +68,7 @@ public sealed class CloudInitTests : IDisposable
     [InlineData("fetch-model.sh")]
     [InlineData("publish.sh")]
     [InlineData("postgres/setup.sh")]
+    [InlineData("postgres/conversations.sh")]
     public async Task Deploy_script_passes_shellcheck(string script)
     {
         var run = await ScriptRun.RunAsync("shellcheck", [DeployPaths.Deploy(script.Split('/'))]);
