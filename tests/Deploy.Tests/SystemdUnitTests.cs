@@ -49,7 +49,7 @@ public sealed partial class SystemdUnitTests : IDisposable
     [Theory]
     [InlineData(SiloTemplate)]
     [InlineData(ApiUnit)]
-    public async Task Unit_is_hardened_to_an_exposure_of_at_most_4_and_the_check_fails_without_its_hardening(string unit)
+    public async Task Unit_is_hardened_to_an_exposure_of_at_most_2_5_and_the_check_fails_without_its_hardening(string unit)
     {
         string text = File.ReadAllText(DeployPaths.Deploy("systemd", unit));
 
@@ -127,7 +127,7 @@ public sealed partial class SystemdUnitTests : IDisposable
         ScriptRun.RunAsync("systemd-analyze", ["verify", unitPath], new Dictionary<string, string?> { ["SYSTEMD_LOG_COLOR"] = "0" });
 
     private static Task<ScriptRun> SecurityAsync(string unitPath) =>
-        ScriptRun.RunAsync("systemd-analyze", ["security", "--offline=yes", "--threshold=40", "--no-pager", unitPath]);
+        ScriptRun.RunAsync("systemd-analyze", ["security", "--offline=yes", "--threshold=25", "--no-pager", unitPath]);
 
     /// <summary>What systemd-analyze says about our units (it may also mention units of the host).</summary>
     private static List<string> Findings(ScriptRun run) =>
