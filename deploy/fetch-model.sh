@@ -87,6 +87,7 @@ esac
 case "$dtype" in int8|int4|fp32) ;; *) fail_usage "--dtype must be int8, int4 or fp32, not '$dtype'" ;; esac
 [ "$kind" = onnx ] || [ -z "$onnx_file" ] || fail_usage "--onnx-file applies to the ONNX exports only ($name is converted from safetensors)"
 [ "$kind" = safetensors ] || [ "$dtype" = int8 ] || fail_usage "--dtype applies to converted models only; choose an export's weights with --onnx-file"
+[ -z "$onnx_file" ] || [[ "$onnx_file" =~ ^[A-Za-z0-9._-]+\.onnx$ ]] || fail_usage "--onnx-file takes a file name under onnx/ ending in .onnx, not '$onnx_file'"
 [[ "$revision" =~ ^[A-Za-z0-9._/-]+$ ]] || fail_usage "--revision '$revision' has characters a hub revision cannot have"
 [ -n "$out" ] || out="$models_dir/$name"
 out="${out%/}"

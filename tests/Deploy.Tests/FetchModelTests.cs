@@ -43,6 +43,7 @@ public sealed class FetchModelTests : IDisposable
     [InlineData(new[] { "--dtype", "int3", "qwen1.5-0.5b-chat" }, "--dtype must be int8, int4 or fp32, not 'int3'")]
     [InlineData(new[] { "--onnx-file", "model.onnx", "qwen1.5-0.5b-chat" }, "--onnx-file applies to the ONNX exports only")]
     [InlineData(new[] { "--dtype", "fp32", "qwen1.5-0.5b-chat-onnx" }, "--dtype applies to converted models only")]
+    [InlineData(new[] { "--onnx-file", "../../etc/passwd", "qwen1.5-0.5b-chat-onnx" }, "--onnx-file takes a file name under onnx/ ending in .onnx")]
     [InlineData(new[] { "--out" }, "--out needs a value")]
     [InlineData(new[] { "--resume", "qwen1.5-0.5b-chat-onnx" }, "unknown option '--resume'")]
     [InlineData(new[] { "--revision", "main;rm", "qwen1.5-0.5b-chat-onnx" }, "--revision 'main;rm' has characters")]
