@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.RegularExpressions;
 using FluentAssertions;
 using Npgsql;
 using Qwen.Inference.Building;
@@ -93,12 +94,13 @@ public sealed class PostgresSetupTests(PostgresServerFixture postgres)
             }.ConnectionString;
             environment["Model__Path"] = model;
             environment["Model__Threads"] = "1";
+            environment["QWEN_ADVERTISED_HOST"] = "127.0.0.1";
             int port = FreePort.Next();
             string siloId = $"{Environment.MachineName}-{port}";
 
-            // The unit's command line: a stable id and the advertised endpoint, the rest from silo.env.
+            // The silo unit's own command line, as systemd expands it for qwen-silo@PORT on this host.
             await using var silo = ServiceProcess.Start("silo", RepositoryPaths.BuiltAssembly("Silo", "Qwen.Silo.dll"), port,
-                [$"--Silo:SiloId={siloId}", $"--Silo:AdvertisedEndpoint=http://127.0.0.1:{port}"], environment);
+                SiloUnitArguments(port, environment), environment);
             await silo.WaitUntilReadyAsync(TimeSpan.FromSeconds(90));
 
             (await ScalarAsync($"SELECT status FROM silos WHERE silo_id = '{siloId}'", database)).Should().Be("active", silo.RecentOutput);
@@ -109,6 +111,18 @@ public sealed class PostgresSetupTests(PostgresServerFixture postgres)
         {
             Directory.Delete(model, recursive: true);
         }
+    }
+
+    /// <summary>The arguments of the unit's ExecStart with %i, %H and ${VAR} expanded.</summary>
+    private static List<string> SiloUnitArguments(int port, IReadOnlyDictionary<string, string> environment)
+    {
+        string unit = File.ReadAllText(DeployPaths.Deploy("systemd", "qwen-silo@.service"));
+        string execStart = Regex.Match(unit, @"^ExecStart=/opt/qwen/silo/Qwen\.Silo (.*)$", RegexOptions.Multiline).Groups[1].Value;
+        execStart.Should().NotBeEmpty("the unit runs /opt/qwen/silo/Qwen.Silo");
+        string expanded = Regex.Replace(execStart, @"\$\{(\w+)\}", m => environment[m.Groups[1].Value])
+            .Replace("%i", port.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
+            .Replace("%H", Environment.MachineName, StringComparison.Ordinal);
+        return [.. expanded.Split(' ', StringSplitOptions.RemoveEmptyEntries)];
     }
 
     private Task<ScriptRun> SetupAsync(IEnumerable<string> arguments, string? password) =>
