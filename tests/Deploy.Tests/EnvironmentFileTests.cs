@@ -1,6 +1,7 @@
 using FluentAssertions;
 using Microsoft.Extensions.Configuration;
 using Qwen.Api.Endpoints;
+using Qwen.Api.Hosting;
 using Qwen.Api.Routing;
 using Qwen.Cluster.Postgres;
 using Qwen.Grains;
@@ -24,6 +25,7 @@ public sealed class EnvironmentFileTests
         [ConversationOptions.SectionName] = typeof(ConversationOptions),
         [RoutingOptions.Section] = typeof(RoutingOptions),
         [ApiLimits.Section] = typeof(ApiLimits),
+        [RateLimitOptions.Section] = typeof(RateLimitOptions),
     };
 
     [Theory]
