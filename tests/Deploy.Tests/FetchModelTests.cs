@@ -122,6 +122,35 @@ public sealed class FetchModelTests : IDisposable
         run.Stderr.Should().Contain("has no onnx/model_q4.onnx; it has: model.onnx, model_int8.onnx");
     }
 
+    [Fact]
+    public async Task Fetches_official_safetensors_and_converts_them_into_the_model_the_synthetic_builder_makes_from_the_same_weights()
+    {
+        string synthetic = Path.Combine(_root, "synthetic");
+        ModelDirectoryBuilder.Build(synthetic, QwenConfig.Tiny, new HashWeightSource(QwenConfig.Tiny, 7), new ModelBuildOptions());
+        // The official repositories' layout: config, tokenizer files, one model.safetensors, a model card.
+        string repo = Path.Combine(_root, "hub-safetensors");
+        Directory.CreateDirectory(repo);
+        foreach (string file in new[] { "config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json" })
+        {
+            File.Copy(Path.Combine(synthetic, file), Path.Combine(repo, file));
+        }
+        SafetensorsCheckpoint.Write(Path.Combine(repo, "model.safetensors"), QwenConfig.Tiny, new HashWeightSource(QwenConfig.Tiny, 7));
+        File.WriteAllText(Path.Combine(repo, "README.md"), "# a model card\n");
+        File.WriteAllText(Path.Combine(repo, "LICENSE"), "license text\n");
+        await using var hub = await LocalHub.StartAsync("Qwen/Qwen2.5-0.5B-Instruct", repo);
+        string target = Path.Combine(_root, "models", "qwen2.5-0.5b-instruct");
+
+        var run = await FetchAsync(["qwen2.5-0.5b-instruct", "--dtype", "fp32", "--out", target, "--qwen", DeployPaths.QwenCommand], hub.Endpoint);
+
+        run.ExitCode.Should().Be(0, run.ToString());
+        run.Stderr.Should().Contain("model.safetensors: sha256 verified").And.Contain("build-model --from-hf");
+        hub.Requests.Should().NotContain(r => r.Contains("README.md", StringComparison.Ordinal) || r.Contains("LICENSE", StringComparison.Ordinal));
+        Directory.Exists(target + ".download").Should().BeFalse("the checkpoint is removed once converted");
+        ModelDirectory.Open(target);
+        string tokens = await GenerateAsync(target);
+        tokens.Should().MatchRegex(@"^\[\d+(,\d+){3}\]$").And.Be(await GenerateAsync(synthetic));
+    }
+
     /// <summary>
     /// A repository shaped like the ONNX exports on the hub: tokenizer and config files, a README,
     /// onnx/model.onnx with external data, and onnx/model_int8.onnx, here the tiny model's graph.
