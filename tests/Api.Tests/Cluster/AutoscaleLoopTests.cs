@@ -8,8 +8,8 @@ using Xunit.Abstractions;
 namespace Qwen.Api.Tests.Cluster;
 
 /// <summary>
-/// deploy/autoscale.sh acting on GET /v1/cluster/scale: heavy chat load grows the cluster from
-/// one silo to three, a light trickle lets it shrink back to one, and no request fails meanwhile.
+/// deploy/autoscale.sh acting on GET /v1/cluster/scale, driven by qwen load: heavy load grows the
+/// cluster from one silo to three, light load lets it shrink back to one, and no request fails meanwhile.
 /// </summary>
 public sealed class AutoscaleLoopTests(ITestOutputHelper output) : IAsyncLifetime
 {
@@ -49,36 +49,40 @@ public sealed class AutoscaleLoopTests(ITestOutputHelper output) : IAsyncLifetim
             RepositoryPaths.Root);
 
         await WaitForActiveCountAsync(1, TimeSpan.FromSeconds(90));
+        // qwen load is the load; a few watched users beside it have their histories checked at the end.
         var traffic = new ChatTraffic(_cluster);
         var failures = new ConcurrentQueue<string>();
-        int sent = 0;
+        int watchedTurns = 0;
 
-        // Heavy load: 16 users chatting without pause.
-        using (var heavy = new CancellationTokenSource())
+        // Heavy load: 16 virtual users of qwen load's mixed workload, without pause.
+        using (var watched = new CancellationTokenSource())
         {
-            var load = RunLoadAsync(traffic, "heavy", 16, failures, () => Interlocked.Increment(ref sent), heavy.Token);
-            await WaitForActiveCountAsync(3, TimeSpan.FromSeconds(120), failures);
-            output.WriteLine($"three silos active after {sent} turns");
-            await Task.Delay(TimeSpan.FromSeconds(3));
-            await heavy.CancelAsync();
-            await load;
+            var watchers = RunLoadAsync(traffic, "heavy", 2, failures, () => Interlocked.Increment(ref watchedTurns), watched.Token);
+            var load = StartQwenLoad("heavy", users: 16, TimeSpan.FromSeconds(45));
+            await WaitForActiveCountAsync(3, TimeSpan.FromSeconds(45), failures, until: load);
+            output.WriteLine("three silos active");
+            var heavy = await FinishQwenLoadAsync(load);
+            await watched.CancelAsync();
+            await watchers;
+            output.WriteLine($"heavy phase: {heavy}");
         }
-        int afterGrowth = sent;
 
-        // A trickle (two users) keeps requests flowing while the loop stops two silos.
-        using (var light = new CancellationTokenSource())
+        // Light load (two requests in flight) while the loop stops two silos.
+        using (var watched = new CancellationTokenSource())
         {
-            var trickle = RunLoadAsync(traffic, "light", 2, failures, () => Interlocked.Increment(ref sent), light.Token);
-            await WaitForActiveCountAsync(1, TimeSpan.FromSeconds(120), failures);
-            await Task.Delay(TimeSpan.FromSeconds(2));
-            await light.CancelAsync();
-            await trickle;
+            var watchers = RunLoadAsync(traffic, "light", 1, failures, () => Interlocked.Increment(ref watchedTurns), watched.Token);
+            var load = StartQwenLoad("light", users: 1, TimeSpan.FromSeconds(40));
+            await WaitForActiveCountAsync(1, TimeSpan.FromSeconds(40), failures, until: load);
+            output.WriteLine("back to one silo");
+            var light = await FinishQwenLoadAsync(load);
+            await watched.CancelAsync();
+            await watchers;
+            output.WriteLine($"light phase: {light}");
         }
-        output.WriteLine($"{afterGrowth} turns while growing, {sent - afterGrowth} while shrinking");
 
         failures.Should().BeEmpty("no request may fail while silos join or leave");
         await traffic.VerifyHistoriesAsync();
-        traffic.Acked.Values.SelectMany(t => t).Select(t => t.Silo).Distinct().Should().HaveCount(3, "all three silos served turns");
+        output.WriteLine($"{watchedTurns} turns of watched users, histories intact");
         var members = await _cluster.ReadMembershipAsync();
         members.Where(s => s.Status == SiloStatus.Dead).Should().HaveCount(2, "the two silos the loop stopped left the cluster");
         _loop.RecentOutput.Should().Contain("stopped (exit 0)").And.NotContain("exited on its own");
@@ -86,6 +90,27 @@ public sealed class AutoscaleLoopTests(ITestOutputHelper output) : IAsyncLifetim
 
         (await _loop.StopGracefullyAsync(TimeSpan.FromSeconds(60))).Should().Be(0);
         (await SiloProcessesAsync()).Should().BeEmpty("stopping the loop stops its silos");
+    }
+
+    private ServiceProcess StartQwenLoad(string name, int users, TimeSpan duration) =>
+        ServiceProcess.StartCommand($"qwen-load-{name}", _cluster.ApiUrl, "dotnet",
+            [RepositoryPaths.BuiltAssembly("Cli", "qwen.dll"), "load", "--url", _cluster.ApiUrl, "--levels", users.ToString(System.Globalization.CultureInfo.InvariantCulture),
+             "--duration", $"{duration.TotalSeconds:0}s", "--json", Path.Combine(_logDirectory, $"{name}.json"), "--seed", "7"],
+            RepositoryPaths.Root);
+
+    /// <summary>Waits for qwen load to end; every one of its requests must have succeeded.</summary>
+    private async Task<string> FinishQwenLoadAsync(ServiceProcess load)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        while (!load.HasExited) await Task.Delay(200, timeout.Token);
+        load.ExitCode.Should().Be(0, load.RecentOutput);
+        string file = Path.Combine(_logDirectory, $"{load.Name["qwen-load-".Length..]}.json");
+        using var report = System.Text.Json.JsonDocument.Parse(await File.ReadAllTextAsync(file));
+        var row = report.RootElement.GetProperty("rows")[0];
+        int requests = row.GetProperty("requests").GetInt32();
+        requests.Should().BeGreaterThan(0);
+        row.GetProperty("errors").GetInt32().Should().Be(0, $"no request of qwen load may fail: {row}");
+        return $"{requests} requests, p90 {row.GetProperty("p90_ms").GetDouble():F0} ms, 0 errors";
     }
 
     private static Task RunLoadAsync(ChatTraffic traffic, string prefix, int users, ConcurrentQueue<string> failures, Action onSent,
@@ -108,7 +133,7 @@ public sealed class AutoscaleLoopTests(ITestOutputHelper output) : IAsyncLifetim
             }
         })));
 
-    private async Task WaitForActiveCountAsync(int count, TimeSpan timeout, ConcurrentQueue<string>? failures = null)
+    private async Task WaitForActiveCountAsync(int count, TimeSpan timeout, ConcurrentQueue<string>? failures = null, ServiceProcess? until = null)
     {
         var deadline = DateTime.UtcNow + timeout;
         while (true)
@@ -118,7 +143,7 @@ public sealed class AutoscaleLoopTests(ITestOutputHelper output) : IAsyncLifetim
             int live = members.Count(s => s.Status is not SiloStatus.Dead);
             if (active == count && live == count) return;
             if (failures is { IsEmpty: false }) throw new InvalidOperationException($"requests failed: {string.Join("; ", failures.Take(5))}");
-            if (DateTime.UtcNow > deadline)
+            if (DateTime.UtcNow > deadline || until is { HasExited: true })
             {
                 var (_, scale) = await _cluster.GetAsync("/v1/cluster/scale");
                 throw new TimeoutException($"{active} active silos, not {count}; scale signal {scale}\nloop output:\n{_loop?.RecentOutput}");
