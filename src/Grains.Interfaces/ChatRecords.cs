@@ -4,7 +4,10 @@ namespace Qwen.Grains.Interfaces;
 /// A user message for a conversation. <paramref name="TurnId"/> identifies the turn across
 /// retries: a turn already stored under this id is answered from storage, never run twice.
 /// </summary>
-public sealed record ChatTurnRequest(string TurnId, string Content, int? MaxNewTokens = null, float? Temperature = null);
+/// <param name="Deadline">When the caller stops waiting: past it the turn leaves its queue or the
+/// model batch and fails as <see cref="GrainErrorKind.Timeout"/>. Null: no deadline of its own.</param>
+public sealed record ChatTurnRequest(string TurnId, string Content, int? MaxNewTokens = null, float? Temperature = null,
+    DateTimeOffset? Deadline = null);
 
 public sealed record ChatTurnResult(
     string UserId,
@@ -15,7 +18,8 @@ public sealed record ChatTurnResult(
     int CompletionTokens,
     string FinishReason,
     PromptTruncationInfo Truncation,
-    string SiloId);
+    string SiloId,
+    ReplyDegradation? Degraded = null);
 
 /// <summary>A streamed piece of a reply (<see cref="TextDelta"/>) or, last, the completed turn.</summary>
 public sealed record ChatStreamEvent(string? TextDelta, ChatTurnResult? Completed);
@@ -34,4 +38,13 @@ public sealed record PromptTruncationInfo(int DroppedTurns, int DroppedTokens)
 {
     public static PromptTruncationInfo None { get; } = new(0, 0);
     public bool Truncated => DroppedTurns > 0 || DroppedTokens > 0;
+}
+
+/// <summary>
+/// Why a reply was made shorter than asked: under a backlog the worker caps chat replies at
+/// <paramref name="MaxTokens"/> new tokens so the queue drains faster.
+/// </summary>
+public sealed record ReplyDegradation(string Reason, int MaxTokens)
+{
+    public const string Backlog = "backlog";
 }

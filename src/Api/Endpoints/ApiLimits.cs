@@ -13,4 +13,11 @@ public sealed record ApiLimits
 
     /// <summary>Longest chat message, in characters.</summary>
     public int MaxMessageChars { get; init; } = 4000;
+
+    /// <summary>
+    /// How long a request may take end to end (queues and model included); also the longest a
+    /// client may ask for with <see cref="RequestDeadline.Header"/>. Past it the request leaves the
+    /// model batch and the client gets 504.
+    /// </summary>
+    public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(60);
 }

@@ -17,11 +17,14 @@ public static class PublicEndpoints
 
     private static async Task<IResult> SentimentAsync(HttpRequest request, IGrainFactory grains, IOptions<ApiLimits> limits, CancellationToken ct)
     {
+        var (deadline, bad) = RequestDeadline.Start(request, limits.Value);
+        if (bad is not null) return bad;
+        using var _ = deadline;
         var (text, error) = await ReadTextFieldAsync(request, "text", limits.Value.MaxTextChars, limits.Value, ct);
         if (error is not null) return error;
-        return await Call(async () =>
+        return await Call(deadline!, async token =>
         {
-            var result = await grains.GetInferenceWorker().AnalyzeSentimentAsync(new SentimentRequest(text), ct);
+            var result = await grains.GetInferenceWorker().AnalyzeSentimentAsync(new SentimentRequest(text, deadline!.At), token);
             return Results.Ok(new
             {
                 label = result.Label,
@@ -35,13 +38,17 @@ public static class PublicEndpoints
     private static async Task<IResult> SendMessageAsync(string userId, HttpRequest request, IGrainFactory grains, IOptions<ApiLimits> limits, CancellationToken ct)
     {
         if (InvalidUserId(userId) is { } bad) return bad;
+        var (deadline, badTimeout) = RequestDeadline.Start(request, limits.Value);
+        if (badTimeout is not null) return badTimeout;
+        using var _ = deadline;
         var (content, error) = await ReadTextFieldAsync(request, "content", limits.Value.MaxMessageChars, limits.Value, ct);
         if (error is not null) return error;
         // One id per HTTP request (or the client's Idempotency-Key): retries across silos reuse it.
         string turnId = request.Headers["Idempotency-Key"].FirstOrDefault() is { Length: > 0 and <= 128 } key ? key : Guid.NewGuid().ToString("N");
-        return await Call(async () =>
+        return await Call(deadline!, async token =>
         {
-            var turn = await grains.GetConversation(userId).SendMessageAsync(new ChatTurnRequest(turnId, content), ct);
+            var turn = await grains.GetConversation(userId).SendMessageAsync(
+                new ChatTurnRequest(turnId, content, Deadline: deadline!.At), token);
             return Results.Ok(new
             {
                 user_id = turn.UserId,
@@ -52,17 +59,21 @@ public static class PublicEndpoints
                 usage = new { prompt_tokens = turn.PromptTokens, completion_tokens = turn.CompletionTokens },
                 truncated = turn.Truncation.Truncated,
                 dropped_turns = turn.Truncation.DroppedTurns,
+                degraded = turn.Degraded is { } d ? new { reason = d.Reason, max_tokens = d.MaxTokens } : null,
                 silo = turn.SiloId,
             });
         });
     }
 
-    private static async Task<IResult> GetConversationAsync(string userId, IGrainFactory grains, CancellationToken ct)
+    private static async Task<IResult> GetConversationAsync(string userId, HttpRequest request, IGrainFactory grains, IOptions<ApiLimits> limits)
     {
         if (InvalidUserId(userId) is { } bad) return bad;
-        return await Call(async () =>
+        var (deadline, badTimeout) = RequestDeadline.Start(request, limits.Value);
+        if (badTimeout is not null) return badTimeout;
+        using var _ = deadline;
+        return await Call(deadline!, async token =>
         {
-            var history = await grains.GetConversation(userId).GetHistoryAsync(ct);
+            var history = await grains.GetConversation(userId).GetHistoryAsync(token);
             return Results.Ok(new
             {
                 user_id = history.UserId,
@@ -71,12 +82,15 @@ public static class PublicEndpoints
         });
     }
 
-    private static async Task<IResult> ResetConversationAsync(string userId, IGrainFactory grains, CancellationToken ct)
+    private static async Task<IResult> ResetConversationAsync(string userId, HttpRequest request, IGrainFactory grains, IOptions<ApiLimits> limits)
     {
         if (InvalidUserId(userId) is { } bad) return bad;
-        return await Call(async () =>
+        var (deadline, badTimeout) = RequestDeadline.Start(request, limits.Value);
+        if (badTimeout is not null) return badTimeout;
+        using var _ = deadline;
+        return await Call(deadline!, async token =>
         {
-            await grains.GetConversation(userId).ResetAsync(ct);
+            await grains.GetConversation(userId).ResetAsync(token);
             return Results.NoContent();
         });
     }
@@ -111,15 +125,23 @@ public static class PublicEndpoints
     private static IResult? InvalidUserId(string userId) =>
         UserIdFormat.Problem(userId) is { } problem ? ApiProblem.BadRequest(problem) : null;
 
-    private static async Task<IResult> Call(Func<Task<IResult>> call)
+    /// <summary>
+    /// Runs a grain call under the request's deadline: grain errors become problem details, and a
+    /// call still unanswered after the deadline is cancelled (down to the model batch) and answered 504.
+    /// </summary>
+    private static async Task<IResult> Call(RequestDeadline deadline, Func<CancellationToken, Task<IResult>> call)
     {
         try
         {
-            return await call();
+            return await call(deadline.Token);
         }
         catch (GrainCallException e)
         {
             return ApiProblem.FromGrainError(e);
+        }
+        catch (OperationCanceledException) when (deadline.HasExpired)
+        {
+            return deadline.Expired();
         }
     }
 }

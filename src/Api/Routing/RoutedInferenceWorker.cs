@@ -36,6 +36,13 @@ internal sealed class RoutedInferenceWorker(SiloDirectory directory, SiloClients
         throw last ?? new GrainCallException(GrainErrorKind.Unavailable, "no active silo can serve sentiment requests now");
     }
 
+    /// <summary>The cluster's workers as one: every active silo's snapshot summed (silo id "cluster").</summary>
+    public async Task<WorkerLoad> GetLoadAsync(CancellationToken cancellationToken)
+    {
+        var loads = await ClusterWorkerLoads.ReadAllAsync(directory, clients, logger, cancellationToken);
+        return WorkerLoads.Sum(loads);
+    }
+
     /// <summary>Chat generation always runs inside a conversation grain on its owner silo.</summary>
     public IAsyncEnumerable<GenerationEvent> GenerateReplyAsync(ChatGenerationRequest request, CancellationToken cancellationToken) =>
         throw new NotSupportedException("the Api reaches generation through conversation grains");

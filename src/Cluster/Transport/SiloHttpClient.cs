@@ -21,9 +21,11 @@ public sealed class SiloHttpClient(HttpClient http, Uri endpoint)
     /// </summary>
     public const string UnreachableSilosHeader = "X-Qwen-Unreachable-Silos";
 
+    /// <summary>The turn's deadline travels as <see cref="DeadlineHeader"/>, not in the body.</summary>
     public Task<ChatTurnResult> SendTurnAsync(string userId, ChatTurnRequest request, CancellationToken cancellationToken,
         IReadOnlyCollection<string>? unreachableSilos = null) =>
-        CallAsync<ChatTurnResult>(HttpMethod.Post, SiloRoutes.TurnsOf(userId), request, unreachableSilos, cancellationToken);
+        CallAsync<ChatTurnResult>(HttpMethod.Post, SiloRoutes.TurnsOf(userId), request with { Deadline = null }, unreachableSilos,
+            cancellationToken, request.Deadline);
 
     public Task<ConversationHistory> GetHistoryAsync(string userId, CancellationToken cancellationToken,
         IReadOnlyCollection<string>? unreachableSilos = null) =>
@@ -33,7 +35,11 @@ public sealed class SiloHttpClient(HttpClient http, Uri endpoint)
         CallAsync<object?>(HttpMethod.Delete, SiloRoutes.ConversationOf(userId), null, unreachableSilos, cancellationToken);
 
     public Task<SentimentResult> AnalyzeSentimentAsync(SentimentRequest request, CancellationToken cancellationToken) =>
-        CallAsync<SentimentResult>(HttpMethod.Post, SiloRoutes.Sentiment, request, null, cancellationToken);
+        CallAsync<SentimentResult>(HttpMethod.Post, SiloRoutes.Sentiment, request with { Deadline = null }, null, cancellationToken, request.Deadline);
+
+    /// <summary>The silo's inference worker load snapshot.</summary>
+    public Task<WorkerLoad> GetWorkerLoadAsync(CancellationToken cancellationToken) =>
+        CallAsync<WorkerLoad>(HttpMethod.Get, SiloRoutes.WorkerLoad, null, null, cancellationToken);
 
     /// <summary>Streams a turn as server-sent events, each carrying one <see cref="ChatStreamEvent"/>.</summary>
     public async IAsyncEnumerable<ChatStreamEvent> StreamTurnAsync(string userId, ChatTurnRequest request,
@@ -41,9 +47,10 @@ public sealed class SiloHttpClient(HttpClient http, Uri endpoint)
     {
         using var message = new HttpRequestMessage(HttpMethod.Post, new Uri(Endpoint, SiloRoutes.TurnStreamOf(userId)))
         {
-            Content = JsonContent.Create(request, options: TransportJson.Options),
+            Content = JsonContent.Create(request with { Deadline = null }, options: TransportJson.Options),
         };
         AddUnreachable(message, unreachableSilos);
+        AddDeadline(message, request.Deadline);
         using var response = await SendAsync(message, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
         await ThrowIfFailedAsync(response, cancellationToken);
         using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(cancellationToken));
@@ -65,12 +72,22 @@ public sealed class SiloHttpClient(HttpClient http, Uri endpoint)
         if (unreachableSilos is { Count: > 0 }) message.Headers.Add(UnreachableSilosHeader, string.Join(',', unreachableSilos));
     }
 
+    private static void AddDeadline(HttpRequestMessage message, DateTimeOffset? deadline)
+    {
+        if (deadline is not { } due) return;
+        // Nothing left to spend: do not make the silo queue a call that has already expired.
+        if (due <= DateTimeOffset.UtcNow)
+            throw new GrainCallException(GrainErrorKind.Timeout, $"the request's deadline ({due:O}) passed before it reached a silo");
+        message.Headers.Add(DeadlineHeader.Name, DeadlineHeader.Format(due, DateTimeOffset.UtcNow));
+    }
+
     private async Task<T> CallAsync<T>(HttpMethod method, string path, object? body, IReadOnlyCollection<string>? unreachableSilos,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken, DateTimeOffset? deadline = null)
     {
         using var message = new HttpRequestMessage(method, new Uri(Endpoint, path));
         if (body is not null) message.Content = JsonContent.Create(body, body.GetType(), options: TransportJson.Options);
         AddUnreachable(message, unreachableSilos);
+        AddDeadline(message, deadline);
         using var response = await SendAsync(message, HttpCompletionOption.ResponseContentRead, cancellationToken);
         await ThrowIfFailedAsync(response, cancellationToken);
         if (response.StatusCode == HttpStatusCode.NoContent) return default!;

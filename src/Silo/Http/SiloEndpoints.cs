@@ -12,8 +12,8 @@ public static class SiloEndpoints
 {
     public static IEndpointRouteBuilder MapSiloEndpoints(this IEndpointRouteBuilder app)
     {
-        app.MapPost(SiloRoutes.Turns, (string userId, ChatTurnRequest request, IGrainFactory grains, CancellationToken ct) =>
-            Invoke(() => grains.GetConversation(userId).SendMessageAsync(request, ct)));
+        app.MapPost(SiloRoutes.Turns, (string userId, ChatTurnRequest request, IGrainFactory grains, HttpContext context) =>
+            Invoke(() => grains.GetConversation(userId).SendMessageAsync(request with { Deadline = DeadlineOf(context) }, context.RequestAborted)));
         app.MapGet(SiloRoutes.Conversation, (string userId, IGrainFactory grains, CancellationToken ct) =>
             Invoke(() => grains.GetConversation(userId).GetHistoryAsync(ct)));
         app.MapDelete(SiloRoutes.Conversation, async (string userId, IGrainFactory grains, CancellationToken ct) =>
@@ -22,11 +22,19 @@ public static class SiloEndpoints
                 await grains.GetConversation(userId).ResetAsync(ct);
                 return (object?)null;
             }));
-        app.MapPost(SiloRoutes.Sentiment, (SentimentRequest request, IGrainFactory grains, CancellationToken ct) =>
-            Invoke(() => grains.GetInferenceWorker().AnalyzeSentimentAsync(request, ct)));
+        app.MapPost(SiloRoutes.Sentiment, (SentimentRequest request, IGrainFactory grains, HttpContext context) =>
+            Invoke(() => grains.GetInferenceWorker().AnalyzeSentimentAsync(request with { Deadline = DeadlineOf(context) }, context.RequestAborted)));
         app.MapPost(SiloRoutes.TurnStream, StreamTurnAsync);
+        app.MapGet(SiloRoutes.WorkerLoad, (IGrainFactory grains, CancellationToken ct) => Invoke(() => grains.GetInferenceWorker().GetLoadAsync(ct)));
         return app;
     }
+
+    /// <summary>
+    /// The caller's deadline (<see cref="DeadlineHeader"/>), on this silo's clock; none without the
+    /// header. A deadline sent in the body is ignored: only the caller's remaining time counts.
+    /// </summary>
+    private static DateTimeOffset? DeadlineOf(HttpContext context) =>
+        DeadlineHeader.Parse(context.Request.Headers[DeadlineHeader.Name], DateTimeOffset.UtcNow);
 
     private static async Task<IResult> Invoke<T>(Func<Task<T>> call)
     {
@@ -48,7 +56,7 @@ public static class SiloEndpoints
     private static async Task StreamTurnAsync(string userId, ChatTurnRequest request, IGrainFactory grains, HttpContext context)
     {
         var ct = context.RequestAborted;
-        var events = grains.GetConversation(userId).StreamMessageAsync(request, ct).GetAsyncEnumerator(ct);
+        var events = grains.GetConversation(userId).StreamMessageAsync(request with { Deadline = DeadlineOf(context) }, ct).GetAsyncEnumerator(ct);
         bool started = false;
         try
         {
