@@ -14,7 +14,9 @@ namespace Qwen.Grains.Interfaces;
 /// <param name="MaxQueueLength">Capacity: requests that may wait; one more is refused as overloaded.</param>
 /// <param name="Degraded">The backlog is above the degradation threshold: new chat replies are capped.</param>
 /// <param name="DegradedMaxNewTokens">The cap applied to chat replies while degraded (null when degradation is off).</param>
-/// <param name="Steps">Model steps the worker has run since start (batched; 0 for sequential).</param>
+/// <param name="Steps">Engine steps the worker has run since start (batched; 0 for sequential).</param>
+/// <param name="DecodedRows">Sequence rows computed by decode steps since start: one per sequence per step, so a
+/// sequence still in the batch keeps adding to it and one that left does not (batched; 0 for sequential).</param>
 /// <param name="LastStepMilliseconds">Wall time of the latest model step (batched; 0 before the first).</param>
 /// <param name="GeneratedTokens">Reply tokens generated since start.</param>
 /// <param name="Refused">Requests refused as overloaded since start.</param>
@@ -31,6 +33,7 @@ public sealed record WorkerLoad(
     bool Degraded,
     int? DegradedMaxNewTokens,
     long Steps,
+    long DecodedRows,
     double LastStepMilliseconds,
     long GeneratedTokens,
     long Refused,

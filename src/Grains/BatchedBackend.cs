@@ -14,6 +14,7 @@ internal sealed class BatchedBackend : IInferenceBackend
 {
     private readonly BatchingEngine _engine;
     private long _steps;
+    private long _decodedRows;
     private long _lastStepTicks;
 
     public BatchedBackend(BatchingEngine engine)
@@ -22,6 +23,7 @@ internal sealed class BatchedBackend : IInferenceBackend
         _engine.StepCompleted += report =>
         {
             Volatile.Write(ref _steps, report.Step);
+            Interlocked.Add(ref _decodedRows, report.DecodeRows);
             Volatile.Write(ref _lastStepTicks, report.Elapsed.Ticks);
         };
     }
@@ -36,6 +38,7 @@ internal sealed class BatchedBackend : IInferenceBackend
     public int MaxBatchSize => _engine.Options.MaxBatchSize;
     public int MaxQueueLength => _engine.Options.MaxQueueLength;
     public long Steps => Volatile.Read(ref _steps);
+    public long DecodedRows => Interlocked.Read(ref _decodedRows);
     public TimeSpan LastStepTime => TimeSpan.FromTicks(Volatile.Read(ref _lastStepTicks));
 
     public Task<IReadOnlyList<LabelScore>> ScoreAsync(IReadOnlyList<int> promptIds, IReadOnlyList<IReadOnlyList<int>> labels,

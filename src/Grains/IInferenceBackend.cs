@@ -22,6 +22,9 @@ internal interface IInferenceBackend : IDisposable
     /// <summary>Model steps run since start (0 when the backend does not count them).</summary>
     long Steps { get; }
 
+    /// <summary>Rows computed by decode steps since start (0 when the backend does not count them).</summary>
+    long DecodedRows { get; }
+
     TimeSpan LastStepTime { get; }
 
     /// <param name="deadline">Past it the request leaves the queue or the batch and fails as Timeout.</param>

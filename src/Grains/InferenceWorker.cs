@@ -83,6 +83,7 @@ public sealed partial class InferenceWorker : IInferenceWorker, IDisposable
         CurrentReplyCap is not null,
         _options.Degradation.Enabled ? _options.Degradation.CappedMaxNewTokens : null,
         _backend.Steps,
+        _backend.DecodedRows,
         _backend.LastStepTime.TotalMilliseconds,
         GeneratedTokens,
         Interlocked.Read(ref _refused),
@@ -206,7 +207,7 @@ public sealed partial class InferenceWorker : IInferenceWorker, IDisposable
         catch (OperationCanceledException)
         {
             Interlocked.Increment(ref _cancelled);
-            LogCancelled(_logger, _backend.Steps);
+            LogCancelled(_logger, _backend.Steps, _backend.DecodedRows);
             throw;
         }
     }
@@ -219,8 +220,9 @@ public sealed partial class InferenceWorker : IInferenceWorker, IDisposable
     [LoggerMessage(Level = LogLevel.Debug, Message = "Refused a request: {Queued} of {MaxQueueLength} queue places taken")]
     private static partial void LogRefused(ILogger logger, int queued, int maxQueueLength);
 
-    [LoggerMessage(Level = LogLevel.Debug, Message = "A request was cancelled by its caller at model step {Step}; it leaves the batch before the next step")]
-    private static partial void LogCancelled(ILogger logger, long step);
+    [LoggerMessage(Level = LogLevel.Debug,
+        Message = "A request was cancelled by its caller at engine step {Step} ({DecodedRows} rows decoded so far); it leaves the batch before the next step")]
+    private static partial void LogCancelled(ILogger logger, long step, long decodedRows);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Sentiment {Label} ({Probability:F3}) in {ElapsedMs:F0} ms")]
     private static partial void LogSentiment(ILogger logger, string label, double probability, double elapsedMs);

@@ -19,6 +19,7 @@ internal sealed class SequentialBackend(DecoderSession session, int maxConcurren
     public int MaxBatchSize => maxConcurrent;
     public int MaxQueueLength => maxQueued;
     public long Steps => 0;
+    public long DecodedRows => 0;
     public TimeSpan LastStepTime => TimeSpan.Zero;
 
     public Task<IReadOnlyList<LabelScore>> ScoreAsync(IReadOnlyList<int> promptIds, IReadOnlyList<IReadOnlyList<int>> labels,

@@ -26,6 +26,7 @@ public static class WorkerLoads
         loads.Any(l => l.Degraded),
         loads.Select(l => l.DegradedMaxNewTokens).Where(c => c is not null).Min(),
         loads.Sum(l => l.Steps),
+        loads.Sum(l => l.DecodedRows),
         loads.Count == 0 ? 0 : loads.Max(l => l.LastStepMilliseconds),
         loads.Sum(l => l.GeneratedTokens),
         loads.Sum(l => l.Refused),
