@@ -34,8 +34,15 @@ public sealed class CallDeadline : IDisposable
     /// <summary>Cancelled when the caller cancels or the deadline passes.</summary>
     public CancellationToken Token => _source.Token;
 
-    /// <summary>The deadline passed (and the caller had not cancelled or abandoned the call first).</summary>
-    public bool HasExpired => Deadline is not null && _source.IsCancellationRequested && !_caller.IsCancellationRequested && !_abandoned;
+    /// <summary>
+    /// The call was stopped by its deadline: this one, or the caller's own deadline for the same
+    /// time (an outer timer may fire first), rather than by a caller that left or gave up earlier.
+    /// </summary>
+    public bool HasExpired => Deadline is { } due && _source.IsCancellationRequested && !_abandoned
+        && (!_caller.IsCancellationRequested || DateTimeOffset.UtcNow >= due - TimerSlack);
+
+    // Timers may fire a little before the wall clock reaches the deadline.
+    private static readonly TimeSpan TimerSlack = TimeSpan.FromMilliseconds(50);
 
     /// <summary>Stops the call because its consumer left (not a deadline).</summary>
     public void Cancel()
