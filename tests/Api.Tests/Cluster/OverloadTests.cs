@@ -129,8 +129,9 @@ public sealed class OverloadTests(OverloadTests.SmallSilos fixture, ITestOutputH
         await Task.Delay(TestCluster.HeartbeatInterval * 2); // the Api reads s1's load from its heartbeats
 
         var answers = new List<Outcome>();
-        for (int round = 0; round < 6; round++)
-            answers.AddRange(await Task.WhenAll(Enumerable.Range(0, 4).Select(i => SentimentAsync(Texts[(round + i) % Texts.Length]))));
+        // As many at once as s2 lets wait: within its limits, nothing needs refusing.
+        for (int round = 0; round < 10; round++)
+            answers.AddRange(await Task.WhenAll(Enumerable.Range(0, MaxQueueLength).Select(i => SentimentAsync(Texts[(round + i) % Texts.Length]))));
         var s1During = await Cluster.ReadWorkerLoadAsync("s1");
         await stop.CancelAsync();
         await Task.WhenAll(saturation);
