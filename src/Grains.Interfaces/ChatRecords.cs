@@ -4,10 +4,17 @@ namespace Qwen.Grains.Interfaces;
 /// A user message for a conversation. <paramref name="TurnId"/> identifies the turn across
 /// retries: a turn already stored under this id is answered from storage, never run twice.
 /// </summary>
-/// <param name="Deadline">When the caller stops waiting: past it the turn leaves its queue or the
-/// model batch and fails as <see cref="GrainErrorKind.Timeout"/>. Null: no deadline of its own.</param>
-public sealed record ChatTurnRequest(string TurnId, string Content, int? MaxNewTokens = null, float? Temperature = null,
-    DateTimeOffset? Deadline = null);
+public sealed record ChatTurnRequest(string TurnId, string Content, int? MaxNewTokens = null, float? Temperature = null)
+{
+    /// <summary>Sampling beyond the temperature, and text stop sequences, for this turn's reply.</summary>
+    public SamplingParameters? Sampling { get; init; }
+
+    /// <summary>
+    /// When the caller stops waiting: past it the turn leaves its queue or the model batch and
+    /// fails as <see cref="GrainErrorKind.Timeout"/>. Null: no deadline of its own.
+    /// </summary>
+    public DateTimeOffset? Deadline { get; init; }
+}
 
 public sealed record ChatTurnResult(
     string UserId,

@@ -107,7 +107,8 @@ public sealed partial class InferenceWorker : IInferenceWorker, IDisposable
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var conversation = InferenceRequestRules.Conversation(request);
-        var options = InferenceRequestRules.Generation(request.MaxNewTokens, request.Temperature, _options) with { StopTokenIds = _stopIds };
+        var options = InferenceRequestRules.Generation(request.MaxNewTokens, request.Temperature, _options, request.Sampling) with { StopTokenIds = _stopIds };
+        var stops = new StopSequenceFilter(InferenceRequestRules.StopSequences(request.Sampling?.Stop));
         // Under a backlog, a shorter reply frees its slot sooner; the summary says it was capped.
         ReplyDegradation? degraded = null;
         if (CurrentReplyCap is { } cap && cap < options.MaxNewTokens)
@@ -118,7 +119,7 @@ public sealed partial class InferenceWorker : IInferenceWorker, IDisposable
         // Stops the model when the consumer leaves before the end or the deadline passes, not only when the caller cancels.
         using var stop = new CallDeadline(request.Deadline, cancellationToken);
         var deltas = Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
-        var generation = GenerateAsync(conversation, options, degraded, deltas.Writer, stop);
+        var generation = GenerateAsync(conversation, request.SystemMessage, options, degraded, stops, deltas.Writer, stop);
         // Also when the request never started (overloaded, cancelled while waiting).
         _ = generation.ContinueWith(_ => deltas.Writer.TryComplete(), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
         try
@@ -143,15 +144,18 @@ public sealed partial class InferenceWorker : IInferenceWorker, IDisposable
         }
     }
 
-    /// <summary>Builds the prompt, generates on the backend, streams decoded text as each token arrives.</summary>
-    private async Task<GenerationSummary> GenerateAsync(IReadOnlyList<ChatMessage> conversation, GenerationOptions options,
-        ReplyDegradation? degraded, ChannelWriter<string> deltas, CallDeadline deadline)
+    /// <summary>
+    /// Builds the prompt, generates on the backend, streams decoded text as each token arrives;
+    /// a stop sequence in the text ends the generation early.
+    /// </summary>
+    private async Task<GenerationSummary> GenerateAsync(IReadOnlyList<ChatMessage> conversation, string? systemMessage,
+        GenerationOptions options, ReplyDegradation? degraded, StopSequenceFilter stops, ChannelWriter<string> deltas, CallDeadline deadline)
     {
         long started = Stopwatch.GetTimestamp();
         BuiltPrompt prompt;
         try
         {
-            prompt = _chat.Build(conversation, ContextWindow, options.MaxNewTokens);
+            prompt = _chat.Build(conversation, ContextWindow, options.MaxNewTokens, systemMessage);
         }
         catch (ArgumentException e)
         {
@@ -160,29 +164,58 @@ public sealed partial class InferenceWorker : IInferenceWorker, IDisposable
         // Synthetic or padded models may choose ids the tokenizer lacks; they add no text, as in Hugging Face.
         var decoder = _model.Tokenizer.CreateStreamingDecoder(skipSpecialTokens: true, skipUnknownIds: true);
         var text = new StringBuilder();
+        using var stopAtSequence = CancellationTokenSource.CreateLinkedTokenSource(deadline.Token);
+        Task stopping = Task.CompletedTask;
+        int generated = 0;
         void Emit(string piece)
         {
-            if (piece.Length == 0) return;
-            text.Append(piece);
-            deltas.TryWrite(piece);
+            bool wasStopped = stops.Stopped;
+            piece = stops.Push(piece);
+            if (piece.Length > 0)
+            {
+                text.Append(piece);
+                deltas.TryWrite(piece);
+            }
+            // Not inline: this runs on the engine's loop, which must not run cancellation callbacks itself.
+            if (stops.Stopped && !wasStopped) stopping = stopAtSequence.CancelAsync();
         }
 
-        var result = await Counted(_backend.GenerateAsync(new GenerationRequest(prompt.Ids, options), id => Emit(decoder.Push(id)),
-            deadline.Deadline, deadline.Token), deadline).ConfigureAwait(false);
-        Emit(decoder.Flush());
-        Interlocked.Add(ref _generatedTokens, result.Tokens.Count);
-        string finish = result.FinishReason == FinishReason.Stop ? "stop" : "length";
-        LogReply(_logger, prompt.Ids.Length, result.Tokens.Count, finish, prompt.Truncation.DroppedTurns,
+        GenerationResult? result = null;
+        try
+        {
+            result = await Counted(_backend.GenerateAsync(new GenerationRequest(prompt.Ids, options), id =>
+            {
+                generated++;
+                Emit(decoder.Push(id));
+            }, deadline.Deadline, stopAtSequence.Token), deadline, () => stops.Stopped).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (stops.Stopped && !deadline.Token.IsCancellationRequested)
+        {
+            // Ended by a stop sequence: the reply so far is the answer.
+        }
+        await stopping.ConfigureAwait(false);
+        if (!stops.Stopped)
+        {
+            Emit(decoder.Flush());
+            string rest = stops.Flush();
+            text.Append(rest);
+            if (rest.Length > 0) deltas.TryWrite(rest);
+        }
+        int completionTokens = result?.Tokens.Count ?? generated;
+        Interlocked.Add(ref _generatedTokens, completionTokens);
+        string finish = stops.Stopped || result!.FinishReason == FinishReason.Stop ? "stop" : "length";
+        LogReply(_logger, prompt.Ids.Length, completionTokens, finish, prompt.Truncation.DroppedTurns,
             Stopwatch.GetElapsedTime(started).TotalMilliseconds);
-        return new GenerationSummary(text.ToString(), prompt.Ids.Length, result.Tokens.Count, finish, Truncation(prompt.Truncation), _siloId,
+        return new GenerationSummary(text.ToString(), prompt.Ids.Length, completionTokens, finish, Truncation(prompt.Truncation), _siloId,
             degraded);
     }
 
     /// <summary>
     /// Counts how a model call ended when it did not finish (refused, cancelled, expired) and
-    /// turns a cancellation by the deadline into the contract's Timeout.
+    /// turns a cancellation by the deadline into the contract's Timeout. A call the worker ended
+    /// itself (<paramref name="endedByWorker"/>, e.g. at a stop sequence) is not counted.
     /// </summary>
-    private async Task<T> Counted<T>(Task<T> call, CallDeadline deadline)
+    private async Task<T> Counted<T>(Task<T> call, CallDeadline deadline, Func<bool>? endedByWorker = null)
     {
         try
         {
@@ -197,6 +230,10 @@ public sealed partial class InferenceWorker : IInferenceWorker, IDisposable
         catch (GrainCallException e) when (e.Kind == GrainErrorKind.Timeout)
         {
             Interlocked.Increment(ref _expired);
+            throw;
+        }
+        catch (OperationCanceledException) when (endedByWorker?.Invoke() == true && !deadline.Token.IsCancellationRequested)
+        {
             throw;
         }
         catch (OperationCanceledException e) when (deadline.HasExpired)

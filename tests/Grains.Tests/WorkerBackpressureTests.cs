@@ -31,7 +31,7 @@ public sealed class WorkerBackpressureTests(TinyModelFixture model)
         var late = () => Drain(worker.GenerateReplyAsync(Chat("too late", 8) with { Deadline = DateTimeOffset.UtcNow.AddMilliseconds(100) },
             TestTimeout.Token));
         (await late.Should().ThrowAsync<GrainCallException>()).Which.Kind.Should().Be(GrainErrorKind.Timeout);
-        var lateSentiment = () => worker.AnalyzeSentimentAsync(new SentimentRequest("还行吧", DateTimeOffset.UtcNow.AddMilliseconds(-1)), TestTimeout.Token);
+        var lateSentiment = () => worker.AnalyzeSentimentAsync(new SentimentRequest("还行吧") { Deadline = DateTimeOffset.UtcNow.AddMilliseconds(-1) }, TestTimeout.Token);
         (await lateSentiment.Should().ThrowAsync<GrainCallException>()).Which.Kind.Should().Be(GrainErrorKind.Timeout);
 
         var load = worker.Load();
