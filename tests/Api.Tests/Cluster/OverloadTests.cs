@@ -40,7 +40,9 @@ public sealed class OverloadTests(OverloadTests.SmallSilos fixture, ITestOutputH
             $"--Inference:DefaultMaxNewTokens={ReplyTokens}",
             "--Inference:Degradation:BacklogThreshold=2",
             "--Inference:Degradation:CappedMaxNewTokens=8",
-        ]);
+        ],
+        // Every 429 here must be the silos' backpressure, not the per-client rate limit.
+        apiArguments: ["--RateLimit:Enabled=false"]);
 
         public async Task DisposeAsync() => await Cluster.DisposeAsync();
     }
