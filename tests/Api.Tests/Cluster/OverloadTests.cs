@@ -38,7 +38,7 @@ public sealed class OverloadTests(OverloadTests.SmallSilos fixture, ITestOutputH
             $"--Inference:MaxQueueLength={MaxQueueLength}",
             $"--Conversations:MaxNewTokens={ReplyTokens}",
             $"--Inference:DefaultMaxNewTokens={ReplyTokens}",
-            "--Inference:Degradation:BacklogThreshold=2",
+            "--Inference:Degradation:BacklogThreshold=1",
             "--Inference:Degradation:CappedMaxNewTokens=8",
         ],
         // Every 429 here must be the silos' backpressure, not the per-client rate limit.
