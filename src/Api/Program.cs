@@ -49,6 +49,7 @@ app.UseRequestLatencyRecording();
 app.UseRouting();
 app.UseRateLimiter();
 app.UseRequestTimeouts();
+app.UseMiddleware<RequestDeadlineMiddleware>();
 app.MapPublicEndpoints();
 app.MapClusterScaleEndpoints();
 app.MapOpenApi("/openapi/{documentName}.json");

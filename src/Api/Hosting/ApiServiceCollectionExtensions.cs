@@ -34,6 +34,7 @@ public static class ApiServiceCollectionExtensions
             services.AddHostedService(sp => sp.GetRequiredService<SiloDirectory>());
             services.AddSingleton<SiloClients>();
             services.AddSingleton<IGrainFactory, ClusterGrainFactory>();
+            services.AddSingleton<IWorkerLoads, ClusterWorkerLoads>();
             services.AddSingleton<IReadiness>(sp => new ClusterReadiness(sp.GetRequiredService<SiloDirectory>()));
             services.Configure<AutoscaleOptions>(configuration.GetSection(AutoscaleOptions.Section));
             services.TryAddSingleton(TimeProvider.System);
@@ -44,6 +45,7 @@ public static class ApiServiceCollectionExtensions
         else
         {
             services.AddSilo(configuration);
+            services.AddSingleton<IWorkerLoads, LocalWorkerLoads>();
             services.AddSingleton<IReadiness>(sp => new EmbeddedReadiness(sp.GetRequiredService<SiloLifecycle>()));
         }
         return services;

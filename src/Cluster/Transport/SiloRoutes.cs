@@ -13,6 +13,9 @@ public static class SiloRoutes
     /// <summary>POST: a cold silo loads its model and becomes active (202 while loading, 200 once active).</summary>
     public const string Warmup = "/silo/warmup";
 
+    /// <summary>GET: the silo's inference worker load snapshot (<c>WorkerLoad</c>), read-only.</summary>
+    public const string WorkerLoad = "/silo/worker/load";
+
     public static string ConversationOf(string userId) => $"/silo/conversations/{Uri.EscapeDataString(userId)}";
     public static string TurnsOf(string userId) => ConversationOf(userId) + "/turns";
     public static string TurnStreamOf(string userId) => ConversationOf(userId) + "/turns/stream";

@@ -16,4 +16,6 @@ internal sealed class DeferredInferenceWorker(IServiceProvider services) : IInfe
 
     public IAsyncEnumerable<GenerationEvent> GenerateReplyAsync(ChatGenerationRequest request, CancellationToken cancellationToken) =>
         _worker.Value.GenerateReplyAsync(request, cancellationToken);
+
+    public Task<WorkerLoad> GetLoadAsync(CancellationToken cancellationToken) => _worker.Value.GetLoadAsync(cancellationToken);
 }

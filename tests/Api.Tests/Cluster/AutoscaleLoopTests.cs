@@ -21,7 +21,7 @@ public sealed class AutoscaleLoopTests(ITestOutputHelper output) : IAsyncLifetim
     public async Task InitializeAsync()
     {
         _logDirectory = Directory.CreateTempSubdirectory("qwen-autoscale-logs-").FullName;
-        _cluster = await TestCluster.StartAsync(silos: 0,
+        _cluster = await TestCluster.StartAsync(silos: 0, apiArguments:
         [
             "--Autoscale:QueuePerSilo=2", "--Autoscale:TargetP90Ms=60000", "--Autoscale:MinSilos=1", "--Autoscale:MaxSilos=3",
             "--Autoscale:ScaleInAfter=00:00:03", "--Autoscale:EvaluationInterval=00:00:00.250",
