@@ -27,6 +27,7 @@ public sealed class SiloLifecycle(
     private readonly CancellationTokenSource _stopping = new();
     private readonly CancellationTokenSource _warmupCancel = new();
     private readonly Lock _warmupGate = new();
+    private readonly TaskCompletionSource _serverStarted = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task? _warmup;
     private Task? _heartbeats;
     private bool _registered;
@@ -41,6 +42,7 @@ public sealed class SiloLifecycle(
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
+        lifetime.ApplicationStarted.Register(() => _serverStarted.TrySetResult());
         var now = DateTimeOffset.UtcNow;
         var status = startMode.Cold ? SiloStatus.Cold : SiloStatus.Joining;
         await membership.RegisterAsync(new SiloRecord(identity.Id, endpoint.Url, status, SiloLoad.Idle, now, now), cancellationToken);
@@ -49,15 +51,19 @@ public sealed class SiloLifecycle(
         // Heartbeats start now, so a long model load (or a long cold wait) never looks like a dead silo.
         _heartbeats = Task.Run(() => HeartbeatLoopAsync(_stopping.Token), CancellationToken.None);
         if (startMode.Cold) return;
+        // Load before the server starts (a bad model fails the start with its error), but become
+        // active only once the server listens: the Api routes to a silo as soon as it is active.
         try
         {
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _warmupCancel.Token);
-            await WarmUpAsync().WaitAsync(linked.Token);
+            await model.LoadAsync(linked.Token);
         }
-        catch (Exception e) when (e is SiloDeclaredDeadException or OperationCanceledException && lifetime.ApplicationStopping.IsCancellationRequested)
+        catch (OperationCanceledException) when (lifetime.ApplicationStopping.IsCancellationRequested)
         {
             // Declared dead while loading (it already asked the host to stop, exit code 3): stop, don't crash.
+            return;
         }
+        _ = WarmUpAsync();
     }
 
     /// <summary>
@@ -77,6 +83,7 @@ public sealed class SiloLifecycle(
         var ct = _warmupCancel.Token;
         try
         {
+            await _serverStarted.Task.WaitAsync(ct);
             if (startMode.Cold)
             {
                 await membership.SetStatusAsync(identity.Id, SiloStatus.Joining, ct);
@@ -100,9 +107,9 @@ public sealed class SiloLifecycle(
             StopAsDeclaredDead(e);
             throw;
         }
-        catch (Exception e) when (startMode.Cold)
+        catch (Exception e)
         {
-            // Nobody awaits a cold silo's warm-up to the end: stop here rather than linger unusable.
+            // Nobody awaits the warm-up to the end: stop here rather than linger unusable.
             logger.LogCritical(e, "Silo {SiloId} could not warm up; stopping", identity.Id);
             Environment.ExitCode = 1;
             lifetime.StopApplication();

@@ -87,7 +87,8 @@ public sealed class MultiHostFailoverTests(ITestOutputHelper output) : IAsyncLif
         {
             if (Interlocked.Increment(ref acked) == 20) cutAt.TrySetResult();
         });
-        await cutAt.Task;
+        await Task.WhenAny(cutAt.Task, round2);
+        if (round2.IsFaulted) await round2;
         await network.CutAsync(network.Hosts[1], CancellationToken.None);
         var sinceCut = Stopwatch.StartNew();
         var declaredDead = WaitForStatusAsync("s2", SiloStatus.Dead, TimeSpan.FromSeconds(30)).ContinueWith(_ => sinceCut.Elapsed, TaskScheduler.Default);
