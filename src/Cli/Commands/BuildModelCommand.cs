@@ -20,11 +20,17 @@ internal static class BuildModelCommand
         var useCacheBranch = new Option<bool>("--use-cache-branch") { Description = "Add the use_cache_branch input of merged exports" };
         var kvDtype = new Option<string>("--kv-dtype") { Description = "KV cache element type: fp32 | fp16", DefaultValueFactory = _ => "fp32" };
         var noLogitsToKeep = new Option<bool>("--no-logits-to-keep") { Description = "Omit the num_logits_to_keep input (logits for every position)" };
+        var kvLayout = new Option<string>("--kv-layout")
+        {
+            Description = "standard (attention_mask, opset-23 Attention: the Hugging Face export layout) | shared-buffer " +
+                          "(GroupQueryAttention on a KV buffer updated in place; rows bit-identical alone and batched)",
+            DefaultValueFactory = _ => "standard",
+        };
         var quiet = new Option<bool>("--quiet") { Description = "No progress display" };
 
         var command = new Command("build-model", "Build a synthetic Qwen2 model directory (ONNX decoder with KV cache, tokenizer, config).")
         {
-            preset, config, weights, seed, dtype, output, noPositionIds, useCacheBranch, kvDtype, noLogitsToKeep, quiet,
+            preset, config, weights, seed, dtype, output, noPositionIds, useCacheBranch, kvDtype, noLogitsToKeep, kvLayout, quiet,
         };
         command.SetAction((parse, ct) => CliApp.Guard(async () =>
         {
@@ -52,6 +58,12 @@ internal static class BuildModelCommand
                     var other => throw new ArgumentException($"--kv-dtype must be 'fp32' or 'fp16', not '{other}'"),
                 },
                 LogitsToKeepInput = !parse.GetValue(noLogitsToKeep),
+                KvLayout = parse.GetValue(kvLayout) switch
+                {
+                    "standard" => KvLayout.Standard,
+                    "shared-buffer" => KvLayout.SharedBuffer,
+                    var other => throw new ArgumentException($"--kv-layout must be 'standard' or 'shared-buffer', not '{other}'"),
+                },
             };
             string outDir = parse.GetValue(output)!.FullName;
             var started = System.Diagnostics.Stopwatch.StartNew();

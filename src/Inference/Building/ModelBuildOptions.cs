@@ -15,6 +15,25 @@ public enum WeightType
     Int8,
 }
 
+/// <summary>How the decoder graph attends and keeps its KV cache.</summary>
+public enum KvLayout
+{
+    /// <summary>
+    /// The Hugging Face export layout: <c>attention_mask</c> input, opset-23 <c>Attention</c>,
+    /// present KV = past KV plus the new positions, in new tensors every step.
+    /// </summary>
+    Standard,
+
+    /// <summary>
+    /// Slot layout: <c>com.microsoft</c> <c>GroupQueryAttention</c> over a preallocated KV
+    /// buffer [batch, kv_heads, capacity, head_dim] that is both the past input and the
+    /// present output (written in place). Each row's tokens are stored from column 0 and
+    /// attended over that row's own length (<c>seqlens_k</c>), so no row sees padding and
+    /// every row computes exactly what it computes alone.
+    /// </summary>
+    SharedBuffer,
+}
+
 /// <summary>
 /// Options of the ONNX graph the builder writes. The I/O switches reproduce the variants
 /// real Hugging Face exports have, so the loader can be tested against each of them.
@@ -31,6 +50,9 @@ public sealed record ModelBuildOptions
 
     /// <summary>Store the KV cache (past/present tensors) as float16.</summary>
     public bool Float16KvCache { get; init; }
+
+    /// <summary>The attention and KV layout (<see cref="KvLayout.SharedBuffer"/> keeps float32 KV and needs position_ids).</summary>
+    public KvLayout KvLayout { get; init; } = KvLayout.Standard;
 
     /// <summary>
     /// Emit a <c>num_logits_to_keep</c> input: only the last N positions get logits (0 = all),

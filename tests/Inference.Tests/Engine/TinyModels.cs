@@ -23,6 +23,8 @@ public sealed class TinyModels : IDisposable
         ["use-cache-branch"] = new() { UseCacheBranchInput = true },
         ["fp16-kv"] = new() { Float16KvCache = true },
         ["no-logits-to-keep"] = new() { LogitsToKeepInput = false },
+        ["shared-buffer"] = new() { KvLayout = KvLayout.SharedBuffer },
+        ["shared-buffer-int8"] = new() { KvLayout = KvLayout.SharedBuffer, WeightType = WeightType.Int8 },
     };
 
     private readonly ConcurrentDictionary<string, Lazy<string>> _paths = new();
