@@ -22,9 +22,10 @@ internal static class BuildModelCommand
         var noLogitsToKeep = new Option<bool>("--no-logits-to-keep") { Description = "Omit the num_logits_to_keep input (logits for every position)" };
         var kvLayout = new Option<string>("--kv-layout")
         {
-            Description = "standard (attention_mask, opset-23 Attention: the Hugging Face export layout) | shared-buffer " +
-                          "(GroupQueryAttention on a KV buffer updated in place; rows bit-identical alone and batched)",
-            DefaultValueFactory = _ => "standard",
+            Description = "shared-buffer (GroupQueryAttention on a KV buffer updated in place; rows bit-identical alone and batched) | " +
+                          "standard (attention_mask, opset-23 Attention: the Hugging Face export layout) | auto (default: standard " +
+                          "when --no-position-ids, --use-cache-branch or --kv-dtype fp16 asks for an export variant, else shared-buffer)",
+            DefaultValueFactory = _ => "auto",
         };
         var quiet = new Option<bool>("--quiet") { Description = "No progress display" };
 
@@ -60,6 +61,9 @@ internal static class BuildModelCommand
                 LogitsToKeepInput = !parse.GetValue(noLogitsToKeep),
                 KvLayout = parse.GetValue(kvLayout) switch
                 {
+                    "auto" => parse.GetValue(noPositionIds) || parse.GetValue(useCacheBranch) || parse.GetValue(kvDtype) == "fp16"
+                        ? KvLayout.Standard
+                        : KvLayout.SharedBuffer,
                     "standard" => KvLayout.Standard,
                     "shared-buffer" => KvLayout.SharedBuffer,
                     var other => throw new ArgumentException($"--kv-layout must be 'standard' or 'shared-buffer', not '{other}'"),

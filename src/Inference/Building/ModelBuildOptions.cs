@@ -51,8 +51,13 @@ public sealed record ModelBuildOptions
     /// <summary>Store the KV cache (past/present tensors) as float16.</summary>
     public bool Float16KvCache { get; init; }
 
-    /// <summary>The attention and KV layout (<see cref="KvLayout.SharedBuffer"/> keeps float32 KV and needs position_ids).</summary>
-    public KvLayout KvLayout { get; init; } = KvLayout.Standard;
+    /// <summary>
+    /// The attention and KV layout. <see cref="KvLayout.SharedBuffer"/> (the default: rows
+    /// bit-identical alone and batched, no KV copies per step) keeps float32 KV, takes
+    /// position_ids and has no use_cache_branch; the other I/O switches describe variants of
+    /// the <see cref="KvLayout.Standard"/> export layout.
+    /// </summary>
+    public KvLayout KvLayout { get; init; } = KvLayout.SharedBuffer;
 
     /// <summary>
     /// Emit a <c>num_logits_to_keep</c> input: only the last N positions get logits (0 = all),
