@@ -30,6 +30,7 @@ public sealed class BatchingEngine : IDisposable
     private bool _disposed;
     private int _decodeBatchSize;
     private int _kvTokensInUse;
+    private int _kvCapacityTokens;
 
     public BatchingEngine(DecoderSession session, BatchingOptions? options = null, TimeProvider? timeProvider = null)
     {
@@ -71,6 +72,9 @@ public sealed class BatchingEngine : IDisposable
 
     /// <summary>KV positions held by the running requests after the latest step.</summary>
     public int KvTokensInUse => Volatile.Read(ref _kvTokensInUse);
+
+    /// <summary>KV positions allocated after the latest step (slots × capacity, or grid rows × length; 0 when idle).</summary>
+    public int KvCapacityTokens => Volatile.Read(ref _kvCapacityTokens);
 
     /// <summary>True when this engine keeps each sequence in its own slot of a shared KV buffer (bit-identical rows, prefix cache).</summary>
     public bool UsesKvSlots => _session.Io.SharedKvBuffer;
@@ -202,6 +206,7 @@ public sealed class BatchingEngine : IDisposable
             {
                 Volatile.Write(ref _decodeBatchSize, 0);
                 Volatile.Write(ref _kvTokensInUse, 0);
+                Volatile.Write(ref _kvCapacityTokens, _steps.KvCapacityTokens);
                 _wake.WaitOne();
                 continue;
             }
@@ -222,6 +227,7 @@ public sealed class BatchingEngine : IDisposable
             }
             Volatile.Write(ref _decodeBatchSize, report.DecodeRows);
             Volatile.Write(ref _kvTokensInUse, _steps.KvTokensInUse);
+            Volatile.Write(ref _kvCapacityTokens, _steps.KvCapacityTokens);
             try
             {
                 StepCompleted?.Invoke(report);

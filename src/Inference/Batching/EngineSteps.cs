@@ -29,6 +29,8 @@ internal sealed class EngineSteps : IEngineSteps
     /// <summary>True while a prefill is under way or sequences are decoding.</summary>
     public bool IsBusy => _prefill is not null || _batchJobs.Count > 0;
 
+    public int KvCapacityTokens => _batch is { } batch ? batch.Rows * batch.Length : 0;
+
     public int KvTokensInUse => _batch is { } batch ? Enumerable.Range(0, batch.Rows).Sum(batch.UsedLength) : 0;
 
     public EngineStepReport Run(SchedulerStep<EngineRequest> plan, CancellationToken stopping)

@@ -9,6 +9,9 @@ internal interface IEngineSteps : IDisposable
     /// <summary>KV positions the running requests hold (cached tokens of their rows).</summary>
     int KvTokensInUse { get; }
 
+    /// <summary>KV positions allocated for the running requests (rows × length of the KV tensors).</summary>
+    int KvCapacityTokens { get; }
+
     EngineStepReport Run(SchedulerStep<EngineRequest> plan, CancellationToken stopping);
 
     /// <summary>Answers every request in flight with <paramref name="error"/> and drops their KV.</summary>

@@ -57,8 +57,7 @@ internal sealed class SlotEngineSteps : IEngineSteps
     public int KvTokensInUse =>
         Enumerable.Range(0, _decoding.Count).Sum(_kv.LengthOf) + _group.Where(m => !m.Finished).Sum(m => _kv.LengthOf(m.Slot));
 
-    /// <summary>Bytes of the slot buffers (0 when idle: they are released).</summary>
-    public long KvBytes => _kv.AllocatedBytes;
+    public int KvCapacityTokens => _kv.Slots * _kv.Capacity;
 
     public EngineStepReport Run(SchedulerStep<EngineRequest> plan, CancellationToken stopping)
     {
@@ -73,13 +72,18 @@ internal sealed class SlotEngineSteps : IEngineSteps
         }
         catch (Exception e) when (!stopping.IsCancellationRequested)
         {
-            // A failed prefill answers its own group; the decoding sequences go on.
-            FailGroup(e);
+            // A failed prefill answers its own group (those about to join too); the decoding sequences go on.
+            foreach (var member in joining)
+            {
+                member.Request.TryFail(e);
+                _scheduler.Finished(member.Request);
+            }
             joining.Clear();
+            FailGroup(e);
         }
         Relayout(joining);
         int decodeRows = RunDecode(stopping);
-        if (!IsBusy) _kv.Release(); // idle: give the memory back
+        FitMemory();
         return new EngineStepReport(++_step, prefillRows, prefillColumns, decodeRows, _scheduler.Waiting, Stopwatch.GetElapsedTime(started));
     }
 
@@ -103,12 +107,20 @@ internal sealed class SlotEngineSteps : IEngineSteps
             _scheduler.Finished(member.Request);
         }
         _group = [];
+        ClearSlotsFrom(_decoding.Count);
+    }
+
+    /// <summary>Marks every slot after the decode rows empty (their prefills are over or abandoned).</summary>
+    private void ClearSlotsFrom(int first)
+    {
+        for (int s = first; s < _kv.Slots; s++) _kv.SetLength(s, 0);
     }
 
     private void StartGroup(IReadOnlyList<EngineRequest> requests)
     {
         // The scheduler starts a group only when the previous one left, so any old member was answered.
         int first = _decoding.Count;
+        ClearSlotsFrom(first);
         _group = requests.Select((r, i) => new Member(r, first + i)).ToList();
         int capacity = _decoding.Select(j => j.ReservedTokens).Concat(requests.Select(r => r.ReservedTokens)).Max();
         _kv.Reserve(first + requests.Count, Math.Max(capacity, 2));
@@ -132,6 +144,7 @@ internal sealed class SlotEngineSteps : IEngineSteps
             if (member.Request.IsDone)
             {
                 member.Finished = true; // cancelled or expired: the plan dropped it
+                _kv.SetLength(member.Slot, 0);
                 continue;
             }
             if (columns > 0 && budget < 2) break;
@@ -181,11 +194,13 @@ internal sealed class SlotEngineSteps : IEngineSteps
         {
             case GenerationJob generation:
                 if (generation.Advance(logits.Last(0))) joining.Add(member);
+                else _kv.SetLength(member.Slot, 0); // done at its first token: the slot is free
                 break;
             case ScoringJob scoring:
                 scoring.ScoreFirstTokens(logits.Last(0));
                 foreach (int k in scoring.LongLabels) scoring.AddContinuation(k, Continuation(member.Slot, scoring.Labels[k], stopping));
                 scoring.Complete();
+                _kv.SetLength(member.Slot, 0);
                 break;
         }
         _scheduler.PrefillCompleted(request);
@@ -235,7 +250,11 @@ internal sealed class SlotEngineSteps : IEngineSteps
         foreach (var member in joining)
         {
             var job = (GenerationJob)member.Request;
-            if (job.IsDone) continue; // answered meanwhile (cancelled during the step)
+            if (job.IsDone)
+            {
+                _kv.SetLength(member.Slot, 0); // answered meanwhile (cancelled during the step)
+                continue;
+            }
             int target = _decoding.Count;
             if (member.Slot != target)
             {
@@ -252,6 +271,24 @@ internal sealed class SlotEngineSteps : IEngineSteps
             }
             _decoding.Add(job);
         }
+    }
+
+    /// <summary>
+    /// Gives KV memory back: all of it when idle; otherwise, when the buffer is over twice what
+    /// the running requests can reach (after long requests or a crowd left), it is reallocated
+    /// to the occupied slots and the longest reservation among them.
+    /// </summary>
+    private void FitMemory()
+    {
+        if (!IsBusy)
+        {
+            _kv.Release();
+            return;
+        }
+        var active = _decoding.Cast<EngineRequest>().Concat(_group.Where(m => !m.Finished).Select(m => m.Request)).ToArray();
+        int slots = Math.Max(_decoding.Count, _group.Where(m => !m.Finished).Select(m => m.Slot + 1).DefaultIfEmpty(0).Max());
+        int capacity = Math.Max(2, active.Select(r => r.ReservedTokens).DefaultIfEmpty(0).Max());
+        if ((long)_kv.Slots * _kv.Capacity > 2L * slots * capacity) _kv.Shrink(slots, capacity);
     }
 
     private int RunDecode(CancellationToken stopping)

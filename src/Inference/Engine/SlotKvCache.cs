@@ -50,7 +50,28 @@ public sealed class SlotKvCache
     public void Reserve(int slots, int capacity)
     {
         if (slots <= Slots && capacity <= Capacity) return;
-        int newSlots = Math.Max(slots, Slots), newCapacity = Math.Max(capacity, Capacity);
+        Reallocate(Math.Max(slots, Slots), Math.Max(capacity, Capacity));
+    }
+
+    /// <summary>
+    /// Reallocates to exactly <paramref name="slots"/> slots of <paramref name="capacity"/>
+    /// positions (to give memory back): the slots beyond must be empty and every kept slot's
+    /// length must fit.
+    /// </summary>
+    public void Shrink(int slots, int capacity)
+    {
+        for (int s = 0; s < Slots; s++)
+        {
+            if (s >= slots ? _lengths[s] > 0 : _lengths[s] > capacity)
+                throw new InvalidOperationException($"slot {s} holds {_lengths[s]} positions, which {slots} slots of {capacity} cannot keep");
+        }
+        if (slots == Slots && capacity == Capacity) return;
+        Reallocate(slots, capacity);
+    }
+
+    private void Reallocate(int newSlots, int newCapacity)
+    {
+        int keptSlots = Math.Min(Slots, newSlots);
         long floats = (long)newSlots * KvHeads * newCapacity * HeadDim;
         var keys = new float[Layers][];
         var values = new float[Layers][];
@@ -59,14 +80,14 @@ public sealed class SlotKvCache
         {
             keys[l] = GC.AllocateUninitializedArray<float>(checked((int)floats));
             values[l] = GC.AllocateUninitializedArray<float>(checked((int)floats));
-            for (int s = 0; s < Slots; s++)
+            for (int s = 0; s < keptSlots; s++)
             {
                 CopyPositions(_keys[l], s, Capacity, keys[l], s, newCapacity, _lengths[s]);
                 CopyPositions(_values[l], s, Capacity, values[l], s, newCapacity, _lengths[s]);
             }
         });
         var lengths = new int[newSlots];
-        _lengths.CopyTo(lengths, 0);
+        _lengths.AsSpan(0, keptSlots).CopyTo(lengths);
         _keys = keys;
         _values = values;
         _lengths = lengths;
