@@ -28,8 +28,8 @@ internal static class BuildModelCommand
         var kvLayout = new Option<string>("--kv-layout")
         {
             Description = "shared-buffer (GroupQueryAttention on a KV buffer updated in place; rows bit-identical alone and batched) | " +
-                          "standard (attention_mask, opset-23 Attention: the Hugging Face export layout) | auto (default: standard " +
-                          "when --no-position-ids, --use-cache-branch or --kv-dtype fp16 asks for an export variant, else shared-buffer)",
+                          "standard (attention_mask, opset-23 Attention: the Hugging Face export layout) | auto (default: shared-buffer unless " +
+                          "head_dim is not a multiple of 8 or --no-position-ids, --use-cache-branch or --kv-dtype fp16 asks for an export variant)",
             DefaultValueFactory = _ => "auto",
         };
         var quiet = new Option<bool>("--quiet") { Description = "No progress display" };
@@ -60,9 +60,7 @@ internal static class BuildModelCommand
                 LogitsToKeepInput = !parse.GetValue(noLogitsToKeep),
                 KvLayout = parse.GetValue(kvLayout) switch
                 {
-                    "auto" => parse.GetValue(noPositionIds) || parse.GetValue(useCacheBranch) || parse.GetValue(kvDtype) == "fp16"
-                        ? KvLayout.Standard
-                        : KvLayout.SharedBuffer,
+                    "auto" => KvLayout.Auto,
                     "standard" => KvLayout.Standard,
                     "shared-buffer" => KvLayout.SharedBuffer,
                     var other => throw new ArgumentException($"--kv-layout must be 'standard' or 'shared-buffer', not '{other}'"),

@@ -29,6 +29,7 @@ public static class ModelDirectoryBuilder
         IReadOnlyList<string> companionFiles, IProgress<double>? progress = null, CancellationToken cancellationToken = default)
     {
         config.Validate();
+        options = options with { KvLayout = options.ResolveKvLayout(config) };
         string onnxDirectory = Path.Combine(outputDirectory, "onnx");
         Directory.CreateDirectory(onnxDirectory);
 

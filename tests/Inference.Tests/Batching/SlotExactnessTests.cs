@@ -17,6 +17,7 @@ public sealed class SlotExactnessTests(TinyModels models)
     [Theory]
     [InlineData("shared-buffer")]
     [InlineData("shared-buffer-int8")]
+    [InlineData("shared-buffer-int4")]
     public void Prompt_kv_and_logits_do_not_depend_on_the_chunking(string variant)
     {
         var session = models.Session(variant);
@@ -33,6 +34,7 @@ public sealed class SlotExactnessTests(TinyModels models)
     [Theory]
     [InlineData("shared-buffer")]
     [InlineData("shared-buffer-int8")]
+    [InlineData("shared-buffer-int4")]
     public void A_decoding_row_computes_the_same_bits_alone_and_beside_others(string variant)
     {
         var session = models.Session(variant);

@@ -28,6 +28,7 @@ public sealed class TinyModels : IDisposable
         ["shared-buffer"] = new() { KvLayout = KvLayout.SharedBuffer },
         ["shared-buffer-no-logits-to-keep"] = new() { KvLayout = KvLayout.SharedBuffer, LogitsToKeepInput = false },
         ["shared-buffer-int8"] = new() { KvLayout = KvLayout.SharedBuffer, WeightType = WeightType.Int8 },
+        ["shared-buffer-int4"] = new() { KvLayout = KvLayout.SharedBuffer, WeightType = WeightType.Int4 },
     };
 
     private readonly ConcurrentDictionary<string, Lazy<string>> _paths = new();
