@@ -23,6 +23,7 @@ public static class CliApp
         root.Subcommands.Add(BenchTokenizerCommand.Create());
         root.Subcommands.Add(BenchServeCommand.Create());
         root.Subcommands.Add(LoadCommand.Create());
+        root.Subcommands.Add(DbCommand.Create());
         return root;
     }
 

@@ -10,6 +10,9 @@ public static class SiloRoutes
     public const string Generate = "/silo/generate";
     public const string Status = "/silo/status";
 
+    /// <summary>GET: the silo's inference worker load snapshot (<c>WorkerLoad</c>), read-only.</summary>
+    public const string WorkerLoad = "/silo/worker/load";
+
     public static string ConversationOf(string userId) => $"/silo/conversations/{Uri.EscapeDataString(userId)}";
     public static string TurnsOf(string userId) => ConversationOf(userId) + "/turns";
     public static string TurnStreamOf(string userId) => ConversationOf(userId) + "/turns/stream";
