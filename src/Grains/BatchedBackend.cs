@@ -32,6 +32,9 @@ internal sealed class BatchedBackend : IInferenceBackend
     {
     }
 
+    /// <summary>Keeps the KV of a fixed prompt prefix (a system prompt) in the engine's prefix cache for good.</summary>
+    public void PinPrefix(IReadOnlyList<int> tokens) => _engine.PinPrefix(tokens);
+
     public int Queued => _engine.WaitingRequests;
     public int Running => _engine.RunningRequests;
     public int BatchSize => _engine.DecodeBatchSize;

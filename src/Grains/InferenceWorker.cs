@@ -51,6 +51,12 @@ public sealed partial class InferenceWorker : IInferenceWorker, IDisposable
         _backend = _options.Scheduling == InferenceScheduling.Batched
             ? new BatchedBackend(model.Session, _options.ToBatchingOptions())
             : new SequentialBackend(model.Session, _options.MaxConcurrentRequests, _options.MaxQueueLength);
+        if (_backend is BatchedBackend batched)
+        {
+            // Every sentiment prompt and every chat prompt starts with its system message.
+            batched.PinPrefix(_sentiment.Prompt.SystemPrefixIds);
+            batched.PinPrefix(_chat.SystemPrefixIds);
+        }
         // <|im_end|> ends a reply even when generation_config.json does not list it.
         _stopIds = [model.Tokenizer.SpecialTokenId(ImEnd)];
         _siloId = silo.Id;
