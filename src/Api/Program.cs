@@ -1,5 +1,6 @@
 using Qwen.Api.Endpoints;
 using Qwen.Api.Hosting;
+using Qwen.Api.Observability;
 
 var builder = WebApplication.CreateBuilder(args);
 // Bodies above the API's own limit are drained and refused with 413; beyond this, Kestrel cuts the connection.
@@ -9,6 +10,8 @@ builder.Services.AddProblemDetails();
 builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(90));
 
 var app = builder.Build();
+// First, so every public request is measured with its final status and error body.
+app.UseApiObservability();
 // Anything unexpected still answers with a problem-details JSON body, never an empty 500.
 app.UseExceptionHandler();
 app.UseStatusCodePages();

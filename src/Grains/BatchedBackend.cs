@@ -19,6 +19,14 @@ internal sealed class BatchedBackend(BatchingEngine engine) : IInferenceBackend
 
     public int Queued => _engine.WaitingRequests;
     public int Running => _engine.RunningRequests;
+    public int BatchSize => _engine.DecodeBatchSize;
+    public (int Reserved, int Budget) KvTokens => (_engine.ReservedKvTokens, _engine.Options.KvBudgetTokens);
+
+    public event Action<EngineStepReport>? StepCompleted
+    {
+        add => _engine.StepCompleted += value;
+        remove => _engine.StepCompleted -= value;
+    }
 
     public Task<IReadOnlyList<LabelScore>> ScoreAsync(IReadOnlyList<int> promptIds, IReadOnlyList<IReadOnlyList<int>> labels,
         CancellationToken cancellationToken) =>

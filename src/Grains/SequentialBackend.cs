@@ -1,3 +1,4 @@
+using Qwen.Inference.Batching;
 using Qwen.Inference.Engine;
 using Qwen.Inference.Generation;
 
@@ -12,6 +13,14 @@ internal sealed class SequentialBackend(DecoderSession session, int maxConcurren
 
     public int Queued => _scheduler.Queued;
     public int Running => _scheduler.Running;
+    public int BatchSize => _scheduler.Running;
+    public (int Reserved, int Budget) KvTokens => (0, 0);
+
+    public event Action<EngineStepReport>? StepCompleted
+    {
+        add { }
+        remove { }
+    }
 
     public Task<IReadOnlyList<LabelScore>> ScoreAsync(IReadOnlyList<int> promptIds, IReadOnlyList<IReadOnlyList<int>> labels,
         CancellationToken cancellationToken) =>

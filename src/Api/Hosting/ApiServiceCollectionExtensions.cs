@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Options;
 using Qwen.Api.Endpoints;
+using Qwen.Api.Observability;
 using Qwen.Api.Routing;
 using Qwen.Cluster.Membership;
 using Qwen.Cluster.Postgres;
@@ -20,6 +21,7 @@ public static class ApiServiceCollectionExtensions
     {
         services.Configure<ApiLimits>(configuration.GetSection(ApiLimits.Section));
         services.Configure<RoutingOptions>(configuration.GetSection(RoutingOptions.Section));
+        services.AddApiObservability(SiloServiceCollectionExtensions.IsClustered(configuration));
         if (SiloServiceCollectionExtensions.IsClustered(configuration))
         {
             services.Configure<PostgresOptions>(configuration.GetSection(PostgresOptions.SectionName));

@@ -35,6 +35,16 @@ public sealed class SiloHttpClient(HttpClient http, Uri endpoint)
     public Task<SentimentResult> AnalyzeSentimentAsync(SentimentRequest request, CancellationToken cancellationToken) =>
         CallAsync<SentimentResult>(HttpMethod.Post, SiloRoutes.Sentiment, request, null, cancellationToken);
 
+    /// <summary>The silo's metrics as Prometheus text; unreachable or failing silos throw <see cref="GrainCallException"/>.</summary>
+    public async Task<string> GetMetricsTextAsync(CancellationToken cancellationToken)
+    {
+        using var message = new HttpRequestMessage(HttpMethod.Get, new Uri(Endpoint, SiloRoutes.Metrics));
+        using var response = await SendAsync(message, HttpCompletionOption.ResponseContentRead, cancellationToken);
+        if (!response.IsSuccessStatusCode)
+            throw new GrainCallException(GrainErrorKind.Unavailable, $"silo {Endpoint} answered HTTP {(int)response.StatusCode} for its metrics");
+        return await response.Content.ReadAsStringAsync(cancellationToken);
+    }
+
     /// <summary>Streams a turn as server-sent events, each carrying one <see cref="ChatStreamEvent"/>.</summary>
     public async IAsyncEnumerable<ChatStreamEvent> StreamTurnAsync(string userId, ChatTurnRequest request,
         [EnumeratorCancellation] CancellationToken cancellationToken, IReadOnlyCollection<string>? unreachableSilos = null)

@@ -9,6 +9,9 @@ public static class SiloRoutes
     public const string Sentiment = "/silo/sentiment";
     public const string Status = "/silo/status";
 
+    /// <summary>The silo's own metrics in the Prometheus text format (also scraped by the Api).</summary>
+    public const string Metrics = "/metrics";
+
     public static string ConversationOf(string userId) => $"/silo/conversations/{Uri.EscapeDataString(userId)}";
     public static string TurnsOf(string userId) => ConversationOf(userId) + "/turns";
     public static string TurnStreamOf(string userId) => ConversationOf(userId) + "/turns/stream";

@@ -51,6 +51,9 @@ public sealed class BatchingEngine : IDisposable
     /// <summary>Rows of the latest decode step (0 when idle).</summary>
     public int DecodeBatchSize => Volatile.Read(ref _decodeBatchSize);
 
+    /// <summary>KV positions reserved by the running requests (at most <see cref="BatchingOptions.KvBudgetTokens"/>).</summary>
+    public int ReservedKvTokens => _scheduler.ReservedKvTokens;
+
     /// <summary>Raised on the engine thread after every step; an observer's exception is ignored.</summary>
     public event Action<EngineStepReport>? StepCompleted;
 
