@@ -29,11 +29,7 @@ public static class PrometheusTextParser
         {
             string line = lines[n];
             int lineNumber = n + 1;
-            if (line.Length == 0)
-            {
-                if (n != lines.Length - 1 || text.Length == 0) continue;
-                continue;
-            }
+            if (line.Length == 0) continue; // blank lines are allowed anywhere
             if (line.StartsWith('#'))
             {
                 string[] parts = line.Split(' ', 4, StringSplitOptions.None);
