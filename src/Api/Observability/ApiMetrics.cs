@@ -2,7 +2,7 @@ using System.Diagnostics.Metrics;
 
 namespace Qwen.Api.Observability;
 
-/// <summary>Meter "Qwen.Api": public requests by task and HTTP status, their latencies, and those in flight.</summary>
+/// <summary>Meter "Qwen.Api": public requests by task and HTTP status, their latencies, and how many are in flight.</summary>
 public sealed class ApiMetrics : IDisposable
 {
     public const string MeterName = "Qwen.Api";
@@ -18,15 +18,15 @@ public sealed class ApiMetrics : IDisposable
         _requests = _meter.CreateCounter<long>("qwen.api.requests", "{request}", "Requests answered by the Api, by task and HTTP status");
         _duration = _meter.CreateHistogram("qwen.api.request_duration", "s", "Time from request to the end of the response, by task",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 1.5, 2, 3, 5, 10, 30, 60, 120] });
-        _inFlight = _meter.CreateUpDownCounter<long>("qwen.api.in_flight", "{request}", "Requests being answered now, by task");
+        _inFlight = _meter.CreateUpDownCounter<long>("qwen.api.in_flight", "{request}", "Requests being answered now");
     }
 
-    public void Started(string task) => _inFlight.Add(1, new KeyValuePair<string, object?>("task", task));
+    public void Started() => _inFlight.Add(1);
 
     public void Finished(string task, int status, TimeSpan elapsed)
     {
         var taskTag = new KeyValuePair<string, object?>("task", task);
-        _inFlight.Add(-1, taskTag);
+        _inFlight.Add(-1);
         _requests.Add(1, taskTag, new KeyValuePair<string, object?>("status", status));
         _duration.Record(elapsed.TotalSeconds, taskTag);
     }

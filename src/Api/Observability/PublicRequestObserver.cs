@@ -20,12 +20,11 @@ public sealed class PublicRequestObserver(ApiMetrics metrics, RequestWindow wind
             await next(context);
             return;
         }
-        string task = TaskOf(context);
         long started = Stopwatch.GetTimestamp();
         var body = context.Response.Body;
         var capture = new ResponseCapture(body, CapturedBytes);
         context.Response.Body = capture;
-        metrics.Started(task);
+        metrics.Started();
         int status = StatusCodes.Status500InternalServerError;
         try
         {
@@ -35,6 +34,8 @@ public sealed class PublicRequestObserver(ApiMetrics metrics, RequestWindow wind
         finally
         {
             context.Response.Body = body;
+            // Named after the route matched on the way in (the endpoint is known only after routing ran).
+            string task = TaskOf(context);
             var elapsed = Stopwatch.GetElapsedTime(started);
             // A client that went away before the answer gets 499, as proxies count it.
             if (context.RequestAborted.IsCancellationRequested && !context.Response.HasStarted) status = 499;

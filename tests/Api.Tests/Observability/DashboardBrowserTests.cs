@@ -31,25 +31,23 @@ public sealed class DashboardBrowserTests(ObservedCluster fixture, ITestOutputHe
         {
             driver.Navigate().GoToUrl(cluster.ApiUrl + "/dashboard?interval=500");
 
-            await WaitAsync(() => driver.FindElements(By.CssSelector("article.silo[data-silo-id]")).Count >= 2, "the silo cards");
-            var cards = driver.FindElements(By.CssSelector("article.silo"));
-            cards.Select(c => c.GetAttribute("data-silo-id")).Should().BeEquivalentTo(["s1", "s2"]);
-            cards.Should().OnlyContain(c => c.GetAttribute("class")!.Contains("active"), "both silos are active and reachable");
-            driver.FindElement(By.Id("total-silos")).Text.Should().Be("2 / 2");
+            await WaitAsync(() => Texts(driver, "article.silo[data-silo-id]", "data-silo-id").Length >= 2, "the silo cards");
+            Texts(driver, "article.silo", "data-silo-id").Should().BeEquivalentTo(["s1", "s2"]);
+            Texts(driver, "article.silo", "class").Should().OnlyContain(c => c == "silo active", "both silos are active and reachable");
+            Texts(driver, "#total-silos").Should().Equal("2 / 2");
 
             // The charts' own data (what uPlot draws) moves while requests flow.
             await WaitAsync(() => Distinct(driver, "throughput", 1) >= 3 && Max(driver, "throughput", 1) > 0, "changing request throughput");
             await WaitAsync(() => Distinct(driver, "latency", 1) >= 2 && Max(driver, "latency", 3) > 0, "changing latency percentiles");
             await WaitAsync(() => Max(driver, "throughput", 2) > 0, "tokens per second above zero");
             await WaitAsync(() => Max(driver, "conversations", 1) > 0, "active conversations");
-            await WaitAsync(() => driver.FindElements(By.CssSelector("#tasks tbody tr[data-task='sentiment']")).Count == 1
-                                  && driver.FindElements(By.CssSelector("#tasks tbody tr[data-task='chat']")).Count == 1, "the per-task table");
+            await WaitAsync(() => Texts(driver, "#tasks tbody tr[data-task]", "data-task").Order().SequenceEqual(["chat", "sentiment"]), "the per-task table");
 
             // A bad request appears among the recent errors, with the Api's own message.
             var (status, _) = await cluster.SendRawAsync(HttpMethod.Post, "/v1/sentiment", "{\"text\": 12}");
             status.Should().Be(400);
-            await WaitAsync(() => driver.FindElements(By.CssSelector("#errors tbody tr[data-status='400']"))
-                .Any(row => row.Text.Contains("/v1/sentiment", StringComparison.Ordinal) && row.Text.Contains("must be a string", StringComparison.Ordinal)),
+            await WaitAsync(() => Texts(driver, "#errors tbody tr[data-status='400']")
+                .Any(row => row.Contains("/v1/sentiment", StringComparison.Ordinal) && row.Contains("must be a string", StringComparison.Ordinal)),
                 "the bad request in the recent errors");
 
             var polls = Convert.ToInt64(Script(driver, "return window.qwenDashboard.polls;"), CultureInfo.InvariantCulture);
@@ -70,7 +68,17 @@ public sealed class DashboardBrowserTests(ObservedCluster fixture, ITestOutputHe
         new FileInfo(screenshot).Length.Should().BeGreaterThan(10_000);
     }
 
-    private static object? Script(IWebDriver driver, string script) => ((IJavaScriptExecutor)driver).ExecuteScript(script);
+    private static object? Script(IWebDriver driver, string script, params object[] args) => ((IJavaScriptExecutor)driver).ExecuteScript(script, args);
+
+    /// <summary>
+    /// The text (or an attribute) of every element matching <paramref name="selector"/>, read in one
+    /// script: the page re-renders on every poll, so element handles would go stale between calls.
+    /// </summary>
+    private static string[] Texts(IWebDriver driver, string selector, string? attribute = null) =>
+        Script(driver, "return Array.from(document.querySelectorAll(arguments[0])).map(e => arguments[1] ? e.getAttribute(arguments[1]) : e.innerText);",
+                selector, attribute ?? "") is ReadOnlyCollection<object> values
+            ? values.Select(v => v?.ToString() ?? "").ToArray()
+            : [];
 
     /// <summary>The values of one line of a chart, as the chart holds them.</summary>
     private static double[] Line(IWebDriver driver, string chart, int line)
