@@ -69,7 +69,10 @@ public static class ClusterStatusEndpoint
             queue: (int)Read("qwen_inference_queue_depth"),
             queued_turns: (int)Read("qwen_silo_queued_turns"),
             running: (int)Read("qwen_inference_running"),
-            load: load.QueueLength + load.ActiveRequests,
+            // Live figures when the silo answered; otherwise what its last heartbeat said (as routing uses it).
+            load: s.Error is null
+                ? (int)(Read("qwen_inference_queue_depth") + Read("qwen_silo_queued_turns") + Read("qwen_inference_running"))
+                : load.QueueLength + load.ActiveRequests,
             batch_size: (int)Read("qwen_inference_batch_size"),
             tokens_per_second: Math.Round(load.TokensPerSecond, 2),
             generated_tokens: (long)Read("qwen_inference_generated_tokens_total"),
