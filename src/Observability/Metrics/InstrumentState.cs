@@ -80,8 +80,9 @@ internal sealed class InstrumentState
                     series.Value = value;
                     break;
                 case Aggregation.Histogram:
-                    int bucket = Array.FindIndex(_bounds, b => value <= b);
-                    series.Buckets![bucket < 0 ? _bounds.Length : bucket]++;
+                    int bucket = 0;
+                    while (bucket < _bounds.Length && value > _bounds[bucket]) bucket++; // the last bucket is +Inf
+                    series.Buckets![bucket]++;
                     series.Value += value;
                     series.Count++;
                     break;
