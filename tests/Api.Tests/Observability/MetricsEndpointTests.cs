@@ -64,6 +64,7 @@ public sealed class MetricsEndpointTests(ObservedCluster fixture)
         api.Sum("qwen_cluster_silo_active_conversations").Should().BeGreaterThanOrEqualTo(6);
         api.Sum("qwen_cluster_process_resident_memory_bytes").Should().Be(
             api.Sum("process_resident_memory_bytes", ("silo", "s1")) + api.Sum("process_resident_memory_bytes", ("silo", "s2")));
+        api.Sum("qwen_inference_step_batch_size_count").Should().BeGreaterThan(0, "every decode step is recorded");
         api.Sum("qwen_cluster_inference_step_batch_size_count").Should().Be(api.Sum("qwen_inference_step_batch_size_count"));
     }
 
