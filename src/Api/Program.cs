@@ -1,21 +1,57 @@
+using System.Text.Json;
+using Microsoft.AspNetCore.Http.Timeouts;
+using Microsoft.Extensions.Options;
 using Qwen.Api.Endpoints;
 using Qwen.Api.Hosting;
 using Qwen.Api.Observability;
 
 var builder = WebApplication.CreateBuilder(args);
-// Bodies above the API's own limit are drained and refused with 413; beyond this, Kestrel cuts the connection.
-builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = 8 * 1024 * 1024);
+builder.WebHost.ConfigureKestrel(k =>
+{
+    // Bodies above the API's own limit are drained and refused with 413; beyond this, Kestrel cuts the connection.
+    k.Limits.MaxRequestBodySize = 16 * 1024 * 1024;
+    // Above the API's own header and URL limits, so that clients get a JSON reason (RequestShapeGuard).
+    k.Limits.MaxRequestHeadersTotalSize = RequestShapeGuard.KestrelHeaderBytes;
+    k.Limits.MaxRequestHeaderCount = RequestShapeGuard.KestrelHeaderCount;
+    k.Limits.MaxRequestLineSize = RequestShapeGuard.KestrelRequestLineBytes;
+});
 builder.Services.AddQwenApi(builder.Configuration);
 builder.Services.AddProblemDetails();
+builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower);
+builder.Services.AddClientRateLimiting(builder.Configuration);
+builder.Services.AddRequestTimeouts();
+builder.Services.AddOptions<RequestTimeoutOptions>().Configure<IOptions<ApiLimits>>((timeouts, limits) =>
+{
+    if (limits.Value.RequestTimeout <= TimeSpan.Zero) return;
+    timeouts.DefaultPolicy = new RequestTimeoutPolicy
+    {
+        Timeout = limits.Value.RequestTimeout,
+        TimeoutStatusCode = StatusCodes.Status504GatewayTimeout,
+        WriteTimeoutResponse = context => ApiErrors.For(context, StatusCodes.Status504GatewayTimeout,
+            $"the request did not finish within {limits.Value.RequestTimeout.TotalSeconds:0.###} s").ExecuteAsync(context),
+    };
+});
+builder.Services.AddOpenApi();
 builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(90));
 
 var app = builder.Build();
-// First, so every public request is measured with its final status and error body.
+app.UseMiddleware<RequestFingerprintMiddleware>();
+// Next, so every public request is measured with its request id, final status and error body.
 app.UseApiObservability();
-// Anything unexpected still answers with a problem-details JSON body, never an empty 500.
-app.UseExceptionHandler();
-app.UseStatusCodePages();
+// Anything unexpected still answers with a JSON error body, never an empty 500.
+app.UseExceptionHandler(new ExceptionHandlerOptions
+{
+    ExceptionHandler = context => ApiErrors.For(context, StatusCodes.Status500InternalServerError, "an unexpected error occurred; the request id names it in the server log")
+        .ExecuteAsync(context),
+});
+app.UseStatusCodePages(context => ApiErrors.For(context.HttpContext, context.HttpContext.Response.StatusCode,
+    StatusMessages.For(context.HttpContext)).ExecuteAsync(context.HttpContext));
+app.UseMiddleware<RequestShapeGuard>();
+app.UseRouting();
+app.UseRateLimiter();
+app.UseRequestTimeouts();
 app.MapPublicEndpoints();
+app.MapOpenApi("/openapi/{documentName}.json");
 app.MapGet("/healthz", () => Results.Ok(new { status = "up" }));
 app.MapGet("/readyz", (IReadiness readiness) => readiness.IsReady(out string reason)
     ? Results.Ok(new { status = "ready", detail = reason })

@@ -4,7 +4,11 @@ namespace Qwen.Grains.Interfaces;
 /// A user message for a conversation. <paramref name="TurnId"/> identifies the turn across
 /// retries: a turn already stored under this id is answered from storage, never run twice.
 /// </summary>
-public sealed record ChatTurnRequest(string TurnId, string Content, int? MaxNewTokens = null, float? Temperature = null);
+public sealed record ChatTurnRequest(string TurnId, string Content, int? MaxNewTokens = null, float? Temperature = null)
+{
+    /// <summary>Sampling beyond the temperature, and text stop sequences, for this turn's reply.</summary>
+    public SamplingParameters? Sampling { get; init; }
+}
 
 public sealed record ChatTurnResult(
     string UserId,

@@ -6,8 +6,32 @@ public sealed record SentimentRequest(string Text);
 /// <param name="Score">The label's probability.</param>
 public sealed record SentimentResult(string Label, double Score, PromptTruncationInfo Truncation, string SiloId);
 
-/// <summary>The conversation to continue (no system message: the worker adds the configured one).</summary>
-public sealed record ChatGenerationRequest(IReadOnlyList<ConversationMessage> Messages, int? MaxNewTokens = null, float? Temperature = null);
+/// <summary>
+/// The conversation to continue (user and assistant messages; the worker adds the configured
+/// system message unless <paramref name="SystemMessage"/> replaces it for this request).
+/// </summary>
+public sealed record ChatGenerationRequest(IReadOnlyList<ConversationMessage> Messages, int? MaxNewTokens = null, float? Temperature = null)
+{
+    /// <summary>Sampling beyond the temperature, and text stop sequences.</summary>
+    public SamplingParameters? Sampling { get; init; }
+
+    /// <summary>Replaces the configured system message for this request.</summary>
+    public string? SystemMessage { get; init; }
+}
+
+/// <summary>
+/// Optional decoding settings of a chat request. <paramref name="TopP"/> and <paramref name="Seed"/>
+/// matter only when sampling (a temperature above 0); <paramref name="Stop"/> ends the reply before
+/// the first occurrence of any of its strings.
+/// </summary>
+public sealed record SamplingParameters(float? TopP = null, ulong? Seed = null, IReadOnlyList<string>? Stop = null)
+{
+    /// <summary>Most stop sequences a request may give (as OpenAI).</summary>
+    public const int MaxStopSequences = 4;
+
+    /// <summary>Longest stop sequence, in characters.</summary>
+    public const int MaxStopChars = 64;
+}
 
 /// <summary>A text delta while generating, or (last) the final accounting.</summary>
 public sealed record GenerationEvent(string? TextDelta, GenerationSummary? Summary);

@@ -14,6 +14,8 @@ public static class UserIdFormat
     {
         if (string.IsNullOrEmpty(userId)) return "the user id is empty";
         if (userId.Length > MaxLength) return $"the user id has {userId.Length} characters; at most {MaxLength} are allowed";
+        // They are path segments: inside a URL they would name the parent or the same resource.
+        if (userId is "." or "..") return $"the user id '{userId}' is not allowed: it is a path segment";
         int bad = userId.AsSpan().IndexOfAnyExcept(Allowed);
         return bad < 0 ? null
             : $"the user id contains '{userId[bad]}' at position {bad}; only ASCII letters, digits and - _ . @ are allowed";

@@ -71,7 +71,7 @@ public sealed partial class ConversationGrain : IConversationGrain, IGrainBase
         }
 
         var generation = new ChatGenerationRequest([.. Messages(state), new(ConversationMessage.User, request.Content)],
-            request.MaxNewTokens ?? _options.MaxNewTokens, request.Temperature);
+            request.MaxNewTokens ?? _options.MaxNewTokens, request.Temperature) { Sampling = request.Sampling };
         GenerationSummary? reply = null;
         await foreach (var e in _worker.GenerateReplyAsync(generation, cancellationToken).ConfigureAwait(false))
         {

@@ -92,11 +92,12 @@ public sealed partial class InferenceWorker : IInferenceWorker, IDisposable
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var conversation = InferenceRequestRules.Conversation(request);
-        var options = InferenceRequestRules.Generation(request.MaxNewTokens, request.Temperature, _options) with { StopTokenIds = _stopIds };
+        var options = InferenceRequestRules.Generation(request.MaxNewTokens, request.Temperature, _options, request.Sampling) with { StopTokenIds = _stopIds };
+        var stops = new StopSequenceFilter(InferenceRequestRules.StopSequences(request.Sampling?.Stop));
         // Stops the model when the consumer leaves before the end, not only when the caller cancels.
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var deltas = Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
-        var generation = GenerateAsync(conversation, options, deltas.Writer, stop.Token);
+        var generation = GenerateAsync(conversation, request.SystemMessage, options, stops, deltas.Writer, stop.Token);
         // Also when the request never started (overloaded, cancelled while waiting).
         _ = generation.ContinueWith(_ => deltas.Writer.TryComplete(), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
         try
@@ -121,15 +122,18 @@ public sealed partial class InferenceWorker : IInferenceWorker, IDisposable
         }
     }
 
-    /// <summary>Builds the prompt, generates on the backend, streams decoded text as each token arrives.</summary>
-    private async Task<GenerationSummary> GenerateAsync(IReadOnlyList<ChatMessage> conversation, GenerationOptions options,
-        ChannelWriter<string> deltas, CancellationToken cancellationToken)
+    /// <summary>
+    /// Builds the prompt, generates on the backend, streams decoded text as each token arrives;
+    /// a stop sequence in the text ends the generation early.
+    /// </summary>
+    private async Task<GenerationSummary> GenerateAsync(IReadOnlyList<ChatMessage> conversation, string? systemMessage,
+        GenerationOptions options, StopSequenceFilter stops, ChannelWriter<string> deltas, CancellationToken cancellationToken)
     {
         long started = Stopwatch.GetTimestamp();
         BuiltPrompt prompt;
         try
         {
-            prompt = _chat.Build(conversation, ContextWindow, options.MaxNewTokens);
+            prompt = _chat.Build(conversation, ContextWindow, options.MaxNewTokens, systemMessage);
         }
         catch (ArgumentException e)
         {
@@ -138,21 +142,49 @@ public sealed partial class InferenceWorker : IInferenceWorker, IDisposable
         // Synthetic or padded models may choose ids the tokenizer lacks; they add no text, as in Hugging Face.
         var decoder = _model.Tokenizer.CreateStreamingDecoder(skipSpecialTokens: true, skipUnknownIds: true);
         var text = new StringBuilder();
+        using var stopAtSequence = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        Task stopping = Task.CompletedTask;
+        int generated = 0;
         void Emit(string piece)
         {
-            if (piece.Length == 0) return;
-            text.Append(piece);
-            deltas.TryWrite(piece);
+            bool wasStopped = stops.Stopped;
+            piece = stops.Push(piece);
+            if (piece.Length > 0)
+            {
+                text.Append(piece);
+                deltas.TryWrite(piece);
+            }
+            // Not inline: this runs on the engine's loop, which must not run cancellation callbacks itself.
+            if (stops.Stopped && !wasStopped) stopping = stopAtSequence.CancelAsync();
         }
 
-        var result = await _backend.GenerateAsync(new GenerationRequest(prompt.Ids, options), id => Emit(decoder.Push(id)), cancellationToken)
-            .ConfigureAwait(false);
-        Emit(decoder.Flush());
-        Interlocked.Add(ref _generatedTokens, result.Tokens.Count);
-        string finish = result.FinishReason == FinishReason.Stop ? "stop" : "length";
-        LogReply(_logger, prompt.Ids.Length, result.Tokens.Count, finish, prompt.Truncation.DroppedTurns,
+        GenerationResult? result = null;
+        try
+        {
+            result = await _backend.GenerateAsync(new GenerationRequest(prompt.Ids, options), id =>
+            {
+                generated++;
+                Emit(decoder.Push(id));
+            }, stopAtSequence.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (stops.Stopped && !cancellationToken.IsCancellationRequested)
+        {
+            // Ended by a stop sequence: the reply so far is the answer.
+        }
+        await stopping.ConfigureAwait(false);
+        if (!stops.Stopped)
+        {
+            Emit(decoder.Flush());
+            string rest = stops.Flush();
+            text.Append(rest);
+            if (rest.Length > 0) deltas.TryWrite(rest);
+        }
+        int completionTokens = result?.Tokens.Count ?? generated;
+        Interlocked.Add(ref _generatedTokens, completionTokens);
+        string finish = stops.Stopped || result!.FinishReason == FinishReason.Stop ? "stop" : "length";
+        LogReply(_logger, prompt.Ids.Length, completionTokens, finish, prompt.Truncation.DroppedTurns,
             Stopwatch.GetElapsedTime(started).TotalMilliseconds);
-        return new GenerationSummary(text.ToString(), prompt.Ids.Length, result.Tokens.Count, finish, Truncation(prompt.Truncation), _siloId);
+        return new GenerationSummary(text.ToString(), prompt.Ids.Length, completionTokens, finish, Truncation(prompt.Truncation), _siloId);
     }
 
     public void Dispose() => _backend.Dispose();

@@ -58,6 +58,43 @@ public sealed class InferenceWorkerTests(TinyModelFixture model)
     }
 
     [Fact]
+    public async Task A_stop_sequence_ends_the_reply_before_it_and_counts_the_tokens_generated()
+    {
+        using var worker = Worker(new InferenceWorkerOptions { DefaultMaxNewTokens = 16 });
+        var request = new ChatGenerationRequest([new("user", "写一首关于春天的诗")]);
+        var full = await Summary(worker, request);
+        full.Text.Length.Should().BeGreaterThan(6, "the tiny model writes text to cut");
+        string stop = full.Text.Substring(full.Text.Length / 2, 2);
+
+        var deltas = new List<string>();
+        GenerationSummary? cut = null;
+        await foreach (var e in worker.GenerateReplyAsync(request with { Sampling = new SamplingParameters(Stop: [stop]) }, TestTimeout.Token))
+        {
+            if (e.TextDelta is { } delta) deltas.Add(delta);
+            cut = e.Summary ?? cut;
+        }
+
+        cut!.Text.Should().Be(full.Text[..full.Text.IndexOf(stop, StringComparison.Ordinal)]);
+        string.Concat(deltas).Should().Be(cut.Text);
+        cut.FinishReason.Should().Be("stop");
+        cut.CompletionTokens.Should().BeInRange(1, full.CompletionTokens);
+        worker.RunningRequests.Should().Be(0);
+    }
+
+    [Fact]
+    public async Task A_request_system_message_replaces_the_configured_one_and_a_seed_repeats_sampling()
+    {
+        using var worker = Worker(new InferenceWorkerOptions { DefaultMaxNewTokens = 8 });
+        var plain = new ChatGenerationRequest([new("user", "你好")]);
+        var configured = await Summary(worker, plain);
+        var own = await Summary(worker, plain with { SystemMessage = "You are a terse assistant who answers in one word only, always." });
+        own.PromptTokens.Should().NotBe(configured.PromptTokens);
+
+        var sampled = plain with { Temperature = 1.0f, Sampling = new SamplingParameters(TopP: 0.9f, Seed: 1234) };
+        (await Summary(worker, sampled)).Text.Should().Be((await Summary(worker, sampled)).Text);
+    }
+
+    [Fact]
     public async Task A_long_history_is_truncated_to_the_context_window()
     {
         using var worker = Worker(new InferenceWorkerOptions { ContextWindow = 128, MaxNewTokensLimit = 16, DefaultMaxNewTokens = 4 });

@@ -49,7 +49,7 @@ public static class ClusterStatusEndpoint
                     request_id = e.RequestId,
                 }),
             });
-        });
+        }).WithSummary("The cluster at a glance: silos with status and load, totals, recent request rates and latencies, recent errors");
         return app;
     }
 

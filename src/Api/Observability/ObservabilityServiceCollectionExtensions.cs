@@ -27,7 +27,8 @@ public static class ObservabilityServiceCollectionExtensions
         app.Services.GetRequiredService<ApiMetrics>();
         app.Use(app.Services.GetRequiredService<PublicRequestObserver>().InvokeAsync);
         app.MapGet("/metrics", async (ClusterMetricsExposition exposition, CancellationToken ct) =>
-            Results.Text(await exposition.WriteAsync(ct), Qwen.Observability.Prometheus.PrometheusText.ContentType));
+            Results.Text(await exposition.WriteAsync(ct), Qwen.Observability.Prometheus.PrometheusText.ContentType))
+            .WithSummary("Metrics of the Api and of every live silo (labelled silo) with cluster totals, in the Prometheus text format");
         app.MapClusterStatus();
         app.UseDashboard();
         return app;

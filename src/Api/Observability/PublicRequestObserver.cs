@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
+using Qwen.Api.Hosting;
 
 namespace Qwen.Api.Observability;
 
@@ -44,14 +45,15 @@ public sealed class PublicRequestObserver(ApiMetrics metrics, RequestWindow wind
             if (status >= 400)
             {
                 errors.Add(new RecentErrors.RequestError(time.GetUtcNow(), context.Request.Method, context.Request.Path.Value ?? "", task, status,
-                    DetailOf(capture.Head, status), context.Response.Headers["X-Request-Id"].FirstOrDefault() ?? context.TraceIdentifier));
+                    DetailOf(capture.Head, status), context.Features.Get<RequestFingerprint>()?.Id ?? context.TraceIdentifier));
             }
         }
     }
 
     private static bool IsOperational(PathString path) =>
         path.StartsWithSegments("/metrics") || path.StartsWithSegments("/healthz") || path.StartsWithSegments("/readyz")
-        || path.StartsWithSegments("/dashboard") || path.StartsWithSegments(ClusterStatusEndpoint.Path) || path == "/favicon.ico";
+        || path.StartsWithSegments("/dashboard") || path.StartsWithSegments("/openapi") || path.StartsWithSegments(ClusterStatusEndpoint.Path)
+        || path == "/favicon.ico";
 
     /// <summary>The task a request serves, named after its route (so new endpoints are counted without a list here).</summary>
     public static string TaskOf(HttpContext context)
@@ -61,7 +63,8 @@ public sealed class PublicRequestObserver(ApiMetrics metrics, RequestWindow wind
         return (route, method) switch
         {
             (null, _) => "unmatched",
-            ("/v1/sentiment", _) => "sentiment",
+            // One route serves single texts and batches; batches take longer, so they are timed apart.
+            ("/v1/sentiment", _) => context.Features.Get<RequestFingerprint>()?.Task == "sentiment.batch" ? "sentiment_batch" : "sentiment",
             ("/v1/conversations/{userId}/messages", _) => "chat",
             ("/v1/conversations/{userId}", "GET") => "history",
             ("/v1/conversations/{userId}", "DELETE") => "reset",

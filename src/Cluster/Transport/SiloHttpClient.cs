@@ -46,29 +46,47 @@ public sealed class SiloHttpClient(HttpClient http, Uri endpoint)
     }
 
     /// <summary>Streams a turn as server-sent events, each carrying one <see cref="ChatStreamEvent"/>.</summary>
-    public async IAsyncEnumerable<ChatStreamEvent> StreamTurnAsync(string userId, ChatTurnRequest request,
-        [EnumeratorCancellation] CancellationToken cancellationToken, IReadOnlyCollection<string>? unreachableSilos = null)
+    public IAsyncEnumerable<ChatStreamEvent> StreamTurnAsync(string userId, ChatTurnRequest request,
+        CancellationToken cancellationToken, IReadOnlyCollection<string>? unreachableSilos = null) =>
+        StreamAsync<ChatStreamEvent>(SiloRoutes.TurnStreamOf(userId), request, unreachableSilos, cancellationToken);
+
+    /// <summary>A stateless chat generation on this silo's inference worker, streamed as server-sent events.</summary>
+    public IAsyncEnumerable<GenerationEvent> GenerateAsync(ChatGenerationRequest request, CancellationToken cancellationToken) =>
+        StreamAsync<GenerationEvent>(SiloRoutes.Generate, request, null, cancellationToken);
+
+    /// <summary>One server-sent event of a stream: an event or, if the call failed midway, the error.</summary>
+    public sealed record StreamItem<T>(T? Event, GrainErrorBody? Error) where T : class;
+
+    private async IAsyncEnumerable<T> StreamAsync<T>(string path, object request, IReadOnlyCollection<string>? unreachableSilos,
+        [EnumeratorCancellation] CancellationToken cancellationToken) where T : class
     {
-        using var message = new HttpRequestMessage(HttpMethod.Post, new Uri(Endpoint, SiloRoutes.TurnStreamOf(userId)))
+        using var message = new HttpRequestMessage(HttpMethod.Post, new Uri(Endpoint, path))
         {
-            Content = JsonContent.Create(request, options: TransportJson.Options),
+            Content = JsonContent.Create(request, request.GetType(), options: TransportJson.Options),
         };
         AddUnreachable(message, unreachableSilos);
         using var response = await SendAsync(message, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
         await ThrowIfFailedAsync(response, cancellationToken);
         using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(cancellationToken));
-        while (await reader.ReadLineAsync(cancellationToken) is { } line)
+        while (true)
         {
+            string? line;
+            try
+            {
+                line = await reader.ReadLineAsync(cancellationToken);
+            }
+            catch (IOException e)
+            {
+                throw new GrainCallException(GrainErrorKind.Unavailable, $"silo {Endpoint} broke off the stream: {e.Message}", e);
+            }
+            if (line is null) yield break;
             if (!line.StartsWith("data: ", StringComparison.Ordinal)) continue;
-            var item = JsonSerializer.Deserialize<StreamItem>(line.AsSpan(6), TransportJson.Options)
+            var item = JsonSerializer.Deserialize<StreamItem<T>>(line.AsSpan(6), TransportJson.Options)
                 ?? throw new GrainCallException(GrainErrorKind.Unavailable, $"silo {Endpoint} sent an empty stream event");
             if (item.Error is { } error) throw new GrainCallException(error.Kind, error.Message);
             if (item.Event is { } evt) yield return evt;
         }
     }
-
-    /// <summary>One server-sent event of a turn stream: an event or, if the turn failed midway, the error.</summary>
-    public sealed record StreamItem(ChatStreamEvent? Event, GrainErrorBody? Error);
 
     private static void AddUnreachable(HttpRequestMessage message, IReadOnlyCollection<string>? unreachableSilos)
     {

@@ -7,6 +7,7 @@ public static class SiloRoutes
     public const string Turns = "/silo/conversations/{userId}/turns";
     public const string TurnStream = "/silo/conversations/{userId}/turns/stream";
     public const string Sentiment = "/silo/sentiment";
+    public const string Generate = "/silo/generate";
     public const string Status = "/silo/status";
 
     /// <summary>The silo's own metrics in the Prometheus text format (also scraped by the Api).</summary>

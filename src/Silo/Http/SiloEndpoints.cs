@@ -24,7 +24,10 @@ public static class SiloEndpoints
             }));
         app.MapPost(SiloRoutes.Sentiment, (SentimentRequest request, IGrainFactory grains, CancellationToken ct) =>
             Invoke(() => grains.GetInferenceWorker().AnalyzeSentimentAsync(request, ct)));
-        app.MapPost(SiloRoutes.TurnStream, StreamTurnAsync);
+        app.MapPost(SiloRoutes.TurnStream, (string userId, ChatTurnRequest request, IGrainFactory grains, HttpContext context) =>
+            StreamAsync(context, grains.GetConversation(userId).StreamMessageAsync(request, context.RequestAborted)));
+        app.MapPost(SiloRoutes.Generate, (ChatGenerationRequest request, IGrainFactory grains, HttpContext context) =>
+            StreamAsync(context, grains.GetInferenceWorker().GenerateReplyAsync(request, context.RequestAborted)));
         return app;
     }
 
@@ -45,10 +48,10 @@ public static class SiloEndpoints
         Results.Json(new GrainErrorBody(e.Kind, e.Message), TransportJson.Options, statusCode: (int)GrainErrorBody.StatusOf(e.Kind));
 
     /// <summary>Server-sent events; an error after the stream has started is sent as a last event.</summary>
-    private static async Task StreamTurnAsync(string userId, ChatTurnRequest request, IGrainFactory grains, HttpContext context)
+    private static async Task StreamAsync<T>(HttpContext context, IAsyncEnumerable<T> stream) where T : class
     {
         var ct = context.RequestAborted;
-        var events = grains.GetConversation(userId).StreamMessageAsync(request, ct).GetAsyncEnumerator(ct);
+        var events = stream.GetAsyncEnumerator(ct);
         bool started = false;
         try
         {
@@ -66,7 +69,7 @@ public static class SiloEndpoints
                 }
                 catch (GrainCallException e)
                 {
-                    await WriteEventAsync(context, new SiloHttpClient.StreamItem(null, new GrainErrorBody(e.Kind, e.Message)), ct);
+                    await WriteEventAsync(context, new SiloHttpClient.StreamItem<T>(null, new GrainErrorBody(e.Kind, e.Message)), ct);
                     return;
                 }
                 if (!more) return;
@@ -76,7 +79,7 @@ public static class SiloEndpoints
                     context.Response.Headers.CacheControl = "no-cache";
                     started = true;
                 }
-                await WriteEventAsync(context, new SiloHttpClient.StreamItem(events.Current, null), ct);
+                await WriteEventAsync(context, new SiloHttpClient.StreamItem<T>(events.Current, null), ct);
             }
         }
         finally
@@ -85,7 +88,7 @@ public static class SiloEndpoints
         }
     }
 
-    private static async Task WriteEventAsync(HttpContext context, SiloHttpClient.StreamItem item, CancellationToken ct)
+    private static async Task WriteEventAsync<T>(HttpContext context, SiloHttpClient.StreamItem<T> item, CancellationToken ct) where T : class
     {
         await context.Response.WriteAsync("data: " + JsonSerializer.Serialize(item, TransportJson.Options) + "\n\n", ct);
         await context.Response.Body.FlushAsync(ct);

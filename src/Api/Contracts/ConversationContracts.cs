@@ -1,0 +1,36 @@
+using System.Text.Json.Serialization;
+
+namespace Qwen.Api.Contracts;
+
+// Shapes of /v1/conversations, serialized in snake_case.
+
+/// <summary>A user message; <c>stream: true</c> answers with server-sent events.</summary>
+public sealed record ConversationMessageRequest(string Content, int? MaxTokens, double? Temperature, double? TopP, long? Seed,
+    IReadOnlyList<string>? Stop, bool? Stream);
+
+public sealed record TokenUsage(int PromptTokens, int CompletionTokens);
+
+public sealed record ConversationReply(
+    string UserId,
+    string Reply,
+    int Turn,
+    string TurnId,
+    string FinishReason,
+    TokenUsage Usage,
+    bool Truncated,
+    int DroppedTurns,
+    string Silo,
+    string RequestId,
+    long LatencyMs);
+
+public sealed record ConversationHistoryMessage(string Role, string Content);
+
+public sealed record ConversationHistoryResponse(string UserId, IReadOnlyList<ConversationHistoryMessage> Messages);
+
+/// <summary>One server-sent event of a streamed reply: a text delta, then one "done" with the reply, or an "error".</summary>
+public sealed record ConversationStreamEvent(
+    string Type,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Text = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] ConversationReply? Reply = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] int? Status = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Detail = null);

@@ -1,0 +1,118 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Options;
+using Qwen.Api.Contracts;
+using Qwen.Api.Hosting;
+using Qwen.Grains.Interfaces;
+
+namespace Qwen.Api.Endpoints;
+
+/// <summary>/v1/conversations/{userId}: send a message (JSON or server-sent events), read or delete the history.</summary>
+internal static class ConversationEndpoints
+{
+    private static readonly string[] MessageFields = ["content", "max_tokens", "temperature", "top_p", "seed", "stop", "stream"];
+
+    public static void Map(IEndpointRouteBuilder app)
+    {
+        app.MapPost("/v1/conversations/{userId}/messages", SendAsync)
+            .Accepts<ConversationMessageRequest>("application/json")
+            .Produces<ConversationReply>()
+            .Produces<ConversationStreamEvent>(StatusCodes.Status200OK, "text/event-stream")
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .WithSummary("Send a message to the user's conversation and get the reply");
+        app.MapGet("/v1/conversations/{userId}", HistoryAsync)
+            .Produces<ConversationHistoryResponse>()
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .WithSummary("The user's conversation history, oldest first");
+        app.MapDelete("/v1/conversations/{userId}", ResetAsync)
+            .Produces(StatusCodes.Status204NoContent)
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .WithSummary("Delete the user's conversation history");
+    }
+
+    private static Task<IResult> SendAsync(string userId, HttpContext context, IGrainFactory grains, IOptions<ApiLimits> options) =>
+        ApiErrors.Guard(context, async () =>
+        {
+            var limits = options.Value;
+            var ct = context.RequestAborted;
+            var fingerprint = RequestFingerprint.Of(context);
+            fingerprint.Task = "chat";
+            long started = Stopwatch.GetTimestamp();
+            CheckUserId(userId);
+            var body = await JsonBody.ReadAsync(context.Request, limits.MaxRequestBodyBytes, ct);
+            body.RejectUnknownFields(MessageFields);
+            string content = TextRules.Check(body.RequiredString("content"), "content", limits.MaxMessageChars);
+            var parameters = GenerationParameters.Read(body, limits);
+            bool stream = body.OptionalBool("stream") ?? false;
+            fingerprint.Input = content;
+            var request = new ChatTurnRequest(TurnId(context), content, parameters.MaxTokens, parameters.Temperature) { Sampling = parameters.Sampling };
+            var grain = grains.GetConversation(userId);
+            if (!stream)
+            {
+                var turn = await grain.SendMessageAsync(request, ct);
+                return Results.Ok(Reply(turn, fingerprint, started));
+            }
+
+            // The first event decides between an error response and a stream.
+            await using var events = grain.StreamMessageAsync(request, ct).GetAsyncEnumerator(ct);
+            bool more = await events.MoveNextAsync();
+            var sse = ServerSentEvents.Start(context);
+            try
+            {
+                for (; more; more = await events.MoveNextAsync())
+                {
+                    if (events.Current.TextDelta is { Length: > 0 } delta) await sse.WriteAsync(new ConversationStreamEvent("delta", Text: delta), ct);
+                    if (events.Current.Completed is { } turn) await sse.WriteAsync(new ConversationStreamEvent("done", Reply: Reply(turn, fingerprint, started)), ct);
+                }
+            }
+            catch (GrainCallException e)
+            {
+                var (status, _) = ApiErrors.StatusOf(e.Kind);
+                fingerprint.Output = $"error {status}: {e.Message}";
+                await sse.WriteAsync(new ConversationStreamEvent("error", Status: status, Detail: e.Message), ct);
+            }
+            return Results.Empty;
+        });
+
+    private static Task<IResult> HistoryAsync(string userId, HttpContext context, IGrainFactory grains) =>
+        ApiErrors.Guard(context, async () =>
+        {
+            var fingerprint = RequestFingerprint.Of(context);
+            fingerprint.Task = "chat.history";
+            fingerprint.Input = userId;
+            CheckUserId(userId);
+            var history = await grains.GetConversation(userId).GetHistoryAsync(context.RequestAborted);
+            var messages = history.Messages.Where(m => m.Role != ConversationMessage.System)
+                .Select(m => new ConversationHistoryMessage(m.Role, m.Content)).ToArray();
+            fingerprint.Output = $"{messages.Length} messages";
+            return Results.Ok(new ConversationHistoryResponse(history.UserId, messages));
+        });
+
+    private static Task<IResult> ResetAsync(string userId, HttpContext context, IGrainFactory grains) =>
+        ApiErrors.Guard(context, async () =>
+        {
+            var fingerprint = RequestFingerprint.Of(context);
+            fingerprint.Task = "chat.reset";
+            fingerprint.Input = userId;
+            CheckUserId(userId);
+            await grains.GetConversation(userId).ResetAsync(context.RequestAborted);
+            return Results.NoContent();
+        });
+
+    public static void CheckUserId(string userId)
+    {
+        if (UserIdFormat.Problem(userId) is { } problem) throw RequestRejectedException.BadRequest(problem, "user");
+    }
+
+    /// <summary>One id per HTTP request (or the client's Idempotency-Key): retries across silos reuse it.</summary>
+    public static string TurnId(HttpContext context) =>
+        context.Request.Headers["Idempotency-Key"].FirstOrDefault() is { Length: > 0 and <= 128 } key ? key : Guid.NewGuid().ToString("N");
+
+    private static ConversationReply Reply(ChatTurnResult turn, RequestFingerprint fingerprint, long started)
+    {
+        fingerprint.Output = turn.Reply;
+        fingerprint.Silo = turn.SiloId;
+        return new ConversationReply(turn.UserId, turn.Reply, turn.TurnNumber, turn.TurnId, turn.FinishReason,
+            new TokenUsage(turn.PromptTokens, turn.CompletionTokens), turn.Truncation.Truncated, turn.Truncation.DroppedTurns,
+            turn.SiloId, fingerprint.Id, SentimentEndpoints.ElapsedMs(started));
+    }
+}
