@@ -34,6 +34,7 @@ public sealed class PublicRequestObserver(ApiMetrics metrics, RequestWindow wind
         }
         finally
         {
+            await FlushCapturedAsync(context);
             context.Response.Body = body;
             // Named after the route matched on the way in (the endpoint is known only after routing ran).
             string task = TaskOf(context);
@@ -47,6 +48,22 @@ public sealed class PublicRequestObserver(ApiMetrics metrics, RequestWindow wind
                 errors.Add(new RecentErrors.RequestError(time.GetUtcNow(), context.Request.Method, context.Request.Path.Value ?? "", task, status,
                     DetailOf(capture.Head, status), context.Features.Get<RequestFingerprint>()?.Id ?? context.TraceIdentifier));
             }
+        }
+    }
+
+    /// <summary>
+    /// Writes out what a writer left buffered in the capture's pipe (the timeout middleware does):
+    /// restoring the original body drops that pipe, and with it anything it still holds.
+    /// </summary>
+    private static async Task FlushCapturedAsync(HttpContext context)
+    {
+        try
+        {
+            await context.Response.BodyWriter.FlushAsync(context.RequestAborted);
+        }
+        catch (Exception e) when (e is OperationCanceledException or IOException or InvalidOperationException)
+        {
+            // The client went away, or the response is complete: nothing left to deliver.
         }
     }
 
