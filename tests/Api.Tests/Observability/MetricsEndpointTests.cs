@@ -14,6 +14,8 @@ public sealed class MetricsEndpointTests(ObservedCluster fixture)
     public async Task Api_requests_are_counted_by_task_and_status_and_timed()
     {
         var cluster = fixture.Cluster;
+        // The Api reads the silos at most once a second: past that, the baseline includes every earlier call.
+        await Task.Delay(TimeSpan.FromSeconds(1.5));
         var before = await fixture.ScrapeAsync(cluster.ApiUrl);
 
         for (int i = 0; i < 3; i++) (await cluster.PostAsync("/v1/sentiment", new { text = $"metrics sentence {i}" })).Status.Should().Be(200);
@@ -21,7 +23,8 @@ public sealed class MetricsEndpointTests(ObservedCluster fixture)
         (await cluster.PostAsync("/v1/conversations/metrics-user/messages", new { content = "hello" })).Status.Should().Be(200);
         (await cluster.GetAsync("/v1/conversations/metrics-user")).Status.Should().Be(200);
 
-        var after = await fixture.ScrapeAsync(cluster.ApiUrl);
+        var after = await fixture.ScrapeUntilAsync(cluster.ApiUrl, families =>
+            families.Sum("qwen_silo_calls_total", ("call", "chat"), ("status", "200")) > before.Sum("qwen_silo_calls_total", ("call", "chat"), ("status", "200")));
         double Delta(string sample, params (string, string)[] labels) => after.Sum(sample, labels) - before.Sum(sample, labels);
 
         Delta(Requests, ("task", "sentiment"), ("status", "200")).Should().Be(3);
@@ -48,7 +51,7 @@ public sealed class MetricsEndpointTests(ObservedCluster fixture)
         // Work on both silos, so their inference figures are not all zero.
         for (int i = 0; i < 6; i++) (await cluster.PostAsync($"/v1/conversations/totals-user-{i}/messages", new { content = "hi" })).Status.Should().Be(200);
 
-        var api = await fixture.ScrapeAsync(cluster.ApiUrl);
+        var api = await fixture.ScrapeUntilAsync(cluster.ApiUrl, families => families.Sum("qwen_silo_active_conversations") >= 6);
 
         foreach (string family in new[] { "qwen_inference_generated_tokens_total", "qwen_inference_queue_depth", "qwen_inference_batch_size",
                      "qwen_inference_kv_budget", "qwen_silo_active_conversations", "process_resident_memory_bytes", "dotnet_gc_collections_total" })

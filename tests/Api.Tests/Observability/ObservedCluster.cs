@@ -27,6 +27,21 @@ public sealed class ObservedCluster : IAsyncLifetime
         response.Content.Headers.ContentType!.MediaType.Should().Be("text/plain");
         return PrometheusTextParser.Parse(await response.Content.ReadAsStringAsync());
     }
+
+    /// <summary>
+    /// Scrapes until <paramref name="ready"/> holds (the Api reads the silos at most once a second,
+    /// so their figures may lag a moment); returns the last scrape either way, for the assertions.
+    /// </summary>
+    public async Task<IReadOnlyList<MetricFamily>> ScrapeUntilAsync(string baseUrl, Func<IReadOnlyList<MetricFamily>, bool> ready)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
+        while (true)
+        {
+            var families = await ScrapeAsync(baseUrl);
+            if (ready(families) || DateTime.UtcNow > deadline) return families;
+            await Task.Delay(200);
+        }
+    }
 }
 
 [CollectionDefinition(Name)]
