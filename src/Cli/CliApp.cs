@@ -21,11 +21,22 @@ public static class CliApp
         root.Subcommands.Add(TokenizeCommand.Create());
         root.Subcommands.Add(DetokenizeCommand.Create());
         root.Subcommands.Add(BenchTokenizerCommand.Create());
+        root.Subcommands.Add(BenchServeCommand.Create());
+        root.Subcommands.Add(LoadCommand.Create());
+        root.Subcommands.Add(DbCommand.Create());
         return root;
     }
 
-    public static Task<int> RunAsync(string[] args, CancellationToken cancellationToken = default) =>
-        Create().Parse(args).InvokeAsync(cancellationToken: cancellationToken);
+    public static async Task<int> RunAsync(string[] args, CancellationToken cancellationToken = default)
+    {
+        var parsed = Create().Parse(args);
+        if (parsed.Errors.Count == 0) return await parsed.InvokeAsync(cancellationToken: cancellationToken);
+        // Unknown or missing options are bad input like any other: one error line each, exit code 2.
+        foreach (var error in parsed.Errors) await Console.Error.WriteLineAsync($"error: {error.Message}");
+        string command = parsed.CommandResult.Command is RootCommand ? "qwen" : $"qwen {parsed.CommandResult.Command.Name}";
+        await Console.Error.WriteLineAsync($"(see '{command} --help')");
+        return UsageError;
+    }
 
     /// <summary>Runs a command body, turning the errors users can cause into one clear line and exit code 2.</summary>
     public static async Task<int> Guard(Func<Task<int>> body)

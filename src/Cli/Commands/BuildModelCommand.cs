@@ -1,11 +1,15 @@
 using System.CommandLine;
 using Qwen.Inference.Building;
+using Qwen.Inference.Checkpoints;
 using Qwen.Inference.Models;
 using Spectre.Console;
 
 namespace Qwen.Cli.Commands;
 
-/// <summary><c>qwen build-model</c>: writes a synthetic Qwen2 model directory.</summary>
+/// <summary>
+/// <c>qwen build-model</c>: writes a model directory, either synthetic (preset or config shape,
+/// generated weights) or converted from a Hugging Face checkpoint (<c>--from-hf DIR</c>).
+/// </summary>
 internal static class BuildModelCommand
 {
     public static Command Create()
@@ -14,7 +18,8 @@ internal static class BuildModelCommand
         var config = new Option<FileInfo?>("--config") { Description = "A Qwen2 config.json to take the shape from instead of a preset" };
         var weights = new Option<string>("--weights") { Description = "random (seeded) | hash (the golden hash rule, seed ignored)", DefaultValueFactory = _ => "random" };
         var seed = new Option<ulong>("--seed") { Description = "Seed of the random weights", DefaultValueFactory = _ => 42 };
-        var dtype = new Option<string>("--dtype") { Description = "Weight type: fp32 | int8", DefaultValueFactory = _ => "fp32" };
+        var fromHf = new Option<DirectoryInfo?>("--from-hf") { Description = "Convert this Hugging Face Qwen2 checkpoint (config.json + model.safetensors or sharded safetensors with index) instead of generating weights" };
+        var dtype = new Option<string>("--dtype") { Description = "Weight type: fp32 | int8 | int4", DefaultValueFactory = _ => "fp32" };
         var output = new Option<DirectoryInfo>("--out") { Description = "Model directory to write", Required = true };
         var noPositionIds = new Option<bool>("--no-position-ids") { Description = "Omit the position_ids input (positions come from attention_mask)" };
         var useCacheBranch = new Option<bool>("--use-cache-branch") { Description = "Add the use_cache_branch input of merged exports" };
@@ -22,26 +27,20 @@ internal static class BuildModelCommand
         var noLogitsToKeep = new Option<bool>("--no-logits-to-keep") { Description = "Omit the num_logits_to_keep input (logits for every position)" };
         var quiet = new Option<bool>("--quiet") { Description = "No progress display" };
 
-        var command = new Command("build-model", "Build a synthetic Qwen2 model directory (ONNX decoder with KV cache, tokenizer, config).")
+        var command = new Command("build-model", "Build a Qwen2 model directory (ONNX decoder with KV cache, tokenizer, config): synthetic, or converted from a Hugging Face checkpoint with --from-hf.")
         {
-            preset, config, weights, seed, dtype, output, noPositionIds, useCacheBranch, kvDtype, noLogitsToKeep, quiet,
+            fromHf, preset, config, weights, seed, dtype, output, noPositionIds, useCacheBranch, kvDtype, noLogitsToKeep, quiet,
         };
         command.SetAction((parse, ct) => CliApp.Guard(async () =>
         {
-            QwenConfig shape = ResolveShape(parse.GetValue(preset), parse.GetValue(config));
-            IWeightSource source = parse.GetValue(weights) switch
-            {
-                "random" => new HashWeightSource(shape, parse.GetValue(seed)),
-                "hash" => new HashWeightSource(shape, 0),
-                var other => throw new ArgumentException($"--weights must be 'random' or 'hash', not '{other}'"),
-            };
             var options = new ModelBuildOptions
             {
                 WeightType = parse.GetValue(dtype) switch
                 {
                     "fp32" => WeightType.Fp32,
                     "int8" => WeightType.Int8,
-                    var other => throw new ArgumentException($"--dtype must be 'fp32' or 'int8', not '{other}'"),
+                    "int4" => WeightType.Int4,
+                    var other => throw new ArgumentException($"--dtype must be 'fp32', 'int8' or 'int4', not '{other}'"),
                 },
                 PositionIdsInput = !parse.GetValue(noPositionIds),
                 UseCacheBranchInput = parse.GetValue(useCacheBranch),
@@ -54,26 +53,54 @@ internal static class BuildModelCommand
                 LogitsToKeepInput = !parse.GetValue(noLogitsToKeep),
             };
             string outDir = parse.GetValue(output)!.FullName;
+            bool showProgress = !parse.GetValue(quiet) && !Console.IsOutputRedirected;
             var started = System.Diagnostics.Stopwatch.StartNew();
-            if (parse.GetValue(quiet) || Console.IsOutputRedirected)
+            QwenConfig shape;
+            string source;
+            if (parse.GetValue(fromHf) is DirectoryInfo checkpoint)
             {
-                await Task.Run(() => ModelDirectoryBuilder.Build(outDir, shape, source, options, null, ct), ct);
+                if (parse.GetValue(preset) is not null || parse.GetValue(config) is not null)
+                    throw new ArgumentException("--from-hf takes the shape from the checkpoint's config.json; drop --preset / --config");
+                ConversionResult result = await WithProgress(showProgress, "Converting checkpoint",
+                    p => HuggingFaceConverter.Convert(checkpoint.FullName, outDir, options, p, ct), ct);
+                shape = result.Config;
+                source = $"from {result.WeightFiles.Count} safetensors file(s) stored as " +
+                         $"{string.Join("/", result.StoredDtypes)}, with {string.Join(", ", result.CopiedFiles)}";
             }
             else
             {
-                await AnsiConsole.Progress().StartAsync(async progress =>
+                shape = ResolveShape(parse.GetValue(preset), parse.GetValue(config));
+                IWeightSource weightSource = parse.GetValue(weights) switch
                 {
-                    var task = progress.AddTask($"Building {shape.NumHiddenLayers}-layer model", maxValue: 1.0);
-                    await Task.Run(() => ModelDirectoryBuilder.Build(outDir, shape, source, options,
-                        new Progress<double>(f => task.Value = f), ct), ct);
-                    task.Value = 1.0;
-                });
+                    "random" => new HashWeightSource(shape, parse.GetValue(seed)),
+                    "hash" => new HashWeightSource(shape, 0),
+                    var other => throw new ArgumentException($"--weights must be 'random' or 'hash', not '{other}'"),
+                };
+                await WithProgress(showProgress, $"Building {shape.NumHiddenLayers}-layer model", p =>
+                {
+                    ModelDirectoryBuilder.Build(outDir, shape, weightSource, options, p, ct);
+                    return true;
+                }, ct);
+                source = $"{parse.GetValue(weights)} weights";
             }
             long bytes = Directory.GetFiles(Path.Combine(outDir, "onnx")).Sum(f => new FileInfo(f).Length);
-            Console.WriteLine($"Wrote {outDir} ({bytes / 1e6:F1} MB of ONNX, {Qwen2Parameters.TotalElementCount(shape) / 1e6:F1} M parameters, {options.WeightType}) in {started.Elapsed.TotalSeconds:F1} s");
+            Console.WriteLine($"Wrote {outDir} ({bytes / 1e6:F1} MB of ONNX, {Qwen2Parameters.TotalElementCount(shape) / 1e6:F1} M parameters, {options.WeightType}, {source}) in {started.Elapsed.TotalSeconds:F1} s");
             return 0;
         }));
         return command;
+    }
+
+    private static async Task<T> WithProgress<T>(bool show, string title, Func<IProgress<double>?, T> build, CancellationToken ct)
+    {
+        if (!show) return await Task.Run(() => build(null), ct);
+        T result = default!;
+        await AnsiConsole.Progress().StartAsync(async progress =>
+        {
+            var task = progress.AddTask(title, maxValue: 1.0);
+            result = await Task.Run(() => build(new Progress<double>(f => task.Value = f)), ct);
+            task.Value = 1.0;
+        });
+        return result;
     }
 
     private static QwenConfig ResolveShape(string? preset, FileInfo? config)

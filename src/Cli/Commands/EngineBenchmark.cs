@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Qwen.Cli.Measurement;
 using Qwen.Inference.Engine;
 
 namespace Qwen.Cli.Commands;
@@ -29,7 +30,7 @@ internal static class EngineBenchmark
             EnableMemoryPattern = s.MemoryPattern,
             SessionConfig = s.SessionConfig,
         });
-        double loadedRss = CurrentRssMegabytes();
+        double loadedRss = ProcessMemory.CurrentRssMegabytes();
         long weightBytes = Directory.GetFiles(Path.GetDirectoryName(session.Model.OnnxPath)!)
             .Where(f => f.StartsWith(session.Model.OnnxPath, StringComparison.Ordinal))
             .Sum(f => new FileInfo(f).Length);
@@ -39,7 +40,7 @@ internal static class EngineBenchmark
         foreach (int length in s.PromptLengths)
         {
             ct.ThrowIfCancellationRequested();
-            log($"prefill {length} tokens ... (RSS {CurrentRssMegabytes():F0} MB)");
+            log($"prefill {length} tokens ... (RSS {ProcessMemory.CurrentRssMegabytes():F0} MB)");
             double ms = Median(Enumerable.Range(0, 4).Select(_ => TimePrefill(session, RandomIds(random, length), ct)).Skip(1));
             prefill.Add(new PrefillResult(length, ms, length / (ms / 1000)));
         }
@@ -48,13 +49,13 @@ internal static class EngineBenchmark
         foreach (int batch in s.Batches)
         {
             ct.ThrowIfCancellationRequested();
-            log($"decode batch {batch}, {s.DecodeSteps} steps ... (RSS {CurrentRssMegabytes():F0} MB)");
+            log($"decode batch {batch}, {s.DecodeSteps} steps ... (RSS {ProcessMemory.CurrentRssMegabytes():F0} MB)");
             double ms = TimeDecode(session, batch, s.DecodeSteps, random, ct);
             decode.Add(new DecodeResult(batch, ms, batch / (ms / 1000), weightBytes / 1e9 / (ms / 1000)));
         }
 
         return new Report(Path.GetFileName(s.ModelPath.TrimEnd('/')), weightBytes, threads, session.LoadTime.TotalSeconds, loadedRss,
-            prefill, decode, PeakRssMegabytes());
+            prefill, decode, ProcessMemory.PeakRssMegabytes());
     }
 
     private static double TimePrefill(DecoderSession session, long[] ids, CancellationToken ct)
@@ -95,20 +96,5 @@ internal static class EngineBenchmark
     {
         var sorted = values.Order().ToArray();
         return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
-    }
-
-    /// <summary>Peak resident set size of this process (VmHWM).</summary>
-    public static double PeakRssMegabytes() => ProcStatusMegabytes("VmHWM:");
-
-    public static double CurrentRssMegabytes() => ProcStatusMegabytes("VmRSS:");
-
-    private static double ProcStatusMegabytes(string field)
-    {
-        foreach (string line in File.ReadLines("/proc/self/status"))
-        {
-            if (line.StartsWith(field, StringComparison.Ordinal))
-                return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture) / 1024.0;
-        }
-        return double.NaN;
     }
 }

@@ -13,6 +13,13 @@ public enum WeightType
     /// in its batch.
     /// </summary>
     Int8,
+
+    /// <summary>
+    /// Weight-only int4: symmetric 4-bit weights in blocks of 32 along the input dimension,
+    /// multiplied with <c>com.microsoft.MatMulNBits</c> (activations quantized to int8 per row
+    /// and block inside the kernel). The tied embedding is gathered from the same packed table.
+    /// </summary>
+    Int4,
 }
 
 /// <summary>

@@ -18,7 +18,15 @@ public static class ModelDirectoryBuilder
     public static string BundledTokenizerDirectory => Path.Combine(AppContext.BaseDirectory, "tokenizer", "qwen");
 
     public static void Build(string outputDirectory, QwenConfig config, IWeightSource weights, ModelBuildOptions options,
-        IProgress<double>? progress = null, CancellationToken cancellationToken = default)
+        IProgress<double>? progress = null, CancellationToken cancellationToken = default) =>
+        Build(outputDirectory, config, weights, options, [], progress, cancellationToken);
+
+    /// <param name="companionFiles">
+    /// Files (config.json, tokenizer files, ...) copied into the output under their own names,
+    /// replacing the generated ones; used when converting a real checkpoint.
+    /// </param>
+    public static void Build(string outputDirectory, QwenConfig config, IWeightSource weights, ModelBuildOptions options,
+        IReadOnlyList<string> companionFiles, IProgress<double>? progress = null, CancellationToken cancellationToken = default)
     {
         config.Validate();
         string onnxDirectory = Path.Combine(outputDirectory, "onnx");
@@ -36,6 +44,7 @@ public static class ModelDirectoryBuilder
         var tokenizerConfig = JsonNode.Parse(File.ReadAllText(BundledTokenizerFile("tokenizer_config.json")))!;
         tokenizerConfig["chat_template"] = Qwen2ChatTemplate.Jinja;
         File.WriteAllText(Path.Combine(outputDirectory, "tokenizer_config.json"), tokenizerConfig.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        foreach (string file in companionFiles) File.Copy(file, Path.Combine(outputDirectory, Path.GetFileName(file)), overwrite: true);
 
         string modelPath = Path.Combine(onnxDirectory, OnnxFileName);
         string tempModel = modelPath + ".partial";

@@ -23,8 +23,11 @@ internal sealed class Qwen2GraphBuilder
     private readonly IProgress<double>? _progress;
     private string? _uint8Zero128;
 
-    /// <summary>A linear layer's initializers: B as [in, out] (float32 or int8) and, for int8, per-column scales.</summary>
-    private sealed record Linear(string Weight, string? Scales, string? Bias);
+    /// <summary>
+    /// A linear layer's initializers: for fp32 and int8, B as [in, out] (int8 with per-column
+    /// scales); for int4, MatMulNBits' packed [out, blocks, 16] B with [out, blocks] scales.
+    /// </summary>
+    private sealed record Linear(WeightType Type, string Weight, string? Scales, string? Bias, int InFeatures, int OutFeatures);
 
     public Qwen2GraphBuilder(QwenConfig config, IWeightSource weights, ModelBuildOptions options, OnnxGraphWriter writer, IProgress<double>? progress)
     {
@@ -38,7 +41,7 @@ internal sealed class Qwen2GraphBuilder
     public void Build()
     {
         DataType kvType = _o.Float16KvCache ? DataType.Float16 : DataType.Float;
-        if (_o.WeightType == WeightType.Int8) _g.UseOpset("com.microsoft", 1);
+        if (_o.WeightType != WeightType.Fp32) _g.UseOpset("com.microsoft", 1);
         _g.Input("input_ids", DataType.Int64, Batch, Sequence);
         _g.Input("attention_mask", DataType.Int64, Batch, Total);
         if (_o.PositionIdsInput) _g.Input("position_ids", DataType.Int64, Batch, Sequence);
@@ -114,6 +117,7 @@ internal sealed class Qwen2GraphBuilder
 
     private string Embed(string ids, Linear table)
     {
+        if (table.Type == WeightType.Int4) return EmbedInt4(ids, table);
         // The table is stored [hidden, vocab] for the tied lm_head matmul; gather columns.
         string columns = _g.Node("Gather", [table.Weight, ids], attributes: Attrs(("axis", 1L)));
         string rows = _g.Node("Transpose", [columns], attributes: Attrs(("perm", new long[] { 1, 2, 0 })));
@@ -121,6 +125,27 @@ internal sealed class Qwen2GraphBuilder
         string values = _g.Node("Cast", [rows], attributes: Attrs(("to", (long)DataType.Float)));
         string scales = _g.Node("Unsqueeze", [_g.Node("Gather", [table.Scales, ids], attributes: Attrs(("axis", 0L))), _g.Vector(-1)]);
         return _g.Node("Mul", [values, scales], "inputs_embeds");
+    }
+
+    /// <summary>
+    /// Gathers the token rows of the packed int4 table and dequantizes them in the graph:
+    /// split each byte into its two nibbles, subtract the zero point 8, scale per block.
+    /// </summary>
+    private string EmbedInt4(string ids, Linear table)
+    {
+        int blocks = Int4BlockWeights.BlockCount(table.InFeatures);
+        string rows = _g.Node("Gather", [table.Weight, ids], attributes: Attrs(("axis", 0L)));
+        string low = _g.Node("BitwiseAnd", [rows, _g.Constant<byte>([15])]);
+        string high = _g.Node("BitShift", [rows, _g.Constant<byte>([4])], attributes: Attrs(("direction", "RIGHT")));
+        string pairs = _g.Node("Concat", [_g.Node("Unsqueeze", [low, _g.Vector(-1)]), _g.Node("Unsqueeze", [high, _g.Vector(-1)])],
+            attributes: Attrs(("axis", -1L)));
+        string codes = _g.Node("Reshape", [pairs, _g.Vector(0, 0, blocks, Int4BlockWeights.BlockSize)]);
+        string centered = _g.Node("Sub", [_g.Node("Cast", [codes], attributes: Attrs(("to", (long)DataType.Float))), _g.Scalar(8f)]);
+        string scales = _g.Node("Unsqueeze", [_g.Node("Gather", [table.Scales!, ids], attributes: Attrs(("axis", 0L))), _g.Vector(-1)]);
+        string values = _g.Node("Reshape", [_g.Node("Mul", [centered, scales]), _g.Vector(0, 0, (long)blocks * Int4BlockWeights.BlockSize)]);
+        return blocks * Int4BlockWeights.BlockSize == table.InFeatures
+            ? values
+            : _g.Node("Slice", [values, _g.Vector(0), _g.Vector(table.InFeatures), _g.Vector(-1)], "inputs_embeds");
     }
 
     private string DecoderLayer(int l, string x, string positions, string mask, string cos, string sin, DataType kvType)
@@ -184,26 +209,46 @@ internal sealed class Qwen2GraphBuilder
     private Linear AddLinear(string name, int inFeatures, (string Name, int Out)[] weights, (string Name, int Length)[]? biases)
     {
         int outFeatures = weights.Sum(w => w.Out);
-        float[] matrix = LinearWeights.ReadTransposed(_weights, inFeatures, weights);
         string? bias = biases is null ? null
             : _g.Initializer(name + ".bias", LinearWeights.ReadVector(_weights, biases).AsSpan(), [outFeatures]);
+        if (_o.WeightType == WeightType.Int4)
+        {
+            // MatMulNBits takes B in the Hugging Face [out, in] order, so no transpose.
+            float[] rows = Int4BlockWeights.ReadRows(_weights, inFeatures, weights);
+            var (packed, blockScales) = Int4BlockWeights.Quantize(rows, outFeatures, inFeatures);
+            int blocks = Int4BlockWeights.BlockCount(inFeatures);
+            return new Linear(WeightType.Int4,
+                _g.Initializer(name + ".weight_q4", packed.AsSpan(), [outFeatures, blocks, Int4BlockWeights.BlockSize / 2]),
+                _g.Initializer(name + ".weight_q4_scale", blockScales.AsSpan(), [outFeatures, blocks]),
+                bias, inFeatures, outFeatures);
+        }
+        float[] matrix = LinearWeights.ReadTransposed(_weights, inFeatures, weights);
         if (_o.WeightType == WeightType.Fp32)
         {
-            return new Linear(_g.Initializer(name + ".weight_t", matrix.AsSpan(), [inFeatures, outFeatures]), null, bias);
+            return new Linear(WeightType.Fp32, _g.Initializer(name + ".weight_t", matrix.AsSpan(), [inFeatures, outFeatures]), null, bias,
+                inFeatures, outFeatures);
         }
         var (quantized, scales) = LinearWeights.QuantizeColumns(matrix, inFeatures, outFeatures);
-        return new Linear(
+        return new Linear(WeightType.Int8,
             _g.Initializer(name + ".weight_t_int8", quantized.AsSpan(), [inFeatures, outFeatures]),
             _g.Initializer(name + ".weight_scale", scales.AsSpan(), [outFeatures]),
-            bias);
+            bias, inFeatures, outFeatures);
     }
 
     private string ApplyLinear(string x, Linear linear, string? output = null)
     {
         string y;
-        if (linear.Scales is null)
+        if (linear.Type == WeightType.Fp32)
         {
             y = _g.Node("MatMul", [x, linear.Weight], linear.Bias is null ? output : null);
+        }
+        else if (linear.Type == WeightType.Int4)
+        {
+            // accuracy_level 4: activations are quantized to int8 per row and block inside the
+            // kernel, so each sequence's result stays independent of its batch neighbours.
+            y = _g.Node("MatMulNBits", [x, linear.Weight, linear.Scales!], linear.Bias is null ? output : null, domain: "com.microsoft",
+                attributes: Attrs(("K", (long)linear.InFeatures), ("N", (long)linear.OutFeatures), ("bits", (long)Int4BlockWeights.Bits),
+                    ("block_size", (long)Int4BlockWeights.BlockSize), ("accuracy_level", 4L)));
         }
         else
         {
@@ -217,7 +262,7 @@ internal sealed class Qwen2GraphBuilder
             // MatMulIntegerToFloat applies the per-column weight scales inside the GEMM's
             // output stage; its activation scale must be a scalar, so the per-row scale
             // follows as one Mul.
-            string columnScaled = _g.Node("MatMulIntegerToFloat", [quantized, linear.Weight, _g.Scalar(1f), linear.Scales, _uint8Zero128],
+            string columnScaled = _g.Node("MatMulIntegerToFloat", [quantized, linear.Weight, _g.Scalar(1f), linear.Scales!, _uint8Zero128],
                 domain: "com.microsoft");
             y = _g.Node("Mul", [columnScaled, rowScale], linear.Bias is null ? output : null);
         }

@@ -36,8 +36,7 @@ public static class SiloServiceCollectionExtensions
         {
             services.Configure<PostgresOptions>(configuration.GetSection(PostgresOptions.SectionName));
             services.AddSingleton(sp => PostgresDataSourceFactory.Create(sp.GetRequiredService<IOptions<PostgresOptions>>().Value, sp.GetRequiredService<ILoggerFactory>()));
-            services.AddSingleton<SchemaModule>(MembershipSchema.Module);
-            services.AddSingleton<SchemaModule>(ConversationSchema.Module);
+            foreach (SchemaModule module in ClusterSchema.Modules) services.AddSingleton(module);
             services.AddSingleton<PostgresSchemaMigrator>();
             services.AddHostedService<SchemaMigrationService>();
             services.AddSingleton<IMembershipTable, PostgresMembershipTable>();

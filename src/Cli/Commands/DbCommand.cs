@@ -1,0 +1,94 @@
+using System.CommandLine;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using Qwen.Cluster.Postgres;
+using Qwen.Cluster.Schema;
+using Qwen.Silo.Hosting;
+
+namespace Qwen.Cli.Commands;
+
+/// <summary>
+/// <c>qwen db migrate --connection STR</c>: creates or migrates the cluster schema ahead of the
+/// first silo, with the same migrator and modules the silos run at start.
+/// </summary>
+internal static class DbCommand
+{
+    /// <summary>Exit code when PostgreSQL cannot be reached or refuses the migration.</summary>
+    private const int DatabaseError = 1;
+
+    private const string ConnectionVariable = "Postgres__ConnectionString";
+
+    public static Command Create()
+    {
+        var connection = new Option<string?>("--connection")
+        {
+            Description = $"Npgsql connection string of the cluster database (default: ${ConnectionVariable})",
+        };
+        var migrate = new Command("migrate", "Create or migrate the cluster schema (membership, conversations); safe to run again.")
+        {
+            connection,
+        };
+        migrate.SetAction((parse, ct) => CliApp.Guard(() =>
+            MigrateAsync(parse.GetValue(connection) ?? Environment.GetEnvironmentVariable(ConnectionVariable), ct)));
+        return new Command("db", "Cluster database administration.") { migrate };
+    }
+
+    private static async Task<int> MigrateAsync(string? connectionString, CancellationToken cancellationToken)
+    {
+        if (string.IsNullOrWhiteSpace(connectionString))
+        {
+            throw new ArgumentException($"give the database with --connection \"Host=...;Database=...;Username=...\" or {ConnectionVariable}");
+        }
+
+        // Only the migrator's warnings (e.g. a database newer than this build) are worth showing, on stderr.
+        using var loggerFactory = LoggerFactory.Create(logging => logging
+            .SetMinimumLevel(LogLevel.Warning)
+            .AddSimpleConsole(o => o.SingleLine = true)
+            .AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace));
+        NpgsqlDataSource dataSource;
+        try
+        {
+            dataSource = PostgresDataSourceFactory.Create(new PostgresOptions { ConnectionString = connectionString });
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new ArgumentException(e.Message, e);
+        }
+
+        await using (dataSource)
+        {
+            try
+            {
+                var migrator = new PostgresSchemaMigrator(dataSource, ClusterSchema.Modules, loggerFactory.CreateLogger<PostgresSchemaMigrator>());
+                IReadOnlyList<AppliedMigration> applied = await migrator.MigrateAsync(cancellationToken);
+                foreach (AppliedMigration migration in applied)
+                {
+                    Console.WriteLine($"applied {migration.Module} v{migration.Version}: {migration.Description}");
+                }
+
+                string versions = await ReadVersionsAsync(dataSource, cancellationToken);
+                Console.WriteLine(applied.Count == 0 ? $"schema up to date: {versions}" : $"schema now at: {versions}");
+                return 0;
+            }
+            catch (ClusterStoreUnavailableException e)
+            {
+                await Console.Error.WriteLineAsync($"error: {e.Message}");
+                return DatabaseError;
+            }
+        }
+    }
+
+    private static async Task<string> ReadVersionsAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken)
+    {
+        await using NpgsqlCommand command = dataSource.CreateCommand(
+            "SELECT module, max(version) FROM schema_version GROUP BY module ORDER BY module");
+        await using NpgsqlDataReader reader = await command.ExecuteReaderAsync(cancellationToken);
+        var versions = new List<string>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            versions.Add($"{reader.GetString(0)} v{reader.GetInt32(1)}");
+        }
+
+        return string.Join(", ", versions);
+    }
+}

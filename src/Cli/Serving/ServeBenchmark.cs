@@ -1,0 +1,99 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Qwen.Cli.Measurement;
+using Qwen.Cli.Workload;
+using Qwen.Grains;
+using Qwen.Inference.Prompts;
+
+namespace Qwen.Cli.Serving;
+
+/// <summary>
+/// Drives one silo's inference worker in-process with closed-loop clients. Every phase gets a
+/// fresh worker on the one loaded model, warmed by one request of each task (a serving silo
+/// is warm), and its own peak-RSS window.
+/// </summary>
+internal sealed class ServeBenchmark(LoadedModel model, int maxNewTokens)
+{
+    private static readonly WorkloadRequest[] WarmUp =
+    [
+        new(WorkloadTask.Sentiment, "The weather is nice today."),
+        new(WorkloadTask.Chat, "你好，今天过得怎么样？"),
+    ];
+
+    public InferenceWorker CreateWorker(string mode) =>
+        new(model, Options.Create(ServeModes.Options(mode)), Options.Create(new SentimentPromptOptions()), Options.Create(new ChatPromptOptions()),
+            new SiloIdentity("bench-serve"), NullLogger<InferenceWorker>.Instance);
+
+    /// <summary>Runs <paramref name="requests"/> with <paramref name="concurrency"/> clients, each taking the next request when done.</summary>
+    public async Task<ServeRow> RunPhaseAsync(string mode, int concurrency, IReadOnlyList<WorkloadRequest> requests, LiveCounters live,
+        CancellationToken cancellationToken)
+    {
+        using var worker = CreateWorker(mode);
+        await WarmUpAsync(worker, cancellationToken).ConfigureAwait(false);
+        var samples = new ConcurrentQueue<RequestSample>();
+        int next = -1;
+        ProcessMemory.ResetPeak();
+        var watch = Stopwatch.StartNew();
+        var clients = Enumerable.Range(0, concurrency).Select(_ => Task.Run(async () =>
+        {
+            var client = new ServeClient(worker, maxNewTokens);
+            int i;
+            while ((i = Interlocked.Increment(ref next)) < requests.Count)
+            {
+                var sample = await client.RunAsync(requests[i], cancellationToken).ConfigureAwait(false);
+                samples.Enqueue(sample);
+                live.Record(sample.Succeeded, sample.GeneratedTokens);
+            }
+        }, cancellationToken)).ToArray();
+        await Task.WhenAll(clients).ConfigureAwait(false);
+        cancellationToken.ThrowIfCancellationRequested();
+        return ServeRow.From(mode, concurrency, samples, watch.Elapsed, ProcessMemory.PeakRssMegabytes());
+    }
+
+    /// <summary>Keeps <paramref name="concurrency"/> clients busy until <paramref name="duration"/> has passed; samples RSS meanwhile.</summary>
+    public async Task<SoakReport> SoakAsync(string mode, int concurrency, TimeSpan duration, int seed, WorkloadMix mix, LiveCounters live,
+        CancellationToken cancellationToken)
+    {
+        using var worker = CreateWorker(mode);
+        await WarmUpAsync(worker, cancellationToken).ConfigureAwait(false);
+        var samples = new ConcurrentQueue<RequestSample>();
+        var rss = new List<RssSample>();
+        ProcessMemory.ResetPeak();
+        var watch = Stopwatch.StartNew();
+        var clients = Enumerable.Range(0, concurrency).Select(c => Task.Run(async () =>
+        {
+            var client = new ServeClient(worker, maxNewTokens);
+            var random = new Random(seed + c);
+            while (watch.Elapsed < duration)
+            {
+                var sample = await client.RunAsync(WorkloadRequest.Next(random, mix), cancellationToken).ConfigureAwait(false);
+                samples.Enqueue(sample);
+                live.Record(sample.Succeeded, sample.GeneratedTokens);
+            }
+        }, cancellationToken)).ToArray();
+        var all = Task.WhenAll(clients);
+        TimeSpan interval = SoakReport.SampleInterval(duration);
+        while (!all.IsCompleted)
+        {
+            rss.Add(new RssSample(watch.Elapsed.TotalSeconds, ProcessMemory.CurrentRssMegabytes()));
+            await Task.WhenAny(all, Task.Delay(interval, cancellationToken)).ConfigureAwait(false);
+            cancellationToken.ThrowIfCancellationRequested();
+        }
+        await all.ConfigureAwait(false);
+        var elapsed = watch.Elapsed;
+        rss.Add(new RssSample(elapsed.TotalSeconds, ProcessMemory.CurrentRssMegabytes()));
+        return SoakReport.From(ServeRow.From(mode, concurrency, samples, elapsed, ProcessMemory.PeakRssMegabytes()), duration, rss);
+    }
+
+    private async Task WarmUpAsync(InferenceWorker worker, CancellationToken cancellationToken)
+    {
+        var client = new ServeClient(worker, maxNewTokens);
+        foreach (var request in WarmUp)
+        {
+            var sample = await client.RunAsync(request, cancellationToken).ConfigureAwait(false);
+            if (!sample.Succeeded) throw new InvalidOperationException($"the warm-up {request.Task.Name()} request failed: {sample.Error}");
+        }
+    }
+}

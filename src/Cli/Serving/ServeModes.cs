@@ -1,0 +1,41 @@
+using Qwen.Grains;
+
+namespace Qwen.Cli.Serving;
+
+/// <summary>The two worker configurations bench-serve compares.</summary>
+internal static class ServeModes
+{
+    /// <summary>One request per model call, no caching: the baseline.</summary>
+    public const string Sequential = "sequential";
+
+    /// <summary>The worker's defaults: continuous batching and everything that comes with it.</summary>
+    public const string Batched = "batched";
+
+    public static IReadOnlyList<string> All { get; } = [Sequential, Batched];
+
+    /// <summary>"sequential,batched" in the canonical order, each once.</summary>
+    /// <exception cref="FormatException">Empty, or an unknown configuration.</exception>
+    public static IReadOnlyList<string> Parse(string text, string optionName)
+    {
+        var given = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(m => m.ToLowerInvariant()).ToArray();
+        if (given.FirstOrDefault(m => !All.Contains(m)) is { } unknown)
+            throw new FormatException($"{optionName}: unknown configuration '{unknown}' (configurations: {string.Join(", ", All)})");
+        return given.Length > 0 ? All.Where(given.Contains).ToArray() : throw new FormatException($"{optionName}: name at least one configuration");
+    }
+
+    public static InferenceWorkerOptions Options(string mode) => mode switch
+    {
+        Sequential => new InferenceWorkerOptions { Scheduling = InferenceScheduling.Sequential },
+        Batched => new InferenceWorkerOptions(),
+        _ => throw new ArgumentException($"unknown mode '{mode}' (modes: {Sequential}, {Batched})"),
+    };
+
+    /// <summary>What the configuration is, for the report.</summary>
+    public static string Describe(string mode)
+    {
+        var o = Options(mode);
+        return mode == Sequential
+            ? $"Scheduling=Sequential, MaxConcurrentRequests={o.MaxConcurrentRequests}"
+            : $"Scheduling=Batched, MaxBatchSize={o.MaxBatchSize}, MaxPrefillTokensPerStep={o.MaxPrefillTokensPerStep}, KvBudgetTokens={o.KvBudgetTokens}";
+    }
+}

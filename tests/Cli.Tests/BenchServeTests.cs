@@ -1,0 +1,75 @@
+using System.Text.Json;
+using FluentAssertions;
+using Qwen.Cli.Tests.Support;
+using Xunit;
+
+namespace Qwen.Cli.Tests;
+
+/// <summary><c>qwen bench-serve</c> on the tiny model, run as the real tool: both configurations measured, nothing failed.</summary>
+[Collection(EmbeddedApiCollection.Name)]
+public sealed class BenchServeTests(EmbeddedApiFixture fixture) : IDisposable
+{
+    private readonly string _json = Path.Combine(Path.GetTempPath(), $"qwen-bench-serve-{Guid.NewGuid():N}.json");
+
+    private static readonly string[] RowFields =
+        ["mode", "concurrency", "throughput_rps", "tokens_per_s", "p50_ms", "p90_ms", "p99_ms", "ttft_p50_ms", "errors", "peak_rss_mb"];
+
+    [Fact]
+    public async Task Levels_report_both_configurations_with_every_field_and_no_errors()
+    {
+        var run = await CommandRun.QwenAsync("bench-serve", "--model", fixture.ModelDirectory, "--levels", "1,2", "--requests", "8",
+            "--max-new-tokens", "8", "--json", _json);
+
+        run.ExitCode.Should().Be(0, run.ToString());
+        run.Output.Should().Contain("batched / sequential").And.Contain("peak RSS MB");
+        using var json = JsonDocument.Parse(await File.ReadAllTextAsync(_json));
+        var rows = json.RootElement.GetProperty("rows").EnumerateArray().ToArray();
+        rows.Select(r => (r.GetProperty("mode").GetString(), r.GetProperty("concurrency").GetInt32()))
+            .Should().BeEquivalentTo([("sequential", 1), ("batched", 1), ("sequential", 2), ("batched", 2)]);
+        foreach (var row in rows)
+        {
+            foreach (string field in RowFields) row.TryGetProperty(field, out _).Should().BeTrue($"every row has '{field}'");
+            row.GetProperty("errors").GetInt32().Should().Be(0);
+            row.GetProperty("requests").GetInt32().Should().Be(8);
+            (row.GetProperty("sentiment_requests").GetInt32() + row.GetProperty("chat_requests").GetInt32()).Should().Be(8);
+            row.GetProperty("chat_requests").GetInt32().Should().BeGreaterThan(0, "the seeded mix has chat requests");
+            row.GetProperty("throughput_rps").GetDouble().Should().BePositive();
+            row.GetProperty("tokens_per_s").GetDouble().Should().BePositive();
+            double p50 = row.GetProperty("p50_ms").GetDouble(), p90 = row.GetProperty("p90_ms").GetDouble(), p99 = row.GetProperty("p99_ms").GetDouble();
+            p50.Should().BePositive();
+            p90.Should().BeGreaterThanOrEqualTo(p50);
+            p99.Should().BeGreaterThanOrEqualTo(p90);
+            row.GetProperty("ttft_p50_ms").GetDouble().Should().BePositive().And.BeLessThanOrEqualTo(row.GetProperty("chat_p50_ms").GetDouble());
+            row.GetProperty("peak_rss_mb").GetDouble().Should().BeGreaterThan(10);
+        }
+        // Greedy replies are the same in both configurations, so both generate the same number of tokens.
+        foreach (int level in new[] { 1, 2 })
+        {
+            var tokens = rows.Where(r => r.GetProperty("concurrency").GetInt32() == level).Select(r => r.GetProperty("generated_tokens").GetInt64()).ToArray();
+            tokens.Distinct().Should().ContainSingle($"level {level}: {string.Join(", ", tokens)}");
+        }
+        json.RootElement.GetProperty("ratios").EnumerateArray().Select(r => r.GetProperty("concurrency").GetInt32()).Should().Equal(1, 2);
+    }
+
+    [Fact]
+    public async Task Soak_reports_rss_after_the_start_and_at_the_end()
+    {
+        var run = await CommandRun.QwenAsync("bench-serve", "--model", fixture.ModelDirectory, "--soak", "3s", "--soak-concurrency", "2",
+            "--max-new-tokens", "8", "--json", _json);
+
+        run.ExitCode.Should().Be(0, run.ToString());
+        run.Output.Should().Contain("RSS at the end");
+        using var json = JsonDocument.Parse(await File.ReadAllTextAsync(_json));
+        var root = json.RootElement;
+        root.GetProperty("result").GetProperty("mode").GetString().Should().Be("batched");
+        root.GetProperty("result").GetProperty("concurrency").GetInt32().Should().Be(2);
+        root.GetProperty("result").GetProperty("requests").GetInt32().Should().BePositive();
+        root.GetProperty("result").GetProperty("errors").GetInt32().Should().Be(0);
+        root.GetProperty("rss_first_minute_mb").GetDouble().Should().BeGreaterThan(10);
+        root.GetProperty("rss_end_mb").GetDouble().Should().BeGreaterThan(10);
+        root.GetProperty("baseline_at_s").GetDouble().Should().BeInRange(1.4, 3.5);
+        root.GetProperty("rss_samples").GetArrayLength().Should().BeGreaterThan(5);
+    }
+
+    public void Dispose() => File.Delete(_json);
+}

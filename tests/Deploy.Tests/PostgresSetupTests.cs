@@ -1,0 +1,205 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+using FluentAssertions;
+using Npgsql;
+using Qwen.Inference.Building;
+using Qwen.Inference.Models;
+using Qwen.TestSupport;
+using Xunit;
+
+namespace Qwen.Deploy.Tests;
+
+/// <summary>
+/// deploy/postgres/setup.sh against a private PostgreSQL server: the first run creates the role,
+/// the database and the schema (with the qwen tool's migrator), a second run changes nothing,
+/// and a silo configured from deploy/systemd/silo.env joins the cluster through that role.
+/// </summary>
+[Collection(PostgresServerFixture.CollectionName)]
+public sealed class PostgresSetupTests(PostgresServerFixture postgres)
+{
+    private const string Password = "s3cret;pass=\"word'";
+
+    [Fact]
+    public async Task Setup_run_twice_creates_role_database_and_schema_then_changes_nothing_and_a_silo_uses_them()
+    {
+        const string role = "qwen_deploy";
+        const string database = "qwen_deploy";
+
+        var first = await SetupAsync(["--database", database, "--role", role], Password);
+
+        first.ExitCode.Should().Be(0, first.ToString());
+        first.Stdout.Should().Contain($"created role '{role}'")
+            .And.Contain($"created database '{database}' owned by '{role}'")
+            .And.Contain("applied membership v1")
+            .And.Contain("applied conversations v1");
+        var afterFirst = await SnapshotAsync(role, database);
+        afterFirst.Should().Contain($"role {role} super=False createrole=False createdb=False login=True scram=True")
+            .And.Contain($"database owner={role} acl={{{role}=CTc/{role}}}")
+            .And.Contain($"table silos owner={role}")
+            .And.Contain($"table turns owner={role}")
+            .And.Contain($"table conversations owner={role}");
+
+        var second = await SetupAsync(["--database", database, "--role", role], Password);
+
+        second.ExitCode.Should().Be(0, second.ToString());
+        second.Stdout.Should().Contain($"role '{role}' exists; left unchanged")
+            .And.Contain($"database '{database}' exists; left unchanged")
+            .And.Contain("schema up to date: conversations v1, membership v1");
+        second.Stdout.Should().NotContain("created").And.NotContain("applied");
+        (await SnapshotAsync(role, database)).Should().Equal(afterFirst, "a second run must change nothing");
+
+        await SiloJoinsThroughTheRoleAsync(role, database);
+    }
+
+    [Fact]
+    public async Task Setup_refuses_to_create_a_role_without_a_password_and_creates_nothing()
+    {
+        var run = await SetupAsync(["--database", "qwen_nopass", "--role", "qwen_nopass"], password: null);
+
+        run.ExitCode.Should().Be(2, run.ToString());
+        run.Stderr.Should().Contain("role 'qwen_nopass' does not exist yet: give its password in QWEN_DB_PASSWORD");
+        (await ScalarAsync("SELECT count(*) FROM pg_roles WHERE rolname = 'qwen_nopass'")).Should().Be(0L);
+        (await ScalarAsync("SELECT count(*) FROM pg_database WHERE datname = 'qwen_nopass'")).Should().Be(0L);
+    }
+
+    [Fact]
+    public async Task Setup_names_the_server_it_cannot_reach_and_refuses_bad_names()
+    {
+        int closedPort = FreePort.Next();
+        var unreachable = await ScriptRun.RunAsync(DeployPaths.Deploy("postgres", "setup.sh"),
+            ["--host", "127.0.0.1", "--port", closedPort.ToString(CultureInfo.InvariantCulture), "--qwen", DeployPaths.QwenCommand],
+            new Dictionary<string, string?> { ["QWEN_DB_PASSWORD"] = Password, ["PGPASSWORD"] = null });
+        unreachable.ExitCode.Should().Be(1, unreachable.ToString());
+        unreachable.Stderr.Should().Contain($"cannot connect to PostgreSQL at 127.0.0.1:{closedPort}");
+
+        var badRole = await SetupAsync(["--role", "Qwen; DROP"], Password);
+        badRole.ExitCode.Should().Be(2, badRole.ToString());
+        badRole.Stderr.Should().Contain("role name 'Qwen; DROP' must be lower-case letters, digits and _");
+
+        var unknown = await SetupAsync(["--databse", "x"], Password);
+        unknown.ExitCode.Should().Be(2, unknown.ToString());
+        unknown.Stderr.Should().Contain("unknown argument '--databse'");
+    }
+
+    private async Task SiloJoinsThroughTheRoleAsync(string role, string database)
+    {
+        string model = Directory.CreateTempSubdirectory("qwen-deploy-model-").FullName;
+        try
+        {
+            ModelDirectoryBuilder.Build(model, QwenConfig.Tiny, new HashWeightSource(QwenConfig.Tiny, 7), new ModelBuildOptions());
+            var environment = EnvironmentFile.Read(DeployPaths.Deploy("systemd", "silo.env"));
+            environment["Postgres__ConnectionString"] = new NpgsqlConnectionStringBuilder
+            {
+                Host = postgres.Server.Host, Port = postgres.Server.Port, Database = database, Username = role, Password = Password,
+            }.ConnectionString;
+            environment["Model__Path"] = model;
+            environment["Model__Threads"] = "1";
+            environment["QWEN_ADVERTISED_HOST"] = "127.0.0.1";
+            int port = FreePort.Next();
+            string siloId = $"{Environment.MachineName}-{port}";
+
+            // The silo unit's own command line, as systemd expands it for qwen-silo@PORT on this host.
+            await using var silo = ServiceProcess.Start("silo", RepositoryPaths.BuiltAssembly("Silo", "Qwen.Silo.dll"), port,
+                SiloUnitArguments(port, environment), environment);
+            await silo.WaitUntilReadyAsync(TimeSpan.FromSeconds(90));
+
+            (await ScalarAsync($"SELECT status FROM silos WHERE silo_id = '{siloId}'", database)).Should().Be("active", silo.RecentOutput);
+            (await silo.StopGracefullyAsync(TimeSpan.FromSeconds(60))).Should().Be(0, silo.RecentOutput);
+            (await ScalarAsync($"SELECT status FROM silos WHERE silo_id = '{siloId}'", database)).Should().Be("dead");
+        }
+        finally
+        {
+            Directory.Delete(model, recursive: true);
+        }
+    }
+
+    /// <summary>The arguments of the unit's ExecStart with %i, %H and ${VAR} expanded.</summary>
+    private static List<string> SiloUnitArguments(int port, IReadOnlyDictionary<string, string> environment)
+    {
+        string unit = File.ReadAllText(DeployPaths.Deploy("systemd", "qwen-silo@.service"));
+        string execStart = Regex.Match(unit, @"^ExecStart=/opt/qwen/silo/Qwen\.Silo (.*)$", RegexOptions.Multiline).Groups[1].Value;
+        execStart.Should().NotBeEmpty("the unit runs /opt/qwen/silo/Qwen.Silo");
+        string expanded = Regex.Replace(execStart, @"\$\{(\w+)\}", m => environment[m.Groups[1].Value])
+            .Replace("%i", port.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
+            .Replace("%H", Environment.MachineName, StringComparison.Ordinal);
+        return [.. expanded.Split(' ', StringSplitOptions.RemoveEmptyEntries)];
+    }
+
+    private Task<ScriptRun> SetupAsync(IEnumerable<string> arguments, string? password) =>
+        ScriptRun.RunAsync(
+            DeployPaths.Deploy("postgres", "setup.sh"),
+            [
+                "--host", postgres.Server.Host,
+                "--port", postgres.Server.Port.ToString(CultureInfo.InvariantCulture),
+                "--admin-user", "postgres",
+                "--qwen", DeployPaths.QwenCommand,
+                .. arguments,
+            ],
+            new Dictionary<string, string?> { ["QWEN_DB_PASSWORD"] = password, ["PGPASSWORD"] = null, ["PGHOST"] = null, ["PGUSER"] = null });
+
+    /// <summary>Everything setup.sh may touch, as the administrator sees it.</summary>
+    private async Task<List<string>> SnapshotAsync(string role, string database)
+    {
+        var lines = new List<string>();
+        await using (var admin = await OpenAsync("postgres"))
+        {
+            await using var roles = new NpgsqlCommand(
+                "SELECT rolname, rolsuper, rolcreaterole, rolcreatedb, rolcanlogin, rolpassword FROM pg_authid WHERE rolname = @r", admin);
+            roles.Parameters.AddWithValue("r", role);
+            await using (var reader = await roles.ExecuteReaderAsync())
+            {
+                while (await reader.ReadAsync())
+                {
+                    string hash = reader.GetString(5);
+                    lines.Add($"role {reader.GetString(0)} super={reader.GetBoolean(1)} createrole={reader.GetBoolean(2)} " +
+                              $"createdb={reader.GetBoolean(3)} login={reader.GetBoolean(4)} scram={hash.StartsWith("SCRAM-SHA-256$", StringComparison.Ordinal)}");
+                    lines.Add($"role password hash {hash}");
+                }
+            }
+
+            await using var databases = new NpgsqlCommand(
+                "SELECT pg_get_userbyid(datdba), coalesce(datacl::text, '') FROM pg_database WHERE datname = @d", admin);
+            databases.Parameters.AddWithValue("d", database);
+            await using (var reader = await databases.ExecuteReaderAsync())
+            {
+                while (await reader.ReadAsync()) lines.Add($"database owner={reader.GetString(0)} acl={reader.GetString(1)}");
+            }
+        }
+
+        await using (var db = await OpenAsync(database))
+        {
+            await using var tables = new NpgsqlCommand(
+                "SELECT tablename, tableowner FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename", db);
+            await using (var reader = await tables.ExecuteReaderAsync())
+            {
+                while (await reader.ReadAsync()) lines.Add($"table {reader.GetString(0)} owner={reader.GetString(1)}");
+            }
+
+            await using var versions = new NpgsqlCommand(
+                "SELECT module, version, applied_at FROM schema_version ORDER BY module, version", db);
+            await using (var reader = await versions.ExecuteReaderAsync())
+            {
+                while (await reader.ReadAsync())
+                {
+                    lines.Add($"schema {reader.GetString(0)} v{reader.GetInt32(1)} at {reader.GetDateTime(2):O}");
+                }
+            }
+        }
+
+        return lines;
+    }
+
+    private async Task<object?> ScalarAsync(string sql, string database = "postgres")
+    {
+        await using var connection = await OpenAsync(database);
+        await using var command = new NpgsqlCommand(sql, connection);
+        return await command.ExecuteScalarAsync();
+    }
+
+    private async Task<NpgsqlConnection> OpenAsync(string database)
+    {
+        var connection = new NpgsqlConnection(postgres.Server.ConnectionStringFor(database) + ";Pooling=false");
+        await connection.OpenAsync();
+        return connection;
+    }
+}
