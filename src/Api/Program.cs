@@ -50,6 +50,7 @@ app.UseMiddleware<RequestShapeGuard>();
 app.UseRouting();
 app.UseRateLimiter();
 app.UseRequestTimeouts();
+app.UseMiddleware<RequestDeadlineMiddleware>();
 app.MapPublicEndpoints();
 app.MapOpenApi("/openapi/{documentName}.json");
 app.MapGet("/healthz", () => Results.Ok(new { status = "up" }));

@@ -8,6 +8,12 @@ public sealed record ChatTurnRequest(string TurnId, string Content, int? MaxNewT
 {
     /// <summary>Sampling beyond the temperature, and text stop sequences, for this turn's reply.</summary>
     public SamplingParameters? Sampling { get; init; }
+
+    /// <summary>
+    /// When the caller stops waiting: past it the turn leaves its queue or the model batch and
+    /// fails as <see cref="GrainErrorKind.Timeout"/>. Null: no deadline of its own.
+    /// </summary>
+    public DateTimeOffset? Deadline { get; init; }
 }
 
 public sealed record ChatTurnResult(
@@ -19,7 +25,8 @@ public sealed record ChatTurnResult(
     int CompletionTokens,
     string FinishReason,
     PromptTruncationInfo Truncation,
-    string SiloId);
+    string SiloId,
+    ReplyDegradation? Degraded = null);
 
 /// <summary>A streamed piece of a reply (<see cref="TextDelta"/>) or, last, the completed turn.</summary>
 public sealed record ChatStreamEvent(string? TextDelta, ChatTurnResult? Completed);
@@ -38,4 +45,13 @@ public sealed record PromptTruncationInfo(int DroppedTurns, int DroppedTokens)
 {
     public static PromptTruncationInfo None { get; } = new(0, 0);
     public bool Truncated => DroppedTurns > 0 || DroppedTokens > 0;
+}
+
+/// <summary>
+/// Why a reply was made shorter than asked: under a backlog the worker caps chat replies at
+/// <paramref name="MaxTokens"/> new tokens so the queue drains faster.
+/// </summary>
+public sealed record ReplyDegradation(string Reason, int MaxTokens)
+{
+    public const string Backlog = "backlog";
 }

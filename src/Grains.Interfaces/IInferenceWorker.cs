@@ -9,4 +9,7 @@ public interface IInferenceWorker : IStatelessWorker
 
     /// <summary>Generates the assistant's next message for a conversation, streamed as text deltas.</summary>
     IAsyncEnumerable<GenerationEvent> GenerateReplyAsync(ChatGenerationRequest request, CancellationToken cancellationToken);
+
+    /// <summary>The worker's current load: queue, running requests, batch size, limits, degradation.</summary>
+    Task<WorkerLoad> GetLoadAsync(CancellationToken cancellationToken);
 }

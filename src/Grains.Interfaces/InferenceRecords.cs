@@ -1,6 +1,10 @@
 namespace Qwen.Grains.Interfaces;
 
-public sealed record SentimentRequest(string Text);
+public sealed record SentimentRequest(string Text)
+{
+    /// <summary>When the caller stops waiting; past it the request leaves the queue or batch and fails as <see cref="GrainErrorKind.Timeout"/>.</summary>
+    public DateTimeOffset? Deadline { get; init; }
+}
 
 /// <param name="Label">positive or negative.</param>
 /// <param name="Score">The label's probability.</param>
@@ -17,6 +21,9 @@ public sealed record ChatGenerationRequest(IReadOnlyList<ConversationMessage> Me
 
     /// <summary>Replaces the configured system message for this request.</summary>
     public string? SystemMessage { get; init; }
+
+    /// <summary>When the caller stops waiting; past it generation stops and the call fails as <see cref="GrainErrorKind.Timeout"/>.</summary>
+    public DateTimeOffset? Deadline { get; init; }
 }
 
 /// <summary>
@@ -36,4 +43,6 @@ public sealed record SamplingParameters(float? TopP = null, ulong? Seed = null, 
 /// <summary>A text delta while generating, or (last) the final accounting.</summary>
 public sealed record GenerationEvent(string? TextDelta, GenerationSummary? Summary);
 
-public sealed record GenerationSummary(string Text, int PromptTokens, int CompletionTokens, string FinishReason, PromptTruncationInfo Truncation, string SiloId);
+/// <param name="Degraded">Set when the reply was capped below what was asked because of a backlog.</param>
+public sealed record GenerationSummary(string Text, int PromptTokens, int CompletionTokens, string FinishReason, PromptTruncationInfo Truncation,
+    string SiloId, ReplyDegradation? Degraded = null);

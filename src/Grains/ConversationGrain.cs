@@ -71,7 +71,7 @@ public sealed partial class ConversationGrain : IConversationGrain, IGrainBase
         }
 
         var generation = new ChatGenerationRequest([.. Messages(state), new(ConversationMessage.User, request.Content)],
-            request.MaxNewTokens ?? _options.MaxNewTokens, request.Temperature) { Sampling = request.Sampling };
+            request.MaxNewTokens ?? _options.MaxNewTokens, request.Temperature) { Sampling = request.Sampling, Deadline = request.Deadline };
         GenerationSummary? reply = null;
         await foreach (var e in _worker.GenerateReplyAsync(generation, cancellationToken).ConfigureAwait(false))
         {
@@ -84,7 +84,7 @@ public sealed partial class ConversationGrain : IConversationGrain, IGrainBase
             cancellationToken).ConfigureAwait(false);
         LogTurn(_logger, _userId, request.TurnId, turnNumber, reply.PromptTokens, reply.CompletionTokens);
         yield return new ChatStreamEvent(null, new ChatTurnResult(_userId, turn.TurnId, turn.AssistantReply, turnNumber,
-            reply.PromptTokens, reply.CompletionTokens, reply.FinishReason, reply.Truncation, reply.SiloId));
+            reply.PromptTokens, reply.CompletionTokens, reply.FinishReason, reply.Truncation, reply.SiloId, reply.Degraded));
     }
 
     public async Task<ConversationHistory> GetHistoryAsync(CancellationToken cancellationToken)

@@ -12,8 +12,21 @@ internal interface IInferenceBackend : IDisposable
     int Queued { get; }
     int Running { get; }
 
-    /// <summary>Sequences in the latest model step (decode rows when batching, running requests otherwise).</summary>
+    /// <summary>Sequences in the latest model step (sequential: requests running).</summary>
     int BatchSize { get; }
+
+    /// <summary>Sequences one step may hold (sequential: requests running at once).</summary>
+    int MaxBatchSize { get; }
+
+    int MaxQueueLength { get; }
+
+    /// <summary>Model steps run since start (0 when the backend does not count them).</summary>
+    long Steps { get; }
+
+    /// <summary>Rows computed by decode steps since start (0 when the backend does not count them).</summary>
+    long DecodedRows { get; }
+
+    TimeSpan LastStepTime { get; }
 
     /// <summary>KV positions the running requests reserve, and the most they may (0 and 0 when not batching).</summary>
     (int Reserved, int Budget) KvTokens { get; }
@@ -21,10 +34,12 @@ internal interface IInferenceBackend : IDisposable
     /// <summary>After every batched model step (never raised when not batching).</summary>
     event Action<EngineStepReport>? StepCompleted;
 
-    /// <exception cref="Qwen.Grains.Interfaces.GrainCallException">Overloaded: no room to queue the request.</exception>
-    Task<IReadOnlyList<LabelScore>> ScoreAsync(IReadOnlyList<int> promptIds, IReadOnlyList<IReadOnlyList<int>> labels, CancellationToken cancellationToken);
+    /// <param name="deadline">Past it the request leaves the queue or the batch and fails as Timeout.</param>
+    /// <exception cref="Qwen.Grains.Interfaces.GrainCallException">Overloaded: no room to queue the request; Timeout: the deadline passed.</exception>
+    Task<IReadOnlyList<LabelScore>> ScoreAsync(IReadOnlyList<int> promptIds, IReadOnlyList<IReadOnlyList<int>> labels, DateTimeOffset? deadline,
+        CancellationToken cancellationToken);
 
     /// <param name="onToken">Sees each token as soon as it is chosen, in order, never concurrently.</param>
-    /// <exception cref="Qwen.Grains.Interfaces.GrainCallException">Overloaded: no room to queue the request.</exception>
-    Task<GenerationResult> GenerateAsync(GenerationRequest request, Action<int> onToken, CancellationToken cancellationToken);
+    /// <exception cref="Qwen.Grains.Interfaces.GrainCallException">Overloaded: no room to queue the request; Timeout: the deadline passed.</exception>
+    Task<GenerationResult> GenerateAsync(GenerationRequest request, Action<int> onToken, DateTimeOffset? deadline, CancellationToken cancellationToken);
 }

@@ -32,6 +32,9 @@ public sealed partial class InferenceWorker : IInferenceWorker, IDisposable
     private readonly string _siloId;
     private readonly ILogger _logger;
     private long _generatedTokens;
+    private long _refused;
+    private long _cancelled;
+    private long _expired;
 
     public InferenceWorker(LoadedModel model, IOptions<InferenceWorkerOptions> options, IOptions<SentimentPromptOptions> sentimentOptions,
         IOptions<ChatPromptOptions> chatOptions, SiloIdentity silo, ILogger<InferenceWorker> logger)
@@ -77,12 +80,38 @@ public sealed partial class InferenceWorker : IInferenceWorker, IDisposable
     /// <summary>Reply tokens generated since start (for throughput figures).</summary>
     public long GeneratedTokens => Interlocked.Read(ref _generatedTokens);
 
+    /// <summary>The backlog above which new chat replies are capped, and the cap (null: not capped now).</summary>
+    public int? CurrentReplyCap => _options.Degradation.CapFor(_backend.Queued);
+
+    public Task<WorkerLoad> GetLoadAsync(CancellationToken cancellationToken) => Task.FromResult(Load());
+
+    /// <summary>The load snapshot, read without waiting.</summary>
+    public WorkerLoad Load() => new(
+        _siloId,
+        _options.Scheduling.ToString(),
+        _backend.Queued,
+        _backend.Running,
+        _backend.BatchSize,
+        _backend.MaxBatchSize,
+        _backend.MaxQueueLength,
+        CurrentReplyCap is not null,
+        _options.Degradation.Enabled ? _options.Degradation.CappedMaxNewTokens : null,
+        _backend.Steps,
+        _backend.DecodedRows,
+        _backend.LastStepTime.TotalMilliseconds,
+        GeneratedTokens,
+        Interlocked.Read(ref _refused),
+        Interlocked.Read(ref _cancelled),
+        Interlocked.Read(ref _expired));
+
     public async Task<SentimentResult> AnalyzeSentimentAsync(SentimentRequest request, CancellationToken cancellationToken)
     {
         string text = InferenceRequestRules.SentimentText(request, _options);
         long started = Stopwatch.GetTimestamp();
         var prompt = _sentiment.Prompt.Build(text);
-        var scores = await _backend.ScoreAsync(prompt.Ids, _sentiment.Labels, cancellationToken).ConfigureAwait(false);
+        using var deadline = new CallDeadline(request.Deadline, cancellationToken);
+        var scores = await Counted(_backend.ScoreAsync(prompt.Ids, _sentiment.Labels, request.Deadline, deadline.Token), deadline)
+            .ConfigureAwait(false);
         PromptSentiment result = SentimentClassifier.FromScores(scores, prompt.Truncation);
         LogSentiment(_logger, result.Label, result.Probability, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         return new SentimentResult(result.Label, result.Probability, Truncation(result.Truncation), _siloId);
@@ -94,10 +123,17 @@ public sealed partial class InferenceWorker : IInferenceWorker, IDisposable
         var conversation = InferenceRequestRules.Conversation(request);
         var options = InferenceRequestRules.Generation(request.MaxNewTokens, request.Temperature, _options, request.Sampling) with { StopTokenIds = _stopIds };
         var stops = new StopSequenceFilter(InferenceRequestRules.StopSequences(request.Sampling?.Stop));
-        // Stops the model when the consumer leaves before the end, not only when the caller cancels.
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        // Under a backlog, a shorter reply frees its slot sooner; the summary says it was capped.
+        ReplyDegradation? degraded = null;
+        if (CurrentReplyCap is { } cap && cap < options.MaxNewTokens)
+        {
+            options = options with { MaxNewTokens = cap };
+            degraded = new ReplyDegradation(ReplyDegradation.Backlog, cap);
+        }
+        // Stops the model when the consumer leaves before the end or the deadline passes, not only when the caller cancels.
+        using var stop = new CallDeadline(request.Deadline, cancellationToken);
         var deltas = Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
-        var generation = GenerateAsync(conversation, request.SystemMessage, options, stops, deltas.Writer, stop.Token);
+        var generation = GenerateAsync(conversation, request.SystemMessage, options, degraded, stops, deltas.Writer, stop);
         // Also when the request never started (overloaded, cancelled while waiting).
         _ = generation.ContinueWith(_ => deltas.Writer.TryComplete(), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
         try
@@ -116,7 +152,7 @@ public sealed partial class InferenceWorker : IInferenceWorker, IDisposable
         {
             if (!generation.IsCompleted)
             {
-                await stop.CancelAsync().ConfigureAwait(false);
+                stop.Cancel();
                 await ((Task)generation).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             }
         }
@@ -127,7 +163,7 @@ public sealed partial class InferenceWorker : IInferenceWorker, IDisposable
     /// a stop sequence in the text ends the generation early.
     /// </summary>
     private async Task<GenerationSummary> GenerateAsync(IReadOnlyList<ChatMessage> conversation, string? systemMessage,
-        GenerationOptions options, StopSequenceFilter stops, ChannelWriter<string> deltas, CancellationToken cancellationToken)
+        GenerationOptions options, ReplyDegradation? degraded, StopSequenceFilter stops, ChannelWriter<string> deltas, CallDeadline deadline)
     {
         long started = Stopwatch.GetTimestamp();
         BuiltPrompt prompt;
@@ -142,7 +178,7 @@ public sealed partial class InferenceWorker : IInferenceWorker, IDisposable
         // Synthetic or padded models may choose ids the tokenizer lacks; they add no text, as in Hugging Face.
         var decoder = _model.Tokenizer.CreateStreamingDecoder(skipSpecialTokens: true, skipUnknownIds: true);
         var text = new StringBuilder();
-        using var stopAtSequence = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        using var stopAtSequence = CancellationTokenSource.CreateLinkedTokenSource(deadline.Token);
         Task stopping = Task.CompletedTask;
         int generated = 0;
         void Emit(string piece)
@@ -161,13 +197,13 @@ public sealed partial class InferenceWorker : IInferenceWorker, IDisposable
         GenerationResult? result = null;
         try
         {
-            result = await _backend.GenerateAsync(new GenerationRequest(prompt.Ids, options), id =>
+            result = await Counted(_backend.GenerateAsync(new GenerationRequest(prompt.Ids, options), id =>
             {
                 generated++;
                 Emit(decoder.Push(id));
-            }, stopAtSequence.Token).ConfigureAwait(false);
+            }, deadline.Deadline, stopAtSequence.Token), deadline, () => stops.Stopped).ConfigureAwait(false);
         }
-        catch (OperationCanceledException) when (stops.Stopped && !cancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException) when (stops.Stopped && !deadline.Token.IsCancellationRequested)
         {
             // Ended by a stop sequence: the reply so far is the answer.
         }
@@ -184,13 +220,60 @@ public sealed partial class InferenceWorker : IInferenceWorker, IDisposable
         string finish = stops.Stopped || result!.FinishReason == FinishReason.Stop ? "stop" : "length";
         LogReply(_logger, prompt.Ids.Length, completionTokens, finish, prompt.Truncation.DroppedTurns,
             Stopwatch.GetElapsedTime(started).TotalMilliseconds);
-        return new GenerationSummary(text.ToString(), prompt.Ids.Length, completionTokens, finish, Truncation(prompt.Truncation), _siloId);
+        return new GenerationSummary(text.ToString(), prompt.Ids.Length, completionTokens, finish, Truncation(prompt.Truncation), _siloId,
+            degraded);
+    }
+
+    /// <summary>
+    /// Counts how a model call ended when it did not finish (refused, cancelled, expired) and
+    /// turns a cancellation by the deadline into the contract's Timeout. A call the worker ended
+    /// itself (<paramref name="endedByWorker"/>, e.g. at a stop sequence) is not counted.
+    /// </summary>
+    private async Task<T> Counted<T>(Task<T> call, CallDeadline deadline, Func<bool>? endedByWorker = null)
+    {
+        try
+        {
+            return await call.ConfigureAwait(false);
+        }
+        catch (GrainCallException e) when (e.Kind == GrainErrorKind.Overloaded)
+        {
+            Interlocked.Increment(ref _refused);
+            LogRefused(_logger, _backend.Queued, _backend.MaxQueueLength);
+            throw;
+        }
+        catch (GrainCallException e) when (e.Kind == GrainErrorKind.Timeout)
+        {
+            Interlocked.Increment(ref _expired);
+            throw;
+        }
+        catch (OperationCanceledException) when (endedByWorker?.Invoke() == true && !deadline.Token.IsCancellationRequested)
+        {
+            throw;
+        }
+        catch (OperationCanceledException e) when (deadline.HasExpired)
+        {
+            Interlocked.Increment(ref _expired);
+            throw deadline.Exceeded("before the model finished it", e);
+        }
+        catch (OperationCanceledException)
+        {
+            Interlocked.Increment(ref _cancelled);
+            LogCancelled(_logger, _backend.Steps, _backend.DecodedRows);
+            throw;
+        }
     }
 
     public void Dispose() => _backend.Dispose();
 
     private static PromptTruncationInfo Truncation(PromptTruncation truncation) =>
         truncation.IsTruncated ? new PromptTruncationInfo(truncation.DroppedTurns, truncation.DroppedTokens) : PromptTruncationInfo.None;
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Refused a request: {Queued} of {MaxQueueLength} queue places taken")]
+    private static partial void LogRefused(ILogger logger, int queued, int maxQueueLength);
+
+    [LoggerMessage(Level = LogLevel.Debug,
+        Message = "A request was cancelled by its caller at engine step {Step} ({DecodedRows} rows decoded so far); it leaves the batch before the next step")]
+    private static partial void LogCancelled(ILogger logger, long step, long decodedRows);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Sentiment {Label} ({Probability:F3}) in {ElapsedMs:F0} ms")]
     private static partial void LogSentiment(ILogger logger, string label, double probability, double elapsedMs);

@@ -41,6 +41,9 @@ public sealed record InferenceWorkerOptions
     /// <summary>Longest sentiment text accepted (the prompt then keeps its last clauses within the token budget).</summary>
     public int MaxSentimentTextChars { get; init; } = 16_000;
 
+    /// <summary>Shorter chat replies while the backlog is high (section <c>Inference:Degradation</c>).</summary>
+    public DegradationOptions Degradation { get; init; } = new();
+
     public InferenceWorkerOptions Validate()
     {
         Require(MaxConcurrentRequests >= 1, $"MaxConcurrentRequests must be at least 1 but was {MaxConcurrentRequests}");
@@ -56,6 +59,9 @@ public sealed record InferenceWorkerOptions
         Require(MaxPrefillTokensPerStep >= 1, $"MaxPrefillTokensPerStep must be at least 1 but was {MaxPrefillTokensPerStep}");
         Require(KvBudgetTokens >= ContextWindow,
             $"KvBudgetTokens ({KvBudgetTokens}) must be at least the ContextWindow ({ContextWindow}) so that every accepted request fits");
+        Require(Degradation is not null, "Degradation must not be null");
+        Require(Degradation!.BacklogThreshold >= 0, $"Degradation:BacklogThreshold must be at least 0 but was {Degradation.BacklogThreshold}");
+        Require(Degradation.CappedMaxNewTokens >= 1, $"Degradation:CappedMaxNewTokens must be at least 1 but was {Degradation.CappedMaxNewTokens}");
         return this;
     }
 

@@ -4,7 +4,10 @@ using Qwen.Inference.Generation;
 
 namespace Qwen.Grains;
 
-/// <summary>One request per model call, a few at once on thread-pool threads: the baseline.</summary>
+/// <summary>
+/// One request per model call, a few at once on thread-pool threads: the baseline. Deadlines
+/// are enforced by the worker's cancellation (this backend has no steps to drop requests between).
+/// </summary>
 internal sealed class SequentialBackend(DecoderSession session, int maxConcurrent, int maxQueued) : IInferenceBackend
 {
     private readonly ConcurrencyLimitedScheduler _scheduler = new(maxConcurrent, maxQueued);
@@ -14,6 +17,11 @@ internal sealed class SequentialBackend(DecoderSession session, int maxConcurren
     public int Queued => _scheduler.Queued;
     public int Running => _scheduler.Running;
     public int BatchSize => _scheduler.Running;
+    public int MaxBatchSize => maxConcurrent;
+    public int MaxQueueLength => maxQueued;
+    public long Steps => 0;
+    public long DecodedRows => 0;
+    public TimeSpan LastStepTime => TimeSpan.Zero;
     public (int Reserved, int Budget) KvTokens => (0, 0);
 
     public event Action<EngineStepReport>? StepCompleted
@@ -23,10 +31,11 @@ internal sealed class SequentialBackend(DecoderSession session, int maxConcurren
     }
 
     public Task<IReadOnlyList<LabelScore>> ScoreAsync(IReadOnlyList<int> promptIds, IReadOnlyList<IReadOnlyList<int>> labels,
-        CancellationToken cancellationToken) =>
+        DateTimeOffset? deadline, CancellationToken cancellationToken) =>
         _scheduler.RunAsync(ct => _scorer.Score(promptIds, labels, ct), cancellationToken);
 
-    public Task<GenerationResult> GenerateAsync(GenerationRequest request, Action<int> onToken, CancellationToken cancellationToken) =>
+    public Task<GenerationResult> GenerateAsync(GenerationRequest request, Action<int> onToken, DateTimeOffset? deadline,
+        CancellationToken cancellationToken) =>
         _scheduler.RunAsync(ct => _generator.Generate(request.PromptIds, request.Options, onToken, ct), cancellationToken);
 
     public void Dispose()

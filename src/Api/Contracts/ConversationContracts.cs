@@ -21,7 +21,11 @@ public sealed record ConversationReply(
     int DroppedTurns,
     string Silo,
     string RequestId,
-    long LatencyMs);
+    long LatencyMs,
+    ReplyDegradationInfo? Degraded);
+
+/// <summary>Set when the reply was capped under backlog: <c>{"reason": "backlog", "max_tokens": N}</c>; null otherwise.</summary>
+public sealed record ReplyDegradationInfo(string Reason, int MaxTokens);
 
 public sealed record ConversationHistoryMessage(string Role, string Content);
 

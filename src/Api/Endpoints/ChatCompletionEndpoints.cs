@@ -125,7 +125,11 @@ internal static class ChatCompletionEndpoints
         var p = call.Parameters;
         if (call.User is { } user)
         {
-            var turn = new ChatTurnRequest(ConversationEndpoints.TurnId(context), call.LastUserMessage, p.MaxTokens, p.Temperature) { Sampling = p.Sampling };
+            var turn = new ChatTurnRequest(ConversationEndpoints.TurnId(context), call.LastUserMessage, p.MaxTokens, p.Temperature)
+            {
+                Sampling = p.Sampling,
+                Deadline = RequestDeadline.Of(context),
+            };
             var grain = grains.GetConversation(user);
             if (!call.Stream)
             {
@@ -137,7 +141,12 @@ internal static class ChatCompletionEndpoints
             yield break;
         }
 
-        var request = new ChatGenerationRequest(call.Messages, p.MaxTokens, p.Temperature) { Sampling = p.Sampling, SystemMessage = call.SystemMessage };
+        var request = new ChatGenerationRequest(call.Messages, p.MaxTokens, p.Temperature)
+        {
+            Sampling = p.Sampling,
+            SystemMessage = call.SystemMessage,
+            Deadline = RequestDeadline.Of(context),
+        };
         await foreach (var e in grains.GetInferenceWorker().GenerateReplyAsync(request, ct))
         {
             yield return new Piece(e.TextDelta, e.Summary is { } s

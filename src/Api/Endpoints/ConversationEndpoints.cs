@@ -44,7 +44,11 @@ internal static class ConversationEndpoints
             var parameters = GenerationParameters.Read(body, limits);
             bool stream = body.OptionalBool("stream") ?? false;
             fingerprint.Input = content;
-            var request = new ChatTurnRequest(TurnId(context), content, parameters.MaxTokens, parameters.Temperature) { Sampling = parameters.Sampling };
+            var request = new ChatTurnRequest(TurnId(context), content, parameters.MaxTokens, parameters.Temperature)
+            {
+                Sampling = parameters.Sampling,
+                Deadline = RequestDeadline.Of(context),
+            };
             var grain = grains.GetConversation(userId);
             if (!stream)
             {
@@ -113,6 +117,7 @@ internal static class ConversationEndpoints
         fingerprint.Silo = turn.SiloId;
         return new ConversationReply(turn.UserId, turn.Reply, turn.TurnNumber, turn.TurnId, turn.FinishReason,
             new TokenUsage(turn.PromptTokens, turn.CompletionTokens), turn.Truncation.Truncated, turn.Truncation.DroppedTurns,
-            turn.SiloId, fingerprint.Id, SentimentEndpoints.ElapsedMs(started));
+            turn.SiloId, fingerprint.Id, SentimentEndpoints.ElapsedMs(started),
+            turn.Degraded is { } d ? new ReplyDegradationInfo(d.Reason, d.MaxTokens) : null);
     }
 }

@@ -38,7 +38,7 @@ internal static class SentimentEndpoints
             {
                 string text = TextRules.Check(body.RequiredString("text"), "text", limits.MaxTextChars);
                 fingerprint.Input = text;
-                var result = await worker.AnalyzeSentimentAsync(new SentimentRequest(text), ct);
+                var result = await worker.AnalyzeSentimentAsync(new SentimentRequest(text) { Deadline = RequestDeadline.Of(context) }, ct);
                 fingerprint.Output = $"{result.Label} {result.Score:F2}";
                 fingerprint.Silo = result.SiloId;
                 return Results.Ok(new SentimentResponse(result.Label, result.Score, result.Truncation.Truncated, fingerprint.Id,
@@ -49,7 +49,7 @@ internal static class SentimentEndpoints
             string[] texts = BatchTexts(body, limits);
             fingerprint.Input = $"{texts.Length} texts: {texts[0]}";
             // All at once: the silos' batching engines score them together.
-            var items = await Task.WhenAll(texts.Select((text, i) => AnalyzeItemAsync(worker, i, text, ct)));
+            var items = await Task.WhenAll(texts.Select((text, i) => AnalyzeItemAsync(worker, i, text, RequestDeadline.Of(context), ct)));
             fingerprint.Output = string.Join(",", items.Select(r => r.Label ?? $"error {r.Error!.Status}"));
             fingerprint.Silo = string.Join(",", items.Select(r => r.Silo).OfType<string>().Distinct());
             return Results.Ok(new SentimentBatchResponse(items, fingerprint.Id, ElapsedMs(started)));
@@ -68,11 +68,12 @@ internal static class SentimentEndpoints
             .ToArray();
     }
 
-    private static async Task<SentimentBatchItem> AnalyzeItemAsync(IInferenceWorker worker, int index, string text, CancellationToken ct)
+    private static async Task<SentimentBatchItem> AnalyzeItemAsync(IInferenceWorker worker, int index, string text, DateTimeOffset? deadline,
+        CancellationToken ct)
     {
         try
         {
-            var result = await worker.AnalyzeSentimentAsync(new SentimentRequest(text), ct);
+            var result = await worker.AnalyzeSentimentAsync(new SentimentRequest(text) { Deadline = deadline }, ct);
             return new SentimentBatchItem(index, result.Label, result.Score, result.Truncation.Truncated, result.SiloId, null);
         }
         catch (GrainCallException e)

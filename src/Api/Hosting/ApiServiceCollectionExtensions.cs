@@ -34,11 +34,13 @@ public static class ApiServiceCollectionExtensions
             services.AddHostedService(sp => sp.GetRequiredService<SiloDirectory>());
             services.AddSingleton<SiloClients>();
             services.AddSingleton<IGrainFactory, ClusterGrainFactory>();
+            services.AddSingleton<IWorkerLoads, ClusterWorkerLoads>();
             services.AddSingleton<IReadiness>(sp => new ClusterReadiness(sp.GetRequiredService<SiloDirectory>()));
         }
         else
         {
             services.AddSilo(configuration);
+            services.AddSingleton<IWorkerLoads, LocalWorkerLoads>();
             services.AddSingleton<IReadiness>(sp => new EmbeddedReadiness(sp.GetRequiredService<SiloLifecycle>()));
         }
         return services;

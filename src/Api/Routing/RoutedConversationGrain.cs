@@ -46,7 +46,8 @@ internal sealed class RoutedConversationGrain(string userId, SiloDirectory direc
                     {
                         more = await stream.MoveNextAsync();
                     }
-                    catch (GrainCallException e) when (first && e.IsRetryable && attempt < options.MaxAttempts)
+                    // A full owner answers 429 at once: waiting here would only grow the latency the client sees.
+                    catch (GrainCallException e) when (first && e.IsRetryable && e.Kind != GrainErrorKind.Overloaded && attempt < options.MaxAttempts)
                     {
                         await NoteFailureAsync(e, siloId, unreachable, cancellationToken);
                         break;
@@ -74,6 +75,8 @@ internal sealed class RoutedConversationGrain(string userId, SiloDirectory direc
             {
                 return await call(silo, unreachable, cancellationToken);
             }
+            // A full owner answers 429 at once (the conversation's state and prefix cache live there; another silo
+            // cannot take the turn); only an unreachable or non-owning silo is worth another attempt.
             catch (GrainCallException e) when (e.IsRetryable && e.Kind != GrainErrorKind.Overloaded && attempt < options.MaxAttempts)
             {
                 await NoteFailureAsync(e, siloId, unreachable, cancellationToken);

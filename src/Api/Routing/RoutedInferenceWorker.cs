@@ -34,6 +34,13 @@ internal sealed class RoutedInferenceWorker(SiloDirectory directory, SiloClients
         throw last ?? new GrainCallException(GrainErrorKind.Unavailable, "no active silo can serve sentiment requests now");
     }
 
+    /// <summary>The cluster's workers as one: every active silo's snapshot summed (silo id "cluster").</summary>
+    public async Task<WorkerLoad> GetLoadAsync(CancellationToken cancellationToken)
+    {
+        var loads = await ClusterWorkerLoads.ReadAllAsync(directory, clients, logger, cancellationToken);
+        return WorkerLoads.Sum(loads);
+    }
+
     public async IAsyncEnumerable<GenerationEvent> GenerateReplyAsync(ChatGenerationRequest request,
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {

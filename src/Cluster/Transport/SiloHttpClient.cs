@@ -21,9 +21,11 @@ public sealed class SiloHttpClient(HttpClient http, Uri endpoint)
     /// </summary>
     public const string UnreachableSilosHeader = "X-Qwen-Unreachable-Silos";
 
+    /// <summary>The turn's deadline travels as <see cref="DeadlineHeader"/>, not in the body.</summary>
     public Task<ChatTurnResult> SendTurnAsync(string userId, ChatTurnRequest request, CancellationToken cancellationToken,
         IReadOnlyCollection<string>? unreachableSilos = null) =>
-        CallAsync<ChatTurnResult>(HttpMethod.Post, SiloRoutes.TurnsOf(userId), request, unreachableSilos, cancellationToken);
+        CallAsync<ChatTurnResult>(HttpMethod.Post, SiloRoutes.TurnsOf(userId), request with { Deadline = null }, unreachableSilos,
+            cancellationToken, request.Deadline);
 
     public Task<ConversationHistory> GetHistoryAsync(string userId, CancellationToken cancellationToken,
         IReadOnlyCollection<string>? unreachableSilos = null) =>
@@ -33,7 +35,11 @@ public sealed class SiloHttpClient(HttpClient http, Uri endpoint)
         CallAsync<object?>(HttpMethod.Delete, SiloRoutes.ConversationOf(userId), null, unreachableSilos, cancellationToken);
 
     public Task<SentimentResult> AnalyzeSentimentAsync(SentimentRequest request, CancellationToken cancellationToken) =>
-        CallAsync<SentimentResult>(HttpMethod.Post, SiloRoutes.Sentiment, request, null, cancellationToken);
+        CallAsync<SentimentResult>(HttpMethod.Post, SiloRoutes.Sentiment, request with { Deadline = null }, null, cancellationToken, request.Deadline);
+
+    /// <summary>The silo's inference worker load snapshot.</summary>
+    public Task<WorkerLoad> GetWorkerLoadAsync(CancellationToken cancellationToken) =>
+        CallAsync<WorkerLoad>(HttpMethod.Get, SiloRoutes.WorkerLoad, null, null, cancellationToken);
 
     /// <summary>The silo's metrics as Prometheus text; unreachable or failing silos throw <see cref="GrainCallException"/>.</summary>
     public async Task<string> GetMetricsTextAsync(CancellationToken cancellationToken)
@@ -48,16 +54,18 @@ public sealed class SiloHttpClient(HttpClient http, Uri endpoint)
     /// <summary>Streams a turn as server-sent events, each carrying one <see cref="ChatStreamEvent"/>.</summary>
     public IAsyncEnumerable<ChatStreamEvent> StreamTurnAsync(string userId, ChatTurnRequest request,
         CancellationToken cancellationToken, IReadOnlyCollection<string>? unreachableSilos = null) =>
-        StreamAsync<ChatStreamEvent>(SiloRoutes.TurnStreamOf(userId), request, unreachableSilos, cancellationToken);
+        StreamAsync<ChatStreamEvent>(SiloRoutes.TurnStreamOf(userId), request with { Deadline = null }, request.Deadline, unreachableSilos,
+            cancellationToken);
 
     /// <summary>A stateless chat generation on this silo's inference worker, streamed as server-sent events.</summary>
     public IAsyncEnumerable<GenerationEvent> GenerateAsync(ChatGenerationRequest request, CancellationToken cancellationToken) =>
-        StreamAsync<GenerationEvent>(SiloRoutes.Generate, request, null, cancellationToken);
+        StreamAsync<GenerationEvent>(SiloRoutes.Generate, request with { Deadline = null }, request.Deadline, null, cancellationToken);
 
     /// <summary>One server-sent event of a stream: an event or, if the call failed midway, the error.</summary>
     public sealed record StreamItem<T>(T? Event, GrainErrorBody? Error) where T : class;
 
-    private async IAsyncEnumerable<T> StreamAsync<T>(string path, object request, IReadOnlyCollection<string>? unreachableSilos,
+    /// <param name="deadline">Sent as <see cref="DeadlineHeader"/>; the body carries none.</param>
+    private async IAsyncEnumerable<T> StreamAsync<T>(string path, object request, DateTimeOffset? deadline, IReadOnlyCollection<string>? unreachableSilos,
         [EnumeratorCancellation] CancellationToken cancellationToken) where T : class
     {
         using var message = new HttpRequestMessage(HttpMethod.Post, new Uri(Endpoint, path))
@@ -65,6 +73,7 @@ public sealed class SiloHttpClient(HttpClient http, Uri endpoint)
             Content = JsonContent.Create(request, request.GetType(), options: TransportJson.Options),
         };
         AddUnreachable(message, unreachableSilos);
+        AddDeadline(message, deadline);
         using var response = await SendAsync(message, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
         await ThrowIfFailedAsync(response, cancellationToken);
         using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(cancellationToken));
@@ -93,12 +102,22 @@ public sealed class SiloHttpClient(HttpClient http, Uri endpoint)
         if (unreachableSilos is { Count: > 0 }) message.Headers.Add(UnreachableSilosHeader, string.Join(',', unreachableSilos));
     }
 
+    private static void AddDeadline(HttpRequestMessage message, DateTimeOffset? deadline)
+    {
+        if (deadline is not { } due) return;
+        // Nothing left to spend: do not make the silo queue a call that has already expired.
+        if (due <= DateTimeOffset.UtcNow)
+            throw new GrainCallException(GrainErrorKind.Timeout, $"the request's deadline ({due:O}) passed before it reached a silo");
+        message.Headers.Add(DeadlineHeader.Name, DeadlineHeader.Format(due, DateTimeOffset.UtcNow));
+    }
+
     private async Task<T> CallAsync<T>(HttpMethod method, string path, object? body, IReadOnlyCollection<string>? unreachableSilos,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken, DateTimeOffset? deadline = null)
     {
         using var message = new HttpRequestMessage(method, new Uri(Endpoint, path));
         if (body is not null) message.Content = JsonContent.Create(body, body.GetType(), options: TransportJson.Options);
         AddUnreachable(message, unreachableSilos);
+        AddDeadline(message, deadline);
         using var response = await SendAsync(message, HttpCompletionOption.ResponseContentRead, cancellationToken);
         await ThrowIfFailedAsync(response, cancellationToken);
         if (response.StatusCode == HttpStatusCode.NoContent) return default!;

@@ -10,6 +10,9 @@ public static class SiloRoutes
     public const string Generate = "/silo/generate";
     public const string Status = "/silo/status";
 
+    /// <summary>GET: the silo's inference worker load snapshot (<c>WorkerLoad</c>), read-only.</summary>
+    public const string WorkerLoad = "/silo/worker/load";
+
     /// <summary>The silo's own metrics in the Prometheus text format (also scraped by the Api).</summary>
     public const string Metrics = "/metrics";
 

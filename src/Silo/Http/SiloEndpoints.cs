@@ -12,8 +12,8 @@ public static class SiloEndpoints
 {
     public static IEndpointRouteBuilder MapSiloEndpoints(this IEndpointRouteBuilder app)
     {
-        app.MapPost(SiloRoutes.Turns, (string userId, ChatTurnRequest request, IGrainFactory grains, CancellationToken ct) =>
-            Invoke(() => grains.GetConversation(userId).SendMessageAsync(request, ct)));
+        app.MapPost(SiloRoutes.Turns, (string userId, ChatTurnRequest request, IGrainFactory grains, HttpContext context) =>
+            Invoke(() => grains.GetConversation(userId).SendMessageAsync(request with { Deadline = DeadlineOf(context) }, context.RequestAborted)));
         app.MapGet(SiloRoutes.Conversation, (string userId, IGrainFactory grains, CancellationToken ct) =>
             Invoke(() => grains.GetConversation(userId).GetHistoryAsync(ct)));
         app.MapDelete(SiloRoutes.Conversation, async (string userId, IGrainFactory grains, CancellationToken ct) =>
@@ -22,14 +22,22 @@ public static class SiloEndpoints
                 await grains.GetConversation(userId).ResetAsync(ct);
                 return (object?)null;
             }));
-        app.MapPost(SiloRoutes.Sentiment, (SentimentRequest request, IGrainFactory grains, CancellationToken ct) =>
-            Invoke(() => grains.GetInferenceWorker().AnalyzeSentimentAsync(request, ct)));
+        app.MapPost(SiloRoutes.Sentiment, (SentimentRequest request, IGrainFactory grains, HttpContext context) =>
+            Invoke(() => grains.GetInferenceWorker().AnalyzeSentimentAsync(request with { Deadline = DeadlineOf(context) }, context.RequestAborted)));
         app.MapPost(SiloRoutes.TurnStream, (string userId, ChatTurnRequest request, IGrainFactory grains, HttpContext context) =>
-            StreamAsync(context, grains.GetConversation(userId).StreamMessageAsync(request, context.RequestAborted)));
+            StreamAsync(context, grains.GetConversation(userId).StreamMessageAsync(request with { Deadline = DeadlineOf(context) }, context.RequestAborted)));
         app.MapPost(SiloRoutes.Generate, (ChatGenerationRequest request, IGrainFactory grains, HttpContext context) =>
-            StreamAsync(context, grains.GetInferenceWorker().GenerateReplyAsync(request, context.RequestAborted)));
+            StreamAsync(context, grains.GetInferenceWorker().GenerateReplyAsync(request with { Deadline = DeadlineOf(context) }, context.RequestAborted)));
+        app.MapGet(SiloRoutes.WorkerLoad, (IGrainFactory grains, CancellationToken ct) => Invoke(() => grains.GetInferenceWorker().GetLoadAsync(ct)));
         return app;
     }
+
+    /// <summary>
+    /// The caller's deadline (<see cref="DeadlineHeader"/>), on this silo's clock; none without the
+    /// header. A deadline sent in the body is ignored: only the caller's remaining time counts.
+    /// </summary>
+    private static DateTimeOffset? DeadlineOf(HttpContext context) =>
+        DeadlineHeader.Parse(context.Request.Headers[DeadlineHeader.Name], DateTimeOffset.UtcNow);
 
     private static async Task<IResult> Invoke<T>(Func<Task<T>> call)
     {

@@ -28,6 +28,11 @@ public sealed class InferenceMetrics : IDisposable
         _meter.CreateObservableGauge("qwen.inference.kv_reserved", () => worker.KvTokens.Reserved, "{token}", "KV-cache positions reserved by running requests");
         _meter.CreateObservableGauge("qwen.inference.kv_budget", () => worker.KvTokens.Budget, "{token}", "KV-cache positions running requests may reserve");
         _meter.CreateObservableCounter("qwen.inference.generated_tokens", () => worker.GeneratedTokens, "{token}", "Reply tokens generated since start");
+        _meter.CreateObservableCounter("qwen.inference.refused", () => worker.Load().Refused, "{request}", "Requests refused as overloaded (queue full)");
+        _meter.CreateObservableCounter("qwen.inference.cancelled", () => worker.Load().Cancelled, "{request}",
+            "Requests their callers cancelled (disconnects included) before they finished");
+        _meter.CreateObservableCounter("qwen.inference.expired", () => worker.Load().Expired, "{request}", "Requests that passed their deadline before they finished");
+        _meter.CreateObservableGauge("qwen.inference.degraded", () => worker.Load().Degraded ? 1 : 0, "", "1 while the backlog caps new chat replies");
         _stepBatch = _meter.CreateHistogram("qwen.inference.step_batch_size", "{sequence}", "Decode rows of each model step",
             advice: new InstrumentAdvice<int> { HistogramBucketBoundaries = [1, 2, 4, 8, 12, 16, 24, 32, 64] });
         _stepDuration = _meter.CreateHistogram("qwen.inference.step_duration", "s", "Wall time of each model step (prefill chunk plus decode)",

@@ -36,4 +36,7 @@ internal sealed class AdmissionCheckedInferenceWorker(IInferenceWorker worker, C
             admission.Exit();
         }
     }
+
+    /// <summary>Reading the load is not a call to drain: a stopping silo still reports it.</summary>
+    public Task<WorkerLoad> GetLoadAsync(CancellationToken cancellationToken) => worker.GetLoadAsync(cancellationToken);
 }

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Threading.Channels;
+using Qwen.Grains;
 using Qwen.Grains.Interfaces;
 
 namespace Qwen.Silo.Runtime;
@@ -10,8 +11,19 @@ namespace Qwen.Silo.Runtime;
 /// </summary>
 internal sealed class ConversationGrainReference(string userId, GrainActivationTable table) : IConversationGrain
 {
-    public async Task<ChatTurnResult> SendMessageAsync(ChatTurnRequest request, CancellationToken cancellationToken) =>
-        await table.Invoke(userId, (grain, ct) => grain.SendMessageAsync(request, ct), cancellationToken).ConfigureAwait(false);
+    /// <summary>The turn's deadline also ends its wait behind earlier turns of the conversation.</summary>
+    public async Task<ChatTurnResult> SendMessageAsync(ChatTurnRequest request, CancellationToken cancellationToken)
+    {
+        using var deadline = new CallDeadline(request?.Deadline, cancellationToken);
+        try
+        {
+            return await table.Invoke(userId, (grain, ct) => grain.SendMessageAsync(request!, ct), deadline.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException e) when (deadline.HasExpired)
+        {
+            throw deadline.Exceeded(TurnStage, e);
+        }
+    }
 
     public async Task<ConversationHistory> GetHistoryAsync(CancellationToken cancellationToken) =>
         await table.Invoke(userId, (grain, ct) => grain.GetHistoryAsync(ct), cancellationToken).ConfigureAwait(false);
@@ -27,11 +39,11 @@ internal sealed class ConversationGrainReference(string userId, GrainActivationT
     public async IAsyncEnumerable<ChatStreamEvent> StreamMessageAsync(ChatTurnRequest request,
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        using var stop = new CallDeadline(request?.Deadline, cancellationToken);
         var events = Channel.CreateUnbounded<ChatStreamEvent>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
         var turn = table.Invoke(userId, async (grain, ct) =>
         {
-            await foreach (var e in grain.StreamMessageAsync(request, ct).ConfigureAwait(false)) events.Writer.TryWrite(e);
+            await foreach (var e in grain.StreamMessageAsync(request!, ct).ConfigureAwait(false)) events.Writer.TryWrite(e);
             return true;
         }, stop.Token);
         // Also when the turn never ran (cancelled while queued); its error is rethrown below.
@@ -39,15 +51,29 @@ internal sealed class ConversationGrainReference(string userId, GrainActivationT
         try
         {
             await foreach (var e in events.Reader.ReadAllAsync(CancellationToken.None).ConfigureAwait(false)) yield return e;
-            await turn.ConfigureAwait(false);
+            await Expiring(turn, stop).ConfigureAwait(false);
         }
         finally
         {
             if (!turn.IsCompleted)
             {
-                await stop.CancelAsync().ConfigureAwait(false);
+                stop.Cancel();
                 await ((Task)turn).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             }
+        }
+    }
+
+    private const string TurnStage = "before the turn finished (waiting behind earlier turns of the conversation, or running)";
+
+    private static async Task Expiring(Task turn, CallDeadline deadline)
+    {
+        try
+        {
+            await turn.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException e) when (deadline.HasExpired)
+        {
+            throw deadline.Exceeded(TurnStage, e);
         }
     }
 }

@@ -19,6 +19,8 @@ public sealed class TestCluster : IAsyncDisposable
 
     private readonly Dictionary<string, ServiceProcess> _silos = [];
     private readonly string _modelDirectory;
+    private IReadOnlyList<string> _siloArguments = [];
+    private IReadOnlyList<string> _apiArguments = [];
 
     private TestCluster(PostgresServer postgres, string connectionString, string modelDirectory)
     {
@@ -36,13 +38,19 @@ public sealed class TestCluster : IAsyncDisposable
     public IReadOnlyDictionary<string, ServiceProcess> Silos => _silos;
     public string ApiUrl => Api?.Url ?? throw new InvalidOperationException("the Api is not started");
 
-    public static async Task<TestCluster> StartAsync(int silos)
+    /// <param name="siloArguments">Extra command-line options for every silo (they override the defaults here).</param>
+    /// <param name="apiArguments">Extra command-line options for the Api.</param>
+    public static async Task<TestCluster> StartAsync(int silos, IReadOnlyList<string>? siloArguments = null, IReadOnlyList<string>? apiArguments = null)
     {
         var postgres = await PostgresServer.StartNewAsync(CancellationToken.None);
         string connection = await postgres.CreateDatabaseAsync("cluster", CancellationToken.None);
         string model = Directory.CreateTempSubdirectory("qwen-cluster-model-").FullName;
         ModelDirectoryBuilder.Build(model, QwenConfig.Tiny, new HashWeightSource(QwenConfig.Tiny, 7), new ModelBuildOptions());
-        var cluster = new TestCluster(postgres, connection, model);
+        var cluster = new TestCluster(postgres, connection, model)
+        {
+            _siloArguments = siloArguments ?? [],
+            _apiArguments = apiArguments ?? [],
+        };
         try
         {
             await Task.WhenAll(Enumerable.Range(1, silos).Select(i => cluster.StartSiloAsync($"s{i}")));
@@ -71,6 +79,7 @@ public sealed class TestCluster : IAsyncDisposable
             "--Inference:DefaultMaxNewTokens=6",
             "--Logging:LogLevel:Default=Warning",
             "--Logging:LogLevel:Qwen=Information",
+            .. _siloArguments,
         ]);
         lock (_silos) _silos[siloId] = silo;
         await silo.WaitUntilReadyAsync(TimeSpan.FromSeconds(90));
@@ -84,8 +93,31 @@ public sealed class TestCluster : IAsyncDisposable
             $"--Postgres:ConnectionString={ConnectionString}",
             "--Routing:MembershipRefresh=00:00:00.500",
             "--Logging:LogLevel:Default=Warning",
+            .. _apiArguments,
         ]);
         await Api.WaitUntilReadyAsync(TimeSpan.FromSeconds(60));
+    }
+
+    /// <summary>A silo's inference worker load snapshot, read from its internal endpoint.</summary>
+    public async Task<Qwen.Grains.Interfaces.WorkerLoad> ReadWorkerLoadAsync(string siloId)
+    {
+        var load = await Http.GetFromJsonAsync<Qwen.Grains.Interfaces.WorkerLoad>(
+            Silos[siloId].Url + Qwen.Cluster.Transport.SiloRoutes.WorkerLoad, Qwen.Cluster.Transport.TransportJson.Options);
+        return load ?? throw new InvalidOperationException($"silo {siloId} sent no load");
+    }
+
+    /// <summary>Polls a silo's load until <paramref name="condition"/> holds.</summary>
+    public async Task<Qwen.Grains.Interfaces.WorkerLoad> WaitForLoadAsync(string siloId, Func<Qwen.Grains.Interfaces.WorkerLoad, bool> condition,
+        string what, TimeSpan? timeout = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(30));
+        while (true)
+        {
+            var load = await ReadWorkerLoadAsync(siloId);
+            if (condition(load)) return load;
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"silo {siloId} did not reach: {what}; last load {load}");
+            await Task.Delay(10);
+        }
     }
 
     /// <summary>The membership table as the cluster sees it.</summary>

@@ -81,6 +81,8 @@ public sealed class MetricsEndpointTests(ObservedCluster fixture)
             ours.Should().NotBeEmpty();
             ours.Should().OnlyContain(s => s.Label("silo") == id);
             families.Should().Contain(f => f.Name == "qwen_inference_kv_reserved" && f.Type == MetricType.Gauge);
+            families.Should().Contain(f => f.Name == "qwen_inference_refused_total" && f.Type == MetricType.Counter);
+            families.Should().Contain(f => f.Name == "qwen_inference_degraded" && f.Type == MetricType.Gauge);
             families.Should().Contain(f => f.Name == "qwen_inference_step_duration_seconds" && f.Type == MetricType.Histogram);
             families.Should().NotContain(f => f.Name.StartsWith("qwen_api_", StringComparison.Ordinal));
         }

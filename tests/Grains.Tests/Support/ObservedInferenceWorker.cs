@@ -38,6 +38,8 @@ internal sealed class ObservedInferenceWorker(IInferenceWorker inner) : IInferen
     public Task<SentimentResult> AnalyzeSentimentAsync(SentimentRequest request, CancellationToken cancellationToken) =>
         inner.AnalyzeSentimentAsync(request, cancellationToken);
 
+    public Task<WorkerLoad> GetLoadAsync(CancellationToken cancellationToken) => inner.GetLoadAsync(cancellationToken);
+
     public async IAsyncEnumerable<GenerationEvent> GenerateReplyAsync(ChatGenerationRequest request,
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
