@@ -32,6 +32,9 @@ internal sealed class BatchedBackend : IInferenceBackend
     {
     }
 
+    /// <summary>Keeps the KV of a fixed prompt prefix (a system prompt) in the engine's prefix cache for good.</summary>
+    public void PinPrefix(IReadOnlyList<int> tokens) => _engine.PinPrefix(tokens);
+
     public int Queued => _engine.WaitingRequests;
     public int Running => _engine.RunningRequests;
     public int BatchSize => _engine.DecodeBatchSize;
@@ -40,7 +43,8 @@ internal sealed class BatchedBackend : IInferenceBackend
     public long Steps => Volatile.Read(ref _steps);
     public long DecodedRows => Interlocked.Read(ref _decodedRows);
     public TimeSpan LastStepTime => TimeSpan.FromTicks(Volatile.Read(ref _lastStepTicks));
-    public (int Reserved, int Budget) KvTokens => (_engine.ReservedKvTokens, _engine.Options.KvBudgetTokens);
+    public KvCacheFigures Kv => new(_engine.KvTokensInUse, _engine.KvCapacityTokens, _engine.ReservedKvTokens, _engine.Options.KvBudgetTokens,
+        _engine.PrefixCacheHits, _engine.PrefixCacheMisses, _engine.PrefixCacheHitTokens, _engine.PrefixCacheTokens);
 
     public event Action<EngineStepReport>? StepCompleted
     {

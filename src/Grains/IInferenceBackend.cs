@@ -28,8 +28,8 @@ internal interface IInferenceBackend : IDisposable
 
     TimeSpan LastStepTime { get; }
 
-    /// <summary>KV positions the running requests reserve, and the most they may (0 and 0 when not batching).</summary>
-    (int Reserved, int Budget) KvTokens { get; }
+    /// <summary>The KV cache's use, reservation and prefix cache (all 0 when not batching).</summary>
+    KvCacheFigures Kv { get; }
 
     /// <summary>After every batched model step (never raised when not batching).</summary>
     event Action<EngineStepReport>? StepCompleted;

@@ -52,6 +52,12 @@ public sealed partial class InferenceWorker : IInferenceWorker, IDisposable
         _backend = _options.Scheduling == InferenceScheduling.Batched
             ? new BatchedBackend(model.Session, _options.ToBatchingOptions())
             : new SequentialBackend(model.Session, _options.MaxConcurrentRequests, _options.MaxQueueLength);
+        if (_backend is BatchedBackend batched)
+        {
+            // Every sentiment prompt and every chat prompt starts with its system message.
+            batched.PinPrefix(_sentiment.Prompt.SystemPrefixIds);
+            batched.PinPrefix(_chat.SystemPrefixIds);
+        }
         // <|im_end|> ends a reply even when generation_config.json does not list it.
         _stopIds = [model.Tokenizer.SpecialTokenId(ImEnd)];
         _siloId = silo.Id;
@@ -67,8 +73,8 @@ public sealed partial class InferenceWorker : IInferenceWorker, IDisposable
     /// <summary>Sequences in the latest model step.</summary>
     public int BatchSize => _backend.BatchSize;
 
-    /// <summary>KV positions reserved by running requests and the budget (both 0 without batching).</summary>
-    public (int Reserved, int Budget) KvTokens => _backend.KvTokens;
+    /// <summary>The KV cache's use, reservation and prefix cache (all 0 without batching).</summary>
+    public KvCacheFigures Kv => _backend.Kv;
 
     /// <summary>Raised on the engine thread after every batched model step; keep handlers quick.</summary>
     public event Action<EngineStepReport>? StepCompleted

@@ -29,6 +29,15 @@ public sealed record InferenceWorkerOptions
     /// <summary>Batched scheduling: KV positions the running requests may reserve (at least the context window).</summary>
     public int KvBudgetTokens { get; init; } = 16 * 1024;
 
+    /// <summary>
+    /// Batched scheduling: keep prompt KV for prompts that start the same way (the fixed system
+    /// prompts, pinned; a conversation's next turn). Shared-buffer models only; never changes an answer.
+    /// </summary>
+    public bool PrefixCache { get; init; } = true;
+
+    /// <summary>Batched scheduling: positions the prefix cache keeps (least recently used leave first).</summary>
+    public int PrefixCacheTokens { get; init; } = 2048;
+
     /// <summary>Reply length when a request does not say.</summary>
     public int DefaultMaxNewTokens { get; init; } = 64;
 
@@ -57,6 +66,7 @@ public sealed record InferenceWorkerOptions
         Require(MaxSentimentTextChars >= 1, $"MaxSentimentTextChars must be at least 1 but was {MaxSentimentTextChars}");
         Require(MaxBatchSize >= 1, $"MaxBatchSize must be at least 1 but was {MaxBatchSize}");
         Require(MaxPrefillTokensPerStep >= 1, $"MaxPrefillTokensPerStep must be at least 1 but was {MaxPrefillTokensPerStep}");
+        Require(PrefixCacheTokens >= 0, $"PrefixCacheTokens must not be negative but was {PrefixCacheTokens}");
         Require(KvBudgetTokens >= ContextWindow,
             $"KvBudgetTokens ({KvBudgetTokens}) must be at least the ContextWindow ({ContextWindow}) so that every accepted request fits");
         Require(Degradation is not null, "Degradation must not be null");
@@ -72,6 +82,8 @@ public sealed record InferenceWorkerOptions
         MaxPrefillTokensPerStep = MaxPrefillTokensPerStep,
         KvBudgetTokens = KvBudgetTokens,
         MaxQueueLength = Math.Max(1, MaxQueueLength),
+        PrefixCache = PrefixCache,
+        PrefixCacheTokens = PrefixCacheTokens,
     };
 
     private static void Require(bool ok, string rule)

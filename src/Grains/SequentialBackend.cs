@@ -22,7 +22,7 @@ internal sealed class SequentialBackend(DecoderSession session, int maxConcurren
     public long Steps => 0;
     public long DecodedRows => 0;
     public TimeSpan LastStepTime => TimeSpan.Zero;
-    public (int Reserved, int Budget) KvTokens => (0, 0);
+    public KvCacheFigures Kv => default;
 
     public event Action<EngineStepReport>? StepCompleted
     {

@@ -85,7 +85,7 @@
       const kv = s.kv_budget > 0 ? `${fmt(100 * s.kv_reserved / s.kv_budget, 0)} % of ${s.kv_budget}` : "–";
       const rows = [
         ["Load (queued + running)", s.load], ["Model queue", s.queue], ["Running", s.running], ["Batch size", s.batch_size],
-        ["Tokens/s", fmt(s.tokens_per_second)], ["Conversations", s.active_conversations], ["KV reserved", kv],
+        ["Tokens/s", fmt(s.tokens_per_second)], ["Conversations", s.active_conversations], ["KV reserved", kv], ["KV in use", s.kv_in_use],
         ["Memory (RSS)", bytes(s.rss_bytes)], ["Tokens generated", s.generated_tokens],
       ];
       const list = el("dl", {});

@@ -77,6 +77,7 @@ public static class ClusterStatusEndpoint
             tokens_per_second: Math.Round(load.TokensPerSecond, 2),
             generated_tokens: (long)Read("qwen_inference_generated_tokens_total"),
             active_conversations: s.Value("qwen_silo_active_conversations") is { } active ? (int)active : load.ActiveConversations,
+            kv_in_use: (int)Read("qwen_inference_kv_in_use"),
             kv_reserved: (int)Read("qwen_inference_kv_reserved"),
             kv_budget: (int)Read("qwen_inference_kv_budget"),
             rss_bytes: (long)Read("process_resident_memory_bytes"));
@@ -118,6 +119,6 @@ public static class ClusterStatusEndpoint
 #pragma warning disable IDE1006
     private sealed record SiloStatusView(string id, string endpoint, string status, bool reachable, string? error, DateTimeOffset started_at,
         DateTimeOffset last_heartbeat, bool model_loaded, int queue, int queued_turns, int running, int load, int batch_size, double tokens_per_second,
-        long generated_tokens, int active_conversations, int kv_reserved, int kv_budget, long rss_bytes);
+        long generated_tokens, int active_conversations, int kv_in_use, int kv_reserved, int kv_budget, long rss_bytes);
 #pragma warning restore IDE1006
 }

@@ -25,11 +25,18 @@ internal static class BuildModelCommand
         var useCacheBranch = new Option<bool>("--use-cache-branch") { Description = "Add the use_cache_branch input of merged exports" };
         var kvDtype = new Option<string>("--kv-dtype") { Description = "KV cache element type: fp32 | fp16", DefaultValueFactory = _ => "fp32" };
         var noLogitsToKeep = new Option<bool>("--no-logits-to-keep") { Description = "Omit the num_logits_to_keep input (logits for every position)" };
+        var kvLayout = new Option<string>("--kv-layout")
+        {
+            Description = "shared-buffer (GroupQueryAttention on a KV buffer updated in place; rows bit-identical alone and batched) | " +
+                          "standard (attention_mask, opset-23 Attention: the Hugging Face export layout) | auto (default: shared-buffer unless " +
+                          "head_dim is not a multiple of 8 or --no-position-ids, --use-cache-branch or --kv-dtype fp16 asks for an export variant)",
+            DefaultValueFactory = _ => "auto",
+        };
         var quiet = new Option<bool>("--quiet") { Description = "No progress display" };
 
         var command = new Command("build-model", "Build a Qwen2 model directory (ONNX decoder with KV cache, tokenizer, config): synthetic, or converted from a Hugging Face checkpoint with --from-hf.")
         {
-            fromHf, preset, config, weights, seed, dtype, output, noPositionIds, useCacheBranch, kvDtype, noLogitsToKeep, quiet,
+            fromHf, preset, config, weights, seed, dtype, output, noPositionIds, useCacheBranch, kvDtype, noLogitsToKeep, kvLayout, quiet,
         };
         command.SetAction((parse, ct) => CliApp.Guard(async () =>
         {
@@ -51,6 +58,13 @@ internal static class BuildModelCommand
                     var other => throw new ArgumentException($"--kv-dtype must be 'fp32' or 'fp16', not '{other}'"),
                 },
                 LogitsToKeepInput = !parse.GetValue(noLogitsToKeep),
+                KvLayout = parse.GetValue(kvLayout) switch
+                {
+                    "auto" => KvLayout.Auto,
+                    "standard" => KvLayout.Standard,
+                    "shared-buffer" => KvLayout.SharedBuffer,
+                    var other => throw new ArgumentException($"--kv-layout must be 'standard' or 'shared-buffer', not '{other}'"),
+                },
             };
             string outDir = parse.GetValue(output)!.FullName;
             bool showProgress = !parse.GetValue(quiet) && !Console.IsOutputRedirected;

@@ -60,6 +60,15 @@ internal static class EngineBenchmark
 
     private static double TimePrefill(DecoderSession session, long[] ids, CancellationToken ct)
     {
+        if (session.Io.SharedKvBuffer)
+        {
+            var slots = session.CreateSlotCache();
+            slots.Reserve(1, ids.Length);
+            long[] slotPositions = Enumerable.Range(0, ids.Length).Select(i => (long)i).ToArray();
+            var slotWatch = Stopwatch.StartNew();
+            using var slotLogits = session.StepSlots(ids, slotPositions, ids.Length, slots, 0, 1, 1, ct);
+            return slotWatch.Elapsed.TotalMilliseconds;
+        }
         using var cache = session.CreateCache(1);
         long[] mask = Enumerable.Repeat(1L, ids.Length).ToArray();
         long[] positions = Enumerable.Range(0, ids.Length).Select(i => (long)i).ToArray();
@@ -71,6 +80,7 @@ internal static class EngineBenchmark
     /// <summary>Median time of one decode step for <paramref name="batch"/> sequences after a short prompt.</summary>
     private static double TimeDecode(DecoderSession session, int batch, int steps, Random random, CancellationToken ct)
     {
+        if (session.Io.SharedKvBuffer) return TimeSlotDecode(session, batch, steps, random, ct);
         using var cache = session.CreateCache(batch);
         long[] ids = RandomIds(random, batch * DecodePromptTokens);
         long[] mask = Enumerable.Repeat(1L, ids.Length).ToArray();
@@ -84,6 +94,26 @@ internal static class EngineBenchmark
             mask = Enumerable.Repeat(1L, batch * (DecodePromptTokens + step + 1)).ToArray();
             var watch = Stopwatch.StartNew();
             session.Step(next, mask, nextPositions, 1, cache, 1, ct).Dispose();
+            if (step > 0) times.Add(watch.Elapsed.TotalMilliseconds); // the first step warms up
+        }
+        return Median(times);
+    }
+
+    /// <summary>As <see cref="TimeDecode"/> on a shared-buffer model: each row prefilled into its slot, then every row decodes in place.</summary>
+    private static double TimeSlotDecode(DecoderSession session, int batch, int steps, Random random, CancellationToken ct)
+    {
+        var cache = session.CreateSlotCache();
+        cache.Reserve(batch, DecodePromptTokens + steps + 1);
+        long[] promptPositions = Enumerable.Range(0, DecodePromptTokens).Select(i => (long)i).ToArray();
+        for (int row = 0; row < batch; row++)
+            session.StepSlots(RandomIds(random, DecodePromptTokens), promptPositions, DecodePromptTokens, cache, row, 1, 1, ct).Dispose();
+        var times = new List<double>();
+        for (int step = 0; step <= steps; step++)
+        {
+            long[] next = RandomIds(random, batch);
+            long[] nextPositions = Enumerable.Repeat((long)(DecodePromptTokens + step), batch).ToArray();
+            var watch = Stopwatch.StartNew();
+            session.StepSlots(next, nextPositions, 1, cache, 0, batch, 1, ct).Dispose();
             if (step > 0) times.Add(watch.Elapsed.TotalMilliseconds); // the first step warms up
         }
         return Median(times);

@@ -20,7 +20,8 @@ public sealed class BatchingEngine : IDisposable
     private readonly DecoderSession _session;
     private readonly Scheduler<EngineRequest> _scheduler;
     private readonly RequestCounts _counts = new();
-    private readonly EngineSteps _steps;
+    private readonly IEngineSteps _steps;
+    private readonly PrefixCache? _prefixCache;
     private readonly TimeProvider _time;
     private readonly AutoResetEvent _wake = new(false);
     private readonly CancellationTokenSource _stopping = new();
@@ -28,6 +29,8 @@ public sealed class BatchingEngine : IDisposable
     private readonly Thread _thread;
     private bool _disposed;
     private int _decodeBatchSize;
+    private int _kvTokensInUse;
+    private int _kvCapacityTokens;
 
     public BatchingEngine(DecoderSession session, BatchingOptions? options = null, TimeProvider? timeProvider = null)
     {
@@ -35,7 +38,17 @@ public sealed class BatchingEngine : IDisposable
         Options = (options ?? new BatchingOptions()).Validate();
         _time = timeProvider ?? TimeProvider.System;
         _scheduler = new Scheduler<EngineRequest>(Options);
-        _steps = new EngineSteps(new ModelRunner(session), _scheduler, Options);
+        // The model's I/O decides the path: slots for a shared KV buffer, KV grids for the
+        // standard (Hugging Face export) layout.
+        if (session.Io.SharedKvBuffer)
+        {
+            _prefixCache = Options.PrefixCache && Options.PrefixCacheTokens > 0 ? new PrefixCache(Options.PrefixCacheTokens) : null;
+            _steps = new SlotEngineSteps(session, _scheduler, Options, _prefixCache);
+        }
+        else
+        {
+            _steps = new EngineSteps(new ModelRunner(session), _scheduler, Options);
+        }
         _thread = new Thread(Loop) { IsBackground = true, Name = "batching engine" };
         _thread.Start();
     }
@@ -53,6 +66,47 @@ public sealed class BatchingEngine : IDisposable
 
     /// <summary>KV positions reserved by the running requests (at most <see cref="BatchingOptions.KvBudgetTokens"/>).</summary>
     public int ReservedKvTokens => _scheduler.ReservedKvTokens;
+
+    /// <summary>Rows decoding after the latest step (0 when idle).</summary>
+    public int ActiveRows => Volatile.Read(ref _decodeBatchSize);
+
+    /// <summary>Requests queued and not started (the same as <see cref="WaitingRequests"/>).</summary>
+    public int QueuedRequests => WaitingRequests;
+
+    /// <summary>KV positions held by the running requests after the latest step.</summary>
+    public int KvTokensInUse => Volatile.Read(ref _kvTokensInUse);
+
+    /// <summary>KV positions allocated after the latest step (slots × capacity, or grid rows × length; 0 when idle).</summary>
+    public int KvCapacityTokens => Volatile.Read(ref _kvCapacityTokens);
+
+    /// <summary>True when this engine keeps each sequence in its own slot of a shared KV buffer (bit-identical rows, prefix cache).</summary>
+    public bool UsesKvSlots => _session.Io.SharedKvBuffer;
+
+    /// <summary>True when the prefix cache is on (shared-buffer models only).</summary>
+    public bool PrefixCacheEnabled => _prefixCache is not null;
+
+    /// <summary>Prompts that found cached KV for a prefix of theirs.</summary>
+    public long PrefixCacheHits => _prefixCache?.Hits ?? 0;
+
+    /// <summary>Prompts (longer than two tokens) that found none.</summary>
+    public long PrefixCacheMisses => _prefixCache?.Misses ?? 0;
+
+    /// <summary>Prompt positions copied from the cache instead of computed.</summary>
+    public long PrefixCacheHitTokens => _prefixCache?.HitTokens ?? 0;
+
+    /// <summary>Positions the prefix cache holds now.</summary>
+    public int PrefixCacheTokens => _prefixCache?.CachedTokens ?? 0;
+
+    /// <summary>
+    /// Keeps the KV of <paramref name="tokens"/> (a fixed system prompt, in whole blocks of 16)
+    /// in the prefix cache for good once a prompt starting with it has been prefilled. Does
+    /// nothing when there is no prefix cache.
+    /// </summary>
+    public void PinPrefix(IReadOnlyList<int> tokens)
+    {
+        ArgumentNullException.ThrowIfNull(tokens);
+        _prefixCache?.Pin(tokens);
+    }
 
     /// <summary>Raised on the engine thread after every step; an observer's exception is ignored.</summary>
     public event Action<EngineStepReport>? StepCompleted;
@@ -154,6 +208,8 @@ public sealed class BatchingEngine : IDisposable
             if (plan.IsIdle && !_steps.IsBusy)
             {
                 Volatile.Write(ref _decodeBatchSize, 0);
+                Volatile.Write(ref _kvTokensInUse, 0);
+                Volatile.Write(ref _kvCapacityTokens, _steps.KvCapacityTokens);
                 _wake.WaitOne();
                 continue;
             }
@@ -173,6 +229,8 @@ public sealed class BatchingEngine : IDisposable
                 continue;
             }
             Volatile.Write(ref _decodeBatchSize, report.DecodeRows);
+            Volatile.Write(ref _kvTokensInUse, _steps.KvTokensInUse);
+            Volatile.Write(ref _kvCapacityTokens, _steps.KvCapacityTokens);
             try
             {
                 StepCompleted?.Invoke(report);

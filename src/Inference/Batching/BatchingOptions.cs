@@ -31,12 +31,27 @@ public sealed record BatchingOptions
     /// </summary>
     public int MaxQueueLength { get; init; } = 64;
 
+    /// <summary>
+    /// Keep prompt KV for reuse by later prompts that start with the same tokens (system
+    /// prompts, the next turn of a conversation). Models with the shared-buffer KV layout only;
+    /// it never changes an answer.
+    /// </summary>
+    public bool PrefixCache { get; init; } = true;
+
+    /// <summary>
+    /// Positions the prefix cache keeps (blocks of 16 tokens), pinned prefixes included; the
+    /// least recently used unpinned blocks leave first. Each position costs
+    /// 2 × layers × kv_heads × head_dim × 4 bytes (192 KiB for Qwen1.5-0.5B).
+    /// </summary>
+    public int PrefixCacheTokens { get; init; } = 2048;
+
     public BatchingOptions Validate()
     {
         Require(MaxBatchSize >= 1, $"MaxBatchSize must be at least 1 but was {MaxBatchSize}");
         Require(MaxPrefillTokensPerStep >= 1, $"MaxPrefillTokensPerStep must be at least 1 but was {MaxPrefillTokensPerStep}");
         Require(KvBudgetTokens >= 1, $"KvBudgetTokens must be at least 1 but was {KvBudgetTokens}");
         Require(MaxQueueLength >= 1, $"MaxQueueLength must be at least 1 but was {MaxQueueLength}");
+        Require(PrefixCacheTokens >= 0, $"PrefixCacheTokens must not be negative but was {PrefixCacheTokens}");
         return this;
     }
 

@@ -8,7 +8,7 @@ namespace Qwen.Inference.Batching;
 /// prefill chunk and the decode step through the <see cref="ModelRunner"/>, feeds the logits
 /// back to their requests, and re-lays out the decode batch's KV only when its members change.
 /// </summary>
-internal sealed class EngineSteps : IDisposable
+internal sealed class EngineSteps : IEngineSteps
 {
     private readonly ModelRunner _runner;
     private readonly Scheduler<EngineRequest> _scheduler;
@@ -28,6 +28,10 @@ internal sealed class EngineSteps : IDisposable
 
     /// <summary>True while a prefill is under way or sequences are decoding.</summary>
     public bool IsBusy => _prefill is not null || _batchJobs.Count > 0;
+
+    public int KvCapacityTokens => _batch is { } batch ? batch.Rows * batch.Length : 0;
+
+    public int KvTokensInUse => _batch is { } batch ? Enumerable.Range(0, batch.Rows).Sum(batch.UsedLength) : 0;
 
     public EngineStepReport Run(SchedulerStep<EngineRequest> plan, CancellationToken stopping)
     {

@@ -22,6 +22,32 @@ public enum WeightType
     Int4,
 }
 
+/// <summary>How the decoder graph attends and keeps its KV cache.</summary>
+public enum KvLayout
+{
+    /// <summary>
+    /// <see cref="SharedBuffer"/> when the graph can have it (head_dim a multiple of 8 —
+    /// GroupQueryAttention's rule — float32 KV, position_ids, no use_cache_branch), else
+    /// <see cref="Standard"/>.
+    /// </summary>
+    Auto,
+
+    /// <summary>
+    /// The Hugging Face export layout: <c>attention_mask</c> input, opset-23 <c>Attention</c>,
+    /// present KV = past KV plus the new positions, in new tensors every step.
+    /// </summary>
+    Standard,
+
+    /// <summary>
+    /// Slot layout: <c>com.microsoft</c> <c>GroupQueryAttention</c> over a preallocated KV
+    /// buffer [batch, kv_heads, capacity, head_dim] that is both the past input and the
+    /// present output (written in place). Each row's tokens are stored from column 0 and
+    /// attended over that row's own length (<c>seqlens_k</c>), so no row sees padding and
+    /// every row computes exactly what it computes alone.
+    /// </summary>
+    SharedBuffer,
+}
+
 /// <summary>
 /// Options of the ONNX graph the builder writes. The I/O switches reproduce the variants
 /// real Hugging Face exports have, so the loader can be tested against each of them.
@@ -38,6 +64,28 @@ public sealed record ModelBuildOptions
 
     /// <summary>Store the KV cache (past/present tensors) as float16.</summary>
     public bool Float16KvCache { get; init; }
+
+    /// <summary>
+    /// The attention and KV layout. <see cref="KvLayout.Auto"/> (the default) picks
+    /// <see cref="KvLayout.SharedBuffer"/> whenever the shape and I/O switches allow it: rows
+    /// bit-identical alone and batched, no KV copies per step) keeps float32 KV, takes
+    /// position_ids and has no use_cache_branch; the other I/O switches describe variants of
+    /// the <see cref="KvLayout.Standard"/> export layout.
+    /// </summary>
+    public KvLayout KvLayout { get; init; } = KvLayout.Auto;
+
+    /// <summary>The layout a model of <paramref name="config"/>'s shape gets with these options; refuses an impossible explicit choice.</summary>
+    public KvLayout ResolveKvLayout(Models.QwenConfig config)
+    {
+        bool possible = config.HeadDim % 8 == 0 && !Float16KvCache && PositionIdsInput && !UseCacheBranchInput;
+        return KvLayout switch
+        {
+            KvLayout.Auto => possible ? KvLayout.SharedBuffer : KvLayout.Standard,
+            KvLayout.SharedBuffer when !possible => throw new ArgumentException(
+                $"the shared-buffer KV layout needs head_dim a multiple of 8 (this shape has {config.HeadDim}), float32 KV, position_ids and no use_cache_branch"),
+            var layout => layout,
+        };
+    }
 
     /// <summary>
     /// Emit a <c>num_logits_to_keep</c> input: only the last N positions get logits (0 = all),

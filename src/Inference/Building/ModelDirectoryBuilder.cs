@@ -29,6 +29,7 @@ public static class ModelDirectoryBuilder
         IReadOnlyList<string> companionFiles, IProgress<double>? progress = null, CancellationToken cancellationToken = default)
     {
         config.Validate();
+        options = options with { KvLayout = options.ResolveKvLayout(config) };
         string onnxDirectory = Path.Combine(outputDirectory, "onnx");
         Directory.CreateDirectory(onnxDirectory);
 
@@ -59,6 +60,7 @@ public static class ModelDirectoryBuilder
             {
                 ["qwen.weight_type"] = options.WeightType.ToString().ToLowerInvariant(),
                 ["qwen.kv_cache_type"] = options.Float16KvCache ? "float16" : "float32",
+                ["qwen.kv_layout"] = options.KvLayout == KvLayout.SharedBuffer ? "shared-buffer" : "standard",
             });
         }
         // The .onnx file appears only when complete, so an interrupted build never looks loadable.

@@ -15,6 +15,7 @@ internal sealed class Qwen2GraphBuilder
     private const string Sequence = "sequence_length";
     private const string Past = "past_sequence_length";
     private const string Total = "total_sequence_length";
+    private const string Capacity = "kv_capacity";
 
     private readonly QwenConfig _c;
     private readonly IWeightSource _weights;
@@ -41,14 +42,23 @@ internal sealed class Qwen2GraphBuilder
     public void Build()
     {
         DataType kvType = _o.Float16KvCache ? DataType.Float16 : DataType.Float;
-        if (_o.WeightType != WeightType.Fp32) _g.UseOpset("com.microsoft", 1);
+        bool shared = _o.KvLayout == KvLayout.SharedBuffer;
+        if (shared && (_o.Float16KvCache || !_o.PositionIdsInput || _o.UseCacheBranchInput))
+            throw new ArgumentException("the shared-buffer KV layout keeps float32 KV, takes position_ids and has no use_cache_branch");
+        if (_o.WeightType != WeightType.Fp32 || shared) _g.UseOpset("com.microsoft", 1);
         _g.Input("input_ids", DataType.Int64, Batch, Sequence);
-        _g.Input("attention_mask", DataType.Int64, Batch, Total);
+        if (!shared) _g.Input("attention_mask", DataType.Int64, Batch, Total);
         if (_o.PositionIdsInput) _g.Input("position_ids", DataType.Int64, Batch, Sequence);
+        if (shared)
+        {
+            _g.Input("seqlens_k", DataType.Int32, Batch);
+            _g.Input("total_sequence_length", DataType.Int32);
+        }
+        string pastAxis = shared ? Capacity : Past;
         for (int l = 0; l < _c.NumHiddenLayers; l++)
         {
-            _g.Input($"past_key_values.{l}.key", kvType, Batch, _c.NumKeyValueHeads, Past, _c.HeadDim);
-            _g.Input($"past_key_values.{l}.value", kvType, Batch, _c.NumKeyValueHeads, Past, _c.HeadDim);
+            _g.Input($"past_key_values.{l}.key", kvType, Batch, _c.NumKeyValueHeads, pastAxis, _c.HeadDim);
+            _g.Input($"past_key_values.{l}.value", kvType, Batch, _c.NumKeyValueHeads, pastAxis, _c.HeadDim);
         }
         // Merged exports switch between a no-past and a with-past branch; this graph has one
         // branch, and the first step's zero-length past expresses "no cache" already.
@@ -56,7 +66,7 @@ internal sealed class Qwen2GraphBuilder
         if (_o.LogitsToKeepInput) _g.Input("num_logits_to_keep", DataType.Int64);
 
         string positions = PositionIds();
-        string mask = AttentionMask();
+        string mask = shared ? "" : AttentionMask();
         var (cosTable, sinTable) = RotaryTables.Create(_c.MaxPositionEmbeddings, _c.HeadDim, _c.RopeTheta);
         string cos = _g.Initializer("rotary.cos_cache", cosTable.AsSpan(), [_c.MaxPositionEmbeddings, _c.HeadDim / 2]);
         string sin = _g.Initializer("rotary.sin_cache", sinTable.AsSpan(), [_c.MaxPositionEmbeddings, _c.HeadDim / 2]);
@@ -173,6 +183,17 @@ internal sealed class Qwen2GraphBuilder
             pastValue = _g.Node("Cast", [pastValue], attributes: Attrs(("to", (long)DataType.Float)));
         }
         string attnOut = _g.Fresh($"{p}.attn");
+        if (_o.KvLayout == KvLayout.SharedBuffer)
+        {
+            // past and present are one buffer: the operator writes the new positions of each
+            // row after its seqlens_k - seq cached ones and attends over that row's length only.
+            _g.NodeMulti("GroupQueryAttention", [rq, rk, qkvNames[2], pastKey, pastValue, "seqlens_k", "total_sequence_length"],
+                [attnOut, presentKey, presentValue], domain: "com.microsoft",
+                attributes: Attrs(("num_heads", (long)_c.NumAttentionHeads), ("kv_num_heads", (long)_c.NumKeyValueHeads)));
+            _g.Output(presentKey, kvType, Batch, _c.NumKeyValueHeads, Capacity, _c.HeadDim);
+            _g.Output(presentValue, kvType, Batch, _c.NumKeyValueHeads, Capacity, _c.HeadDim);
+            return FeedForward(l, x, attnOut);
+        }
         string keyOut = half ? _g.Fresh($"{p}.present_key_f32") : presentKey;
         string valueOut = half ? _g.Fresh($"{p}.present_value_f32") : presentValue;
         _g.NodeMulti("Attention", [rq, rk, qkvNames[2], mask, pastKey, pastValue], [attnOut, keyOut, valueOut],
@@ -184,7 +205,14 @@ internal sealed class Qwen2GraphBuilder
         }
         _g.Output(presentKey, kvType, Batch, _c.NumKeyValueHeads, Total, _c.HeadDim);
         _g.Output(presentValue, kvType, Batch, _c.NumKeyValueHeads, Total, _c.HeadDim);
+        return FeedForward(l, x, attnOut);
+    }
 
+    /// <summary>The attention's output projection and residual, then the MLP block and its residual.</summary>
+    private string FeedForward(int l, string x, string attnOut)
+    {
+        string p = $"model.layers.{l}";
+        int h = _c.HiddenSize, q = _c.NumAttentionHeads * _c.HeadDim;
         Linear o = AddLinear($"{p}.self_attn.o_proj", q, [($"{p}.self_attn.o_proj.weight", h)], null);
         x = _g.Node("Add", [x, ApplyLinear(attnOut, o)]);
 

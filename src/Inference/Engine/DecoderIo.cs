@@ -12,7 +12,20 @@ namespace Qwen.Inference.Engine;
 public sealed partial record DecoderIo
 {
     public required string InputIds { get; init; }
-    public required string AttentionMask { get; init; }
+    /// <summary>The attention mask input of the standard layout; null in the shared-buffer layout.</summary>
+    public string? AttentionMask { get; init; }
+
+    /// <summary>Per-row cached length after the step minus one (int32), in the shared-buffer layout.</summary>
+    public string? SeqlensK { get; init; }
+
+    /// <summary>The step's longest total length (int32 scalar), in the shared-buffer layout.</summary>
+    public string? TotalSequenceLength { get; init; }
+
+    /// <summary>
+    /// True when past and present KV are one preallocated buffer written in place
+    /// (GroupQueryAttention with seqlens_k): each row stored from column 0, no attention mask.
+    /// </summary>
+    public bool SharedKvBuffer => SeqlensK is not null;
     public string? PositionIds { get; init; }
     public string? UseCacheBranch { get; init; }
     public string? LogitsToKeep { get; init; }
@@ -35,7 +48,7 @@ public sealed partial record DecoderIo
         int layers = config.NumHiddenLayers;
         var pastKeys = new string?[layers];
         var pastValues = new string?[layers];
-        string? inputIds = null, mask = null, positions = null, useCache = null, keep = null;
+        string? inputIds = null, mask = null, positions = null, useCache = null, keep = null, seqlens = null, total = null;
         TensorElementType? kvType = null;
 
         foreach (var input in inputs)
@@ -47,6 +60,8 @@ public sealed partial record DecoderIo
                 case "position_ids": positions = Expect(input, TensorElementType.Int64); break;
                 case "use_cache_branch": useCache = Expect(input, TensorElementType.Bool); break;
                 case "num_logits_to_keep": keep = Expect(input, TensorElementType.Int64); break;
+                case "seqlens_k": seqlens = Expect(input, TensorElementType.Int32); break;
+                case "total_sequence_length": total = Expect(input, TensorElementType.Int32); break;
                 default:
                     var m = PastPattern().Match(input.Name);
                     if (!m.Success) throw new InvalidModelException($"model input '{input.Name}' is not part of the decoder contract");
@@ -59,7 +74,15 @@ public sealed partial record DecoderIo
             }
         }
         if (inputIds is null) throw new InvalidModelException("model has no 'input_ids' input");
-        if (mask is null) throw new InvalidModelException("model has no 'attention_mask' input");
+        if (seqlens is null != total is null)
+            throw new InvalidModelException("a shared-buffer KV model needs both 'seqlens_k' and 'total_sequence_length' inputs");
+        if (seqlens is not null)
+        {
+            if (positions is null) throw new InvalidModelException("a shared-buffer KV model needs a 'position_ids' input");
+            if (mask is not null || useCache is not null)
+                throw new InvalidModelException("a shared-buffer KV model takes neither 'attention_mask' nor 'use_cache_branch'");
+        }
+        else if (mask is null) throw new InvalidModelException("model has no 'attention_mask' input");
         RequireAll(pastKeys, "past_key_values.{0}.key", layers);
         RequireAll(pastValues, "past_key_values.{0}.value", layers);
 
@@ -91,6 +114,8 @@ public sealed partial record DecoderIo
         {
             InputIds = inputIds,
             AttentionMask = mask,
+            SeqlensK = seqlens,
+            TotalSequenceLength = total,
             PositionIds = positions,
             UseCacheBranch = useCache,
             LogitsToKeep = keep,
@@ -99,7 +124,9 @@ public sealed partial record DecoderIo
             Logits = logits,
             PresentKeys = presentKeys!,
             PresentValues = presentValues!,
-            KvType = kvType ?? TensorElementType.Float,
+            KvType = seqlens is not null && kvType == TensorElementType.Float16
+                ? throw new InvalidModelException("a shared-buffer KV model keeps float32 KV")
+                : kvType ?? TensorElementType.Float,
         };
     }
 

@@ -69,6 +69,190 @@ public sealed class DecoderSession : IDisposable
         }
     }
 
+    /// <summary>An empty KV cache for the shared-buffer layout (see <see cref="StepSlots"/>).</summary>
+    public SlotKvCache CreateSlotCache()
+    {
+        RequireLayout(shared: true);
+        return new SlotKvCache(Io.Layers, Config.NumKeyValueHeads, Config.HeadDim);
+    }
+
+    /// <summary>
+    /// One forward pass of a shared-buffer model over slots [<paramref name="firstSlot"/>,
+    /// firstSlot + batch) of <paramref name="cache"/>: each row appends
+    /// <paramref name="sequenceLength"/> tokens after its cached ones (its slot's length), at the
+    /// given positions, and attends over its own positions only. The keys and values are written
+    /// into the slots in place and the slots' lengths advance. Several tokens per row need a
+    /// batch of one (GroupQueryAttention's rule for a prompt that continues a cache).
+    /// </summary>
+    public StepLogits StepSlots(long[] inputIds, long[] positionIds, int sequenceLength, SlotKvCache cache, int firstSlot, int batch,
+        int logitsToKeep = 1, CancellationToken cancellationToken = default)
+    {
+        RequireLayout(shared: true);
+        if (sequenceLength <= 0) throw new ArgumentOutOfRangeException(nameof(sequenceLength), "a step needs at least one token per sequence");
+        if (sequenceLength > 1 && batch != 1) throw new ArgumentException("a step of several tokens per row runs one row at a time", nameof(batch));
+        if (inputIds.Length != batch * sequenceLength || positionIds.Length != batch * sequenceLength)
+            throw new ArgumentException($"input_ids and position_ids must hold batch×seq = {batch}×{sequenceLength} values");
+        ValidateTokens(inputIds, positionIds);
+        var seqlens = new int[batch];
+        int total = 0;
+        for (int r = 0; r < batch; r++)
+        {
+            int length = cache.LengthOf(firstSlot + r) + sequenceLength;
+            if (length > cache.Capacity)
+                throw new ArgumentException($"slot {firstSlot + r} would hold {length} positions but the cache has room for {cache.Capacity}");
+            seqlens[r] = length - 1;
+            total = Math.Max(total, length);
+        }
+
+        var (keys, values) = cache.Views(firstSlot, batch);
+        var names = new List<string>(5 + 2 * Io.Layers);
+        var inputs = new List<OrtValue>(5 + 2 * Io.Layers);
+        var owned = new List<OrtValue>(5) { };
+        void Add(string name, OrtValue value, bool own)
+        {
+            names.Add(name);
+            inputs.Add(value);
+            if (own) owned.Add(value);
+        }
+        try
+        {
+            Add(Io.InputIds, OrtValue.CreateTensor(inputIds, [batch, sequenceLength]), true);
+            Add(Io.PositionIds!, OrtValue.CreateTensor(positionIds, [batch, sequenceLength]), true);
+            Add(Io.SeqlensK!, OrtValue.CreateTensor(seqlens, [batch]), true);
+            Add(Io.TotalSequenceLength!, OrtValue.CreateTensor(new[] { total }, []), true);
+            if (Io.LogitsToKeep is { } keep) Add(keep, OrtValue.CreateTensor(new[] { (long)logitsToKeep }, []), true);
+            for (int l = 0; l < Io.Layers; l++)
+            {
+                Add(Io.PastKeys[l], keys[l], false);
+                Add(Io.PastValues[l], values[l], false);
+            }
+            // The present outputs are the past inputs: ORT writes the new positions in place.
+            OrtValue?[] supplied = [null, .. keys, .. values];
+            OrtValue[] outputs = _session.Run(names, inputs, _outputNames, supplied, cancellationToken);
+            for (int r = 0; r < batch; r++) cache.SetLength(firstSlot + r, seqlens[r] + 1);
+            return new StepLogits(outputs[0]);
+        }
+        finally
+        {
+            foreach (var v in owned) v.Dispose();
+            foreach (var v in keys) v.Dispose();
+            foreach (var v in values) v.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// <see cref="Step"/> on a shared-buffer model: each row runs alone on a slot holding its
+    /// real (unmasked) past positions, and its new keys, values and logits are placed back at
+    /// their columns of the standard layout (masked columns stay zero). Serves callers written
+    /// for the standard layout (Generator, LabelScorer); the batching engine uses slots directly.
+    /// </summary>
+    private StepLogits StepRowByRow(long[] inputIds, long[] attentionMask, long[] positionIds, int sequenceLength, KvCache cache,
+        int logitsToKeep, CancellationToken cancellationToken)
+    {
+        int batch = cache.BatchSize, past = cache.PastLength, total = past + sequenceLength;
+        if (sequenceLength <= 0) throw new ArgumentOutOfRangeException(nameof(sequenceLength), "a step needs at least one token per sequence");
+        if (inputIds.Length != batch * sequenceLength || positionIds.Length != batch * sequenceLength)
+            throw new ArgumentException($"input_ids and position_ids must hold batch×seq = {batch}×{sequenceLength} values");
+        if (attentionMask.Length != batch * total)
+            throw new ArgumentException($"attention_mask must hold batch×(past+seq) = {batch}×{total} values");
+        ValidateTokens(inputIds, positionIds);
+
+        int layers = Io.Layers, heads = Config.NumKeyValueHeads, headDim = Config.HeadDim, vocab = VocabSize;
+        int keep = Io.LogitsToKeep is null || logitsToKeep <= 0 ? sequenceLength : Math.Min(logitsToKeep, sequenceLength);
+        var logits = new float[batch * keep * vocab];
+        var presentKeys = new float[layers][];
+        var presentValues = new float[layers][];
+        for (int l = 0; l < layers; l++)
+        {
+            presentKeys[l] = new float[batch * heads * total * headDim];
+            presentValues[l] = new float[batch * heads * total * headDim];
+        }
+        var slot = new SlotKvCache(layers, heads, headDim);
+        slot.Reserve(1, Math.Max(1, total));
+        for (int r = 0; r < batch; r++)
+        {
+            var mask = attentionMask.AsSpan(r * total, total);
+            var columns = new List<int>(total);
+            for (int c = 0; c < total; c++)
+            {
+                if (mask[c] != 0) columns.Add(c);
+            }
+            int pastCount = columns.Count(c => c < past);
+            int newCount = columns.Count - pastCount;
+            slot.SetLength(0, 0);
+            for (int l = 0; l < layers; l++)
+            {
+                var pastKeys = cache.Keys[l].GetTensorSpan<float>();
+                var pastValues = cache.Values[l].GetTensorSpan<float>();
+                for (int h = 0; h < heads; h++)
+                {
+                    for (int i = 0; i < pastCount; i++)
+                    {
+                        int from = ((r * heads + h) * past + columns[i]) * headDim;
+                        pastKeys.Slice(from, headDim).CopyTo(slot.Positions(l, true, 0, h, i, 1));
+                        pastValues.Slice(from, headDim).CopyTo(slot.Positions(l, false, 0, h, i, 1));
+                    }
+                }
+            }
+            slot.SetLength(0, pastCount);
+            if (newCount > 0)
+            {
+                var ids = new long[newCount];
+                var positions = new long[newCount];
+                for (int i = 0; i < newCount; i++)
+                {
+                    int t = columns[pastCount + i] - past;
+                    ids[i] = inputIds[r * sequenceLength + t];
+                    positions[i] = positionIds[r * sequenceLength + t];
+                }
+                using var rowLogits = StepSlots(ids, positions, newCount, slot, 0, 1, 0, cancellationToken);
+                for (int i = 0; i < newCount; i++)
+                {
+                    int j = columns[pastCount + i] - past - (sequenceLength - keep);
+                    if (j < 0) continue;
+                    rowLogits.Row(0, rowLogits.Positions - newCount + i).CopyTo(logits.AsSpan((r * keep + j) * vocab, vocab));
+                }
+            }
+            for (int l = 0; l < layers; l++)
+            {
+                for (int h = 0; h < heads; h++)
+                {
+                    for (int i = 0; i < columns.Count; i++)
+                    {
+                        int to = ((r * heads + h) * total + columns[i]) * headDim;
+                        slot.Positions(l, true, 0, h, i, 1).CopyTo(presentKeys[l].AsSpan(to, headDim));
+                        slot.Positions(l, false, 0, h, i, 1).CopyTo(presentValues[l].AsSpan(to, headDim));
+                    }
+                }
+            }
+        }
+        long[] shape = [batch, heads, total, headDim];
+        cache.Replace(presentKeys.Select(k => OrtValue.CreateTensor(k, shape)).ToArray(),
+            presentValues.Select(v => OrtValue.CreateTensor(v, shape)).ToArray(), total);
+        return new StepLogits(OrtValue.CreateTensor(logits, [batch, keep, vocab]));
+    }
+
+    private void RequireLayout(bool shared)
+    {
+        if (Io.SharedKvBuffer != shared)
+            throw new InvalidOperationException(shared
+                ? "this model has the standard KV layout (attention_mask, growing past/present); use Step"
+                : "this model keeps its KV in a shared buffer (seqlens_k); use CreateSlotCache and StepSlots");
+    }
+
+    private void ValidateTokens(long[] inputIds, long[] positionIds)
+    {
+        foreach (long id in inputIds)
+        {
+            if (id < 0 || id >= VocabSize) throw new ArgumentOutOfRangeException(nameof(inputIds), $"token id {id} is outside the vocabulary [0, {VocabSize})");
+        }
+        foreach (long position in positionIds)
+        {
+            if (position < 0 || position >= ContextWindow)
+                throw new ArgumentOutOfRangeException(nameof(positionIds), $"position {position} is outside the context window of {ContextWindow} tokens");
+        }
+    }
+
     public KvCache CreateCache(int batchSize) =>
         KvCache.Empty(Io.Layers, batchSize, Config.NumKeyValueHeads, Config.HeadDim, Io.KvType);
 
@@ -82,6 +266,7 @@ public sealed class DecoderSession : IDisposable
     public StepLogits Step(long[] inputIds, long[] attentionMask, long[] positionIds, int sequenceLength, KvCache cache,
         int logitsToKeep = 1, CancellationToken cancellationToken = default)
     {
+        if (Io.SharedKvBuffer) return StepRowByRow(inputIds, attentionMask, positionIds, sequenceLength, cache, logitsToKeep, cancellationToken);
         int batch = cache.BatchSize;
         int total = cache.PastLength + sequenceLength;
         if (sequenceLength <= 0) throw new ArgumentOutOfRangeException(nameof(sequenceLength), "a step needs at least one token per sequence");
@@ -89,15 +274,7 @@ public sealed class DecoderSession : IDisposable
             throw new ArgumentException($"input_ids and position_ids must hold batch×seq = {batch}×{sequenceLength} values");
         if (attentionMask.Length != batch * total)
             throw new ArgumentException($"attention_mask must hold batch×(past+seq) = {batch}×{total} values");
-        foreach (long id in inputIds)
-        {
-            if (id < 0 || id >= VocabSize) throw new ArgumentOutOfRangeException(nameof(inputIds), $"token id {id} is outside the vocabulary [0, {VocabSize})");
-        }
-        foreach (long position in positionIds)
-        {
-            if (position < 0 || position >= ContextWindow)
-                throw new ArgumentOutOfRangeException(nameof(positionIds), $"position {position} is outside the context window of {ContextWindow} tokens");
-        }
+        ValidateTokens(inputIds, positionIds);
 
         var names = new List<string>(4 + 2 * Io.Layers);
         var values = new List<OrtValue>(4 + 2 * Io.Layers);
@@ -111,7 +288,7 @@ public sealed class DecoderSession : IDisposable
         try
         {
             Add(Io.InputIds, OrtValue.CreateTensor(inputIds, [batch, sequenceLength]), true);
-            Add(Io.AttentionMask, OrtValue.CreateTensor(attentionMask, [batch, total]), true);
+            Add(Io.AttentionMask!, OrtValue.CreateTensor(attentionMask, [batch, total]), true);
             if (Io.PositionIds is { } positions) Add(positions, OrtValue.CreateTensor(positionIds, [batch, sequenceLength]), true);
             if (Io.UseCacheBranch is { } branch) Add(branch, OrtValue.CreateTensor(new[] { cache.PastLength > 0 }, [1]), true);
             if (Io.LogitsToKeep is { } keep) Add(keep, OrtValue.CreateTensor(new[] { (long)logitsToKeep }, []), true);

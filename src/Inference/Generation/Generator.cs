@@ -31,6 +31,12 @@ public sealed class Generator
         var finish = new FinishReason?[batch];
         var realLength = requests.Select(r => r.PromptIds.Count).ToArray();
 
+        if (_session.Io.SharedKvBuffer)
+        {
+            GenerateInSlots(requests, samplers, seen, generated, finish, stopIds, onToken, cancellationToken);
+            return generated.Select((tokens, b) => new GenerationResult(tokens, finish[b]!.Value)).ToArray();
+        }
+
         var layout = new BatchLayout(requests.Select(r => r.PromptIds).ToArray());
         using var cache = _session.CreateCache(batch);
         long[] mask = layout.AttentionMask;
@@ -70,5 +76,47 @@ public sealed class Generator
             mask = BatchLayout.ExtendMask(mask, batch, ones);
         }
         return generated.Select((tokens, b) => new GenerationResult(tokens, finish[b]!.Value)).ToArray();
+    }
+
+    /// <summary>
+    /// The same on a shared-buffer model: each prompt prefilled alone into its own slot, then one
+    /// in-place decode step per token for all rows (a finished row keeps stepping, ignored).
+    /// </summary>
+    private void GenerateInSlots(IReadOnlyList<GenerationRequest> requests, TokenSampler[] samplers, List<int>[] seen, List<int>[] generated,
+        FinishReason?[] finish, HashSet<int>[] stopIds, Action<int, int>? onToken, CancellationToken cancellationToken)
+    {
+        int batch = requests.Count;
+        var cache = _session.CreateSlotCache();
+        cache.Reserve(batch, requests.Max(r => r.PromptIds.Count) + requests.Max(r => r.Options.MaxNewTokens));
+        void Choose(int b, ReadOnlySpan<float> logits)
+        {
+            if (finish[b] is not null) return;
+            int token = samplers[b].Next(logits, seen[b]);
+            seen[b].Add(token);
+            generated[b].Add(token);
+            onToken?.Invoke(b, token);
+            if (stopIds[b].Contains(token)) finish[b] = FinishReason.Stop;
+            else if (generated[b].Count >= requests[b].Options.MaxNewTokens) finish[b] = FinishReason.Length;
+        }
+        for (int b = 0; b < batch; b++)
+        {
+            var prompt = requests[b].PromptIds;
+            using var logits = _session.StepSlots(prompt.Select(t => (long)t).ToArray(), Enumerable.Range(0, prompt.Count).Select(p => (long)p).ToArray(),
+                prompt.Count, cache, b, 1, 1, cancellationToken);
+            Choose(b, logits.Last(0));
+        }
+        var ids = new long[batch];
+        var positions = new long[batch];
+        while (finish.Any(f => f is null))
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            for (int b = 0; b < batch; b++)
+            {
+                ids[b] = generated[b][^1];
+                positions[b] = Math.Min(cache.LengthOf(b), requests[b].PromptIds.Count + generated[b].Count - 1);
+            }
+            using var logits = _session.StepSlots(ids, positions, 1, cache, 0, batch, 1, cancellationToken);
+            for (int b = 0; b < batch; b++) Choose(b, logits.Last(b));
+        }
     }
 }

@@ -21,6 +21,16 @@ public sealed class ChatPrompt
 
     public ChatPromptOptions Options { get; }
 
+    /// <summary>The tokens every chat prompt with the configured system message starts with: worth keeping in a prefix cache.</summary>
+    public IReadOnlyList<int> SystemPrefixIds
+    {
+        get
+        {
+            string? system = Options.SystemMessage ?? _template.DefaultSystemMessage;
+            return system is null ? [] : ChatTemplate.EncodeMessage(_tokenizer, ChatMessage.System(system));
+        }
+    }
+
     /// <param name="conversation">User and assistant messages, oldest first, ending with the new user message.</param>
     /// <param name="systemMessage">Overrides the configured system message for this request.</param>
     /// <exception cref="ArgumentException">The conversation is malformed, or the system message leaves no room for the user's text.</exception>

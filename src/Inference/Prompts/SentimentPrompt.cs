@@ -25,6 +25,9 @@ public sealed class SentimentPrompt
     }
 
     public SentimentPromptOptions Options { get; }
+
+    /// <summary>The tokens every sentiment prompt starts with (the system message): worth keeping in a prefix cache.</summary>
+    public IReadOnlyList<int> SystemPrefixIds => _systemIds;
     public IReadOnlyList<int> PositiveLabelIds { get; }
     public IReadOnlyList<int> NegativeLabelIds { get; }
 

@@ -55,14 +55,27 @@ public sealed class InferenceSession : IDisposable
     /// <paramref name="cancellationToken"/> asks ORT to stop between operators and then throws
     /// <see cref="OperationCanceledException"/>.
     /// </summary>
+    public OrtValue[] Run(IReadOnlyList<string> inputNames, IReadOnlyList<OrtValue> inputs,
+        IReadOnlyList<string> outputNames, CancellationToken cancellationToken = default) =>
+        Run(inputNames, inputs, outputNames, null, cancellationToken);
+
+    /// <summary>
+    /// As <see cref="Run(IReadOnlyList{string}, IReadOnlyList{OrtValue}, IReadOnlyList{string}, CancellationToken)"/>,
+    /// but ORT writes each output whose entry in <paramref name="outputs"/> is not null into that
+    /// tensor (its shape must be the one the model produces); the result holds that same value
+    /// for it, still owned by the caller. A tensor may be both an input and an output, which is
+    /// how an operator that updates a buffer in place (GroupQueryAttention's shared KV) is fed.
+    /// </summary>
     public unsafe OrtValue[] Run(IReadOnlyList<string> inputNames, IReadOnlyList<OrtValue> inputs,
-        IReadOnlyList<string> outputNames, CancellationToken cancellationToken = default)
+        IReadOnlyList<string> outputNames, IReadOnlyList<OrtValue?>? outputs, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(inputNames);
         ArgumentNullException.ThrowIfNull(inputs);
         ArgumentNullException.ThrowIfNull(outputNames);
         if (inputNames.Count != inputs.Count)
             throw new ArgumentException($"{inputNames.Count} input names were given for {inputs.Count} inputs.", nameof(inputNames));
+        if (outputs is not null && outputs.Count != outputNames.Count)
+            throw new ArgumentException($"{outputs.Count} output values were given for {outputNames.Count} output names.", nameof(outputs));
         ObjectDisposedException.ThrowIf(handle.IsClosed, this);
         cancellationToken.ThrowIfCancellationRequested();
 
@@ -73,8 +86,10 @@ public sealed class InferenceSession : IDisposable
         var outputNamePointers = new nint[outputCount];
         var outputPointers = new nint[outputCount];
         var inputLeases = new OrtHandle.Lease[inputCount];
+        var outputLeases = new OrtHandle.Lease[outputCount];
+        var leasedOutputIndex = new int[outputCount];
         List<byte[]>? transientNames = null; // names the model lacks; ORT reports them
-        int leased = 0;
+        int leased = 0, outputsLeased = 0;
         RunOptionsHandle? runOptions = null;
         CancellationTokenRegistration registration = default;
         OrtHandle.Lease session = handle.Acquire();
@@ -89,7 +104,15 @@ public sealed class InferenceSession : IDisposable
                 inputPointers[i] = inputLeases[i].Pointer;
             }
             for (int i = 0; i < outputCount; i++)
+            {
                 outputNamePointers[i] = NamePointer(outputNames[i], ref transientNames);
+                if (outputs?[i] is { } supplied)
+                {
+                    outputLeases[i] = supplied.Handle.Acquire();
+                    leasedOutputIndex[outputsLeased++] = i;
+                    outputPointers[i] = outputLeases[i].Pointer;
+                }
+            }
 
             if (cancellationToken.CanBeCanceled)
             {
@@ -108,7 +131,7 @@ public sealed class InferenceSession : IDisposable
 
             if (status != 0)
             {
-                ReleaseOutputs(outputPointers);
+                ReleaseOutputs(outputPointers, outputs);
                 if (cancellationToken.IsCancellationRequested)
                 {
                     OrtApi.ReleaseStatus(status);
@@ -117,10 +140,10 @@ public sealed class InferenceSession : IDisposable
                 throw OrtApi.TakeError(status);
             }
 
-            var outputs = new OrtValue[outputCount];
+            var results = new OrtValue[outputCount];
             for (int i = 0; i < outputCount; i++)
-                outputs[i] = new OrtValue(new ValueHandle(outputPointers[i]));
-            return outputs;
+                results[i] = outputs?[i] ?? new OrtValue(new ValueHandle(outputPointers[i]));
+            return results;
         }
         finally
         {
@@ -129,6 +152,7 @@ public sealed class InferenceSession : IDisposable
             registration.Dispose();
             runOptions?.Dispose();
             for (int i = 0; i < leased; i++) inputLeases[i].Dispose();
+            for (int i = 0; i < outputsLeased; i++) outputLeases[leasedOutputIndex[i]].Dispose();
             session.Dispose();
         }
     }
@@ -146,9 +170,9 @@ public sealed class InferenceSession : IDisposable
         return NativeUtf8.AddressOfPinned(bytes);
     }
 
-    private static void ReleaseOutputs(nint[] outputs)
+    private static void ReleaseOutputs(nint[] outputPointers, IReadOnlyList<OrtValue?>? supplied)
     {
-        foreach (nint output in outputs)
-            if (output != 0) OrtApi.ReleaseValue(output);
+        for (int i = 0; i < outputPointers.Length; i++)
+            if (outputPointers[i] != 0 && supplied?[i] is null) OrtApi.ReleaseValue(outputPointers[i]);
     }
 }

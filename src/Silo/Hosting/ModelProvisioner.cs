@@ -32,7 +32,8 @@ public sealed class ModelProvisioner(IOptions<ModelOptions> options, ILogger<Mod
         string cache = o.CacheDirectory ?? System.IO.Path.Combine(
             Environment.GetEnvironmentVariable("QWEN_CACHE_DIR") ?? System.IO.Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "qwen-aio"),
             "models");
-        string directory = System.IO.Path.Combine(cache, $"{o.SyntheticPreset}-{o.SyntheticWeights}-synthetic");
+        // The name says the KV layout, so a model cached before the shared-buffer default is not taken for one.
+        string directory = System.IO.Path.Combine(cache, $"{o.SyntheticPreset}-{o.SyntheticWeights}-shared-kv-synthetic");
         logger.LogWarning("No Model:Path configured: serving a SYNTHETIC {Preset} {Weights} model with random weights. " +
                           "Its replies and labels are meaningless text; set Model:Path to a real Qwen model directory for real answers.",
             o.SyntheticPreset, o.SyntheticWeights);

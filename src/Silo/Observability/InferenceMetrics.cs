@@ -25,8 +25,15 @@ public sealed class InferenceMetrics : IDisposable
         _meter.CreateObservableGauge("qwen.inference.queue_depth", () => worker.QueuedRequests, "{request}", "Requests waiting for the model");
         _meter.CreateObservableGauge("qwen.inference.running", () => worker.RunningRequests, "{request}", "Requests being computed (prefilling or decoding)");
         _meter.CreateObservableGauge("qwen.inference.batch_size", () => worker.BatchSize, "{sequence}", "Sequences in the latest model step");
-        _meter.CreateObservableGauge("qwen.inference.kv_reserved", () => worker.KvTokens.Reserved, "{token}", "KV-cache positions reserved by running requests");
-        _meter.CreateObservableGauge("qwen.inference.kv_budget", () => worker.KvTokens.Budget, "{token}", "KV-cache positions running requests may reserve");
+        _meter.CreateObservableGauge("qwen.inference.kv_in_use", () => worker.Kv.InUse, "{token}", "KV-cache positions holding tokens after the latest step");
+        _meter.CreateObservableGauge("qwen.inference.kv_capacity", () => worker.Kv.Capacity, "{token}", "KV-cache positions allocated after the latest step");
+        _meter.CreateObservableGauge("qwen.inference.kv_reserved", () => worker.Kv.Reserved, "{token}", "KV-cache positions reserved by running requests");
+        _meter.CreateObservableGauge("qwen.inference.kv_budget", () => worker.Kv.Budget, "{token}", "KV-cache positions running requests may reserve");
+        _meter.CreateObservableCounter("qwen.inference.prefix_cache_hits", () => worker.Kv.PrefixHits, "{prompt}", "Prompts that found cached KV for a prefix");
+        _meter.CreateObservableCounter("qwen.inference.prefix_cache_misses", () => worker.Kv.PrefixMisses, "{prompt}", "Prompts that found no cached prefix");
+        _meter.CreateObservableCounter("qwen.inference.prefix_cache_hit_tokens", () => worker.Kv.PrefixHitTokens, "{token}",
+            "Prompt positions copied from the prefix cache instead of computed");
+        _meter.CreateObservableGauge("qwen.inference.prefix_cache_tokens", () => worker.Kv.PrefixCachedTokens, "{token}", "Positions the prefix cache holds");
         _meter.CreateObservableCounter("qwen.inference.generated_tokens", () => worker.GeneratedTokens, "{token}", "Reply tokens generated since start");
         _meter.CreateObservableCounter("qwen.inference.refused", () => worker.Load().Refused, "{request}", "Requests refused as overloaded (queue full)");
         _meter.CreateObservableCounter("qwen.inference.cancelled", () => worker.Load().Cancelled, "{request}",

@@ -17,11 +17,20 @@ public sealed class EngineLifecycleTests(TinyModels models)
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(20);
 
-    private Inference.Engine.DecoderSession Session => models.Session("fp32");
+    private Inference.Engine.DecoderSession _session = models.Session("fp32");
 
-    [Fact]
-    public async Task The_token_callback_and_the_stream_see_every_token_in_order()
+    private Inference.Engine.DecoderSession Session => _session;
+
+    /// <summary>Both engine paths: KV grids (standard layout) and KV slots (shared buffer).</summary>
+    public static TheoryData<string> Layouts() => new("fp32", "shared-buffer");
+
+    private void Use(string variant) => _session = models.Session(variant);
+
+    [Theory]
+    [MemberData(nameof(Layouts))]
+    public async Task The_token_callback_and_the_stream_see_every_token_in_order(string variant)
     {
+        Use(variant);
         using var engine = new BatchingEngine(Session);
         var requests = Enumerable.Range(0, 4).Select(i => new GenerationRequest(RandomIds(60 + i, 3 + 4 * i), GenerationOptions.Greedy(10 + i))).ToArray();
         var solo = requests.Select(r => new Generator(Session).Generate(r.PromptIds, r.Options).Tokens).ToArray();
@@ -43,9 +52,11 @@ public sealed class EngineLifecycleTests(TinyModels models)
         }
     }
 
-    [Fact]
-    public async Task A_cancelled_generation_leaves_the_batch_at_the_next_step()
+    [Theory]
+    [MemberData(nameof(Layouts))]
+    public async Task A_cancelled_generation_leaves_the_batch_at_the_next_step(string variant)
     {
+        Use(variant);
         using var engine = new BatchingEngine(Session);
         using var cancel = new CancellationTokenSource();
         var reports = new ConcurrentQueue<EngineStepReport>(); // written on the engine thread
@@ -74,9 +85,11 @@ public sealed class EngineLifecycleTests(TinyModels models)
             results[i - 1].Tokens.Should().Equal(new Generator(Session).Generate(requests[i].PromptIds, requests[i].Options).Tokens);
     }
 
-    [Fact]
-    public async Task A_request_past_its_deadline_leaves_with_a_deadline_error_and_the_others_go_on()
+    [Theory]
+    [MemberData(nameof(Layouts))]
+    public async Task A_request_past_its_deadline_leaves_with_a_deadline_error_and_the_others_go_on(string variant)
     {
+        Use(variant);
         var clock = new ManualTimeProvider(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
         using var engine = new BatchingEngine(Session, timeProvider: clock);
         var reports = new ConcurrentQueue<EngineStepReport>(); // written on the engine thread
@@ -106,9 +119,11 @@ public sealed class EngineLifecycleTests(TinyModels models)
         tokens.Should().BeEmpty("a request whose deadline passed before it started never runs");
     }
 
-    [Fact]
-    public async Task Beyond_the_queue_bound_requests_are_refused_at_once_and_accepted_again_when_it_drains()
+    [Theory]
+    [MemberData(nameof(Layouts))]
+    public async Task Beyond_the_queue_bound_requests_are_refused_at_once_and_accepted_again_when_it_drains(string variant)
     {
+        Use(variant);
         using var engine = new BatchingEngine(Session, new BatchingOptions { MaxBatchSize = 1, MaxQueueLength = 2 });
         using var gate = new EngineGate(engine);
         var queued = Enumerable.Range(0, 2).Select(i => engine.GenerateAsync(new GenerationRequest(RandomIds(90 + i, 4), GenerationOptions.Greedy(3)))).ToArray();
@@ -128,9 +143,11 @@ public sealed class EngineLifecycleTests(TinyModels models)
         engine.RunningRequests.Should().Be(0);
     }
 
-    [Fact]
-    public async Task Scoring_waiting_behind_chat_starts_first()
+    [Theory]
+    [MemberData(nameof(Layouts))]
+    public async Task Scoring_waiting_behind_chat_starts_first(string variant)
     {
+        Use(variant);
         using var engine = new BatchingEngine(Session, new BatchingOptions { MaxBatchSize = 1 });
         using var gate = new EngineGate(engine);
         Task? scoring = null;
@@ -145,9 +162,11 @@ public sealed class EngineLifecycleTests(TinyModels models)
         scoringDoneAtFirstChatToken.Should().BeTrue("scoring has high priority by default, so it ran before the chat that came first");
     }
 
-    [Fact]
-    public async Task A_request_cancelled_while_waiting_is_answered_at_once_and_never_runs()
+    [Theory]
+    [MemberData(nameof(Layouts))]
+    public async Task A_request_cancelled_while_waiting_is_answered_at_once_and_never_runs(string variant)
     {
+        Use(variant);
         using var engine = new BatchingEngine(Session, new BatchingOptions { MaxBatchSize = 1 });
         using var gate = new EngineGate(engine);
         using var cancel = new CancellationTokenSource();
@@ -162,9 +181,11 @@ public sealed class EngineLifecycleTests(TinyModels models)
         tokens.Should().BeEmpty();
     }
 
-    [Fact]
-    public async Task A_failing_token_callback_fails_its_own_request_only()
+    [Theory]
+    [MemberData(nameof(Layouts))]
+    public async Task A_failing_token_callback_fails_its_own_request_only(string variant)
     {
+        Use(variant);
         using var engine = new BatchingEngine(Session);
         var good = new GenerationRequest(RandomIds(96, 7), GenerationOptions.Greedy(12));
         var failing = engine.GenerateAsync(new GenerationRequest(RandomIds(97, 5), GenerationOptions.Greedy(12)),
@@ -175,9 +196,11 @@ public sealed class EngineLifecycleTests(TinyModels models)
         (await goodTask.WaitAsync(Patience)).Tokens.Should().Equal(new Generator(Session).Generate(good.PromptIds, good.Options).Tokens);
     }
 
-    [Fact]
-    public async Task Invalid_requests_fail_with_an_argument_error_before_they_are_queued()
+    [Theory]
+    [MemberData(nameof(Layouts))]
+    public async Task Invalid_requests_fail_with_an_argument_error_before_they_are_queued(string variant)
     {
+        Use(variant);
         using var engine = new BatchingEngine(Session, new BatchingOptions { KvBudgetTokens = 100 });
         await engine.GenerateAsync(new GenerationRequest([], GenerationOptions.Greedy(3))).Invoking(t => t)
             .Should().ThrowAsync<ArgumentException>().WithMessage("*prompt is empty*");
@@ -188,9 +211,11 @@ public sealed class EngineLifecycleTests(TinyModels models)
         engine.WaitingRequests.Should().Be(0);
     }
 
-    [Fact]
-    public async Task Disposal_stops_the_loop_and_fails_every_unfinished_request()
+    [Theory]
+    [MemberData(nameof(Layouts))]
+    public async Task Disposal_stops_the_loop_and_fails_every_unfinished_request(string variant)
     {
+        Use(variant);
         var engine = new BatchingEngine(Session, new BatchingOptions { MaxBatchSize = 2 });
         using var running = new SemaphoreSlim(0);
         engine.StepCompleted += report =>

@@ -15,13 +15,15 @@ public sealed class GoldenOnnxTests : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("qwen-golden-").FullName;
 
-    [Fact]
-    public async Task Model_built_from_the_golden_config_reproduces_the_golden_logits()
+    [Theory]
+    [InlineData("standard")]
+    [InlineData("shared-buffer")]
+    public async Task Model_built_from_the_golden_config_reproduces_the_golden_logits(string kvLayout)
     {
         string configPath = Path.Combine(_dir, "config.json");
         await File.WriteAllTextAsync(configPath, GoldenCases.ConfigJson);
         string modelDir = Path.Combine(_dir, "model");
-        int exit = await CliApp.RunAsync(["build-model", "--config", configPath, "--weights", "hash", "--dtype", "fp32", "--out", modelDir, "--quiet"]);
+        int exit = await CliApp.RunAsync(["build-model", "--config", configPath, "--weights", "hash", "--dtype", "fp32", "--out", modelDir, "--kv-layout", kvLayout, "--quiet"]);
         exit.Should().Be(0);
 
         using var session = DecoderSession.Open(modelDir);

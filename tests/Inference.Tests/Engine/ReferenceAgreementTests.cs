@@ -11,10 +11,12 @@ public sealed class ReferenceAgreementTests(TinyModels models)
 {
     private const float Tolerance = 1e-3f;
 
-    [Fact]
-    public void Full_prompt_logits_match_the_reference_at_every_position()
+    [Theory]
+    [InlineData("fp32")]
+    [InlineData("shared-buffer")]
+    public void Full_prompt_logits_match_the_reference_at_every_position(string variant)
     {
-        var session = models.Session("fp32");
+        var session = models.Session(variant);
         int[] prompt = RandomIds(1, 12);
         using var cache = session.CreateCache(1);
         using var logits = Prefill(session, prompt, cache, keep: 0);
@@ -24,10 +26,12 @@ public sealed class ReferenceAgreementTests(TinyModels models)
         for (int t = 0; t < prompt.Length; t++) MaxAbsDiff(logits.Row(0, t), expected[t]).Should().BeLessThan(Tolerance, $"position {t}");
     }
 
-    [Fact]
-    public void Step_by_step_decoding_through_the_kv_cache_matches_the_reference()
+    [Theory]
+    [InlineData("fp32")]
+    [InlineData("shared-buffer")]
+    public void Step_by_step_decoding_through_the_kv_cache_matches_the_reference(string variant)
     {
-        var session = models.Session("fp32");
+        var session = models.Session(variant);
         int[] sequence = RandomIds(2, 11);
         float[][] expected = models.Reference.Forward(sequence);
         using var cache = session.CreateCache(1);
@@ -44,10 +48,12 @@ public sealed class ReferenceAgreementTests(TinyModels models)
         }
     }
 
-    [Fact]
-    public void Left_padded_batch_of_different_lengths_matches_each_prompt_alone()
+    [Theory]
+    [InlineData("fp32")]
+    [InlineData("shared-buffer")]
+    public void Left_padded_batch_of_different_lengths_matches_each_prompt_alone(string variant)
     {
-        var session = models.Session("fp32");
+        var session = models.Session(variant);
         int[][] prompts = [RandomIds(3, 3), RandomIds(4, 9), RandomIds(5, 6)];
         int[] next = RandomIds(6, 3);
         var layout = new Qwen.Inference.Generation.BatchLayout(prompts);

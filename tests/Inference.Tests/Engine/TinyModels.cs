@@ -17,12 +17,18 @@ public sealed class TinyModels : IDisposable
 
     private static readonly IReadOnlyDictionary<string, ModelBuildOptions> Variants = new Dictionary<string, ModelBuildOptions>
     {
-        ["fp32"] = new(),
-        ["int8"] = new() { WeightType = WeightType.Int8 },
-        ["no-position-ids"] = new() { PositionIdsInput = false },
-        ["use-cache-branch"] = new() { UseCacheBranchInput = true },
-        ["fp16-kv"] = new() { Float16KvCache = true },
-        ["no-logits-to-keep"] = new() { LogitsToKeepInput = false },
+        // The standard (Hugging Face export) layout and its I/O variants: the KV-grid engine path.
+        ["fp32"] = new() { KvLayout = KvLayout.Standard },
+        ["int8"] = new() { KvLayout = KvLayout.Standard, WeightType = WeightType.Int8 },
+        ["no-position-ids"] = new() { KvLayout = KvLayout.Standard, PositionIdsInput = false },
+        ["use-cache-branch"] = new() { KvLayout = KvLayout.Standard, UseCacheBranchInput = true },
+        ["fp16-kv"] = new() { KvLayout = KvLayout.Standard, Float16KvCache = true },
+        ["no-logits-to-keep"] = new() { KvLayout = KvLayout.Standard, LogitsToKeepInput = false },
+        // The shared-buffer layout (the project's default build): the KV-slot engine path.
+        ["shared-buffer"] = new() { KvLayout = KvLayout.SharedBuffer },
+        ["shared-buffer-no-logits-to-keep"] = new() { KvLayout = KvLayout.SharedBuffer, LogitsToKeepInput = false },
+        ["shared-buffer-int8"] = new() { KvLayout = KvLayout.SharedBuffer, WeightType = WeightType.Int8 },
+        ["shared-buffer-int4"] = new() { KvLayout = KvLayout.SharedBuffer, WeightType = WeightType.Int4 },
     };
 
     private readonly ConcurrentDictionary<string, Lazy<string>> _paths = new();

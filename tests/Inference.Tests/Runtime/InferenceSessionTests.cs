@@ -35,6 +35,25 @@ public sealed class InferenceSessionTests : IDisposable
     }
 
     [Fact]
+    public void Writes_an_output_into_a_tensor_the_caller_supplies()
+    {
+        using var session = new InferenceSession(Add().Save(dir), options);
+        var memory = new float[4];
+        using OrtValue a = OrtValue.CreateTensor(new float[] { 1, 2, 3, 4 }, [2, 2]);
+        using OrtValue b = OrtValue.CreateTensor(new float[] { 10, 20, 30, 40 }, [2, 2]);
+        using OrtValue c = OrtValue.CreateTensor(memory, [2, 2]);
+
+        OrtValue[] outputs = session.Run(["A", "B"], [a, b], ["C"], [c]);
+
+        outputs.Should().ContainSingle().Which.Should().BeSameAs(c, "the caller's tensor is the output, still the caller's to dispose");
+        memory.Should().Equal(11, 22, 33, 44);
+        // The same memory as input and output: ORT updates it in place.
+        OrtValue[] again = session.Run(["A", "B"], [a, c], ["C"], [c]);
+        again[0].Should().BeSameAs(c);
+        memory.Should().Equal(12, 24, 36, 48);
+    }
+
+    [Fact]
     public void Describes_inputs_and_outputs()
     {
         ModelProto model = Model(

@@ -1,0 +1,321 @@
+using System.Diagnostics;
+using Qwen.Inference.Engine;
+using Qwen.Inference.Generation;
+
+namespace Qwen.Inference.Batching;
+
+/// <summary>
+/// Engine steps for a shared-buffer model: every sequence owns one slot of a
+/// <see cref="SlotKvCache"/>, stored from column 0. A prompt is prefilled alone (batch 1, in
+/// chunks of two or more tokens) straight into its slot, after whatever prefix the
+/// <see cref="PrefixCache"/> supplies; decoding sequences occupy slots 0..n-1 and decode
+/// together, each attending over its own length. A finished row's slot is refilled by moving
+/// the last row into it, and the buffer grows by reallocation when a request needs more room.
+/// </summary>
+/// <remarks>
+/// Why a row computes the same bits in every configuration: no row ever sees another row or
+/// padding (GroupQueryAttention runs one GEMM per row and head over that row's length), the
+/// linears treat rows independently, and a prompt position's KV does not depend on where its
+/// chunk starts as long as the chunk has two or more tokens (a one-token step takes another
+/// GEMM kernel, so a prompt is never cut to leave a single token, and the prefix cache keeps
+/// prompt positions only). <c>SlotExactnessTests</c> and <c>IsolationTests</c> check it.
+/// </remarks>
+internal sealed class SlotEngineSteps : IEngineSteps
+{
+    private readonly DecoderSession _session;
+    private readonly Scheduler<EngineRequest> _scheduler;
+    private readonly BatchingOptions _options;
+    private readonly SlotKvCache _kv;
+    private readonly PrefixCache? _prefix;
+    private readonly List<GenerationJob> _decoding = []; // row i lives in slot i
+    private List<Member> _group = [];
+    private long _step;
+
+    /// <summary>A request of the current prefill group, with its slot and the prompt positions cached so far.</summary>
+    private sealed class Member(EngineRequest request, int slot)
+    {
+        public EngineRequest Request { get; } = request;
+        public int Slot { get; set; } = slot;
+        public int Done { get; set; }
+        public bool LookedUp { get; set; }
+
+        /// <summary>Its prefill completed (or it was answered meanwhile): it no longer occupies its slot as a prefill.</summary>
+        public bool Finished { get; set; }
+    }
+
+    public SlotEngineSteps(DecoderSession session, Scheduler<EngineRequest> scheduler, BatchingOptions options, PrefixCache? prefix)
+    {
+        _session = session;
+        _scheduler = scheduler;
+        _options = options;
+        _kv = session.CreateSlotCache();
+        _prefix = prefix;
+    }
+
+    public bool IsBusy => _group.Count > 0 || _decoding.Count > 0;
+
+    public int KvTokensInUse =>
+        Enumerable.Range(0, _decoding.Count).Sum(_kv.LengthOf) + _group.Where(m => !m.Finished).Sum(m => _kv.LengthOf(m.Slot));
+
+    public int KvCapacityTokens => _kv.Slots * _kv.Capacity;
+
+    public EngineStepReport Run(SchedulerStep<EngineRequest> plan, CancellationToken stopping)
+    {
+        long started = Stopwatch.GetTimestamp();
+        foreach (var (request, reason) in plan.Dropped) request.Drop(reason);
+        if (plan.Prefill.Count > 0) StartGroup(plan.Prefill);
+        int prefillRows = 0, prefillColumns = 0;
+        List<Member> joining = [];
+        try
+        {
+            (prefillRows, prefillColumns) = RunPrefill(joining, stopping);
+        }
+        catch (Exception e) when (!stopping.IsCancellationRequested)
+        {
+            // A failed prefill answers its own group (those about to join too); the decoding sequences go on.
+            foreach (var member in joining)
+            {
+                member.Request.TryFail(e);
+                _scheduler.Finished(member.Request);
+            }
+            joining.Clear();
+            FailGroup(e);
+        }
+        Relayout(joining);
+        int decodeRows = RunDecode(stopping);
+        FitMemory();
+        return new EngineStepReport(++_step, prefillRows, prefillColumns, decodeRows, _scheduler.Waiting, Stopwatch.GetElapsedTime(started));
+    }
+
+    public void FailAll(Exception error)
+    {
+        FailGroup(error);
+        foreach (var job in _decoding)
+        {
+            job.TryFail(error);
+            _scheduler.Finished(job);
+        }
+        _decoding.Clear();
+        _kv.Release();
+    }
+
+    private void FailGroup(Exception error)
+    {
+        foreach (var member in _group.Where(m => !m.Finished))
+        {
+            member.Request.TryFail(error);
+            _scheduler.Finished(member.Request);
+        }
+        _group = [];
+        ClearSlotsFrom(_decoding.Count);
+    }
+
+    /// <summary>Marks every slot after the decode rows empty (their prefills are over or abandoned).</summary>
+    private void ClearSlotsFrom(int first)
+    {
+        for (int s = first; s < _kv.Slots; s++) _kv.SetLength(s, 0);
+    }
+
+    private void StartGroup(IReadOnlyList<EngineRequest> requests)
+    {
+        // The scheduler starts a group only when the previous one left, so any old member was answered.
+        int first = _decoding.Count;
+        ClearSlotsFrom(first);
+        _group = requests.Select((r, i) => new Member(r, first + i)).ToList();
+        int capacity = _decoding.Select(j => j.ReservedTokens).Concat(requests.Select(r => r.ReservedTokens)).Max();
+        _kv.Reserve(first + requests.Count, Math.Max(capacity, 2));
+        foreach (var member in _group)
+        {
+            member.Request.MarkStarted();
+            _kv.SetLength(member.Slot, 0);
+        }
+    }
+
+    /// <summary>
+    /// Prompt chunks, one request at a time in group order, until this step's token budget is
+    /// spent (at least one chunk runs). Completed generations are added to <paramref name="joining"/>.
+    /// </summary>
+    private (int Rows, int Columns) RunPrefill(List<Member> joining, CancellationToken stopping)
+    {
+        int budget = _options.MaxPrefillTokensPerStep, rows = 0, columns = 0;
+        foreach (var member in _group)
+        {
+            if (member.Finished) continue;
+            if (member.Request.IsDone)
+            {
+                member.Finished = true; // cancelled or expired: the plan dropped it
+                _kv.SetLength(member.Slot, 0);
+                continue;
+            }
+            if (columns > 0 && budget < 2) break;
+            var prompt = member.Request.PromptIds;
+            if (!member.LookedUp)
+            {
+                member.LookedUp = true;
+                // At most n - 2 cached positions, so the rest is a chunk of two or more tokens.
+                if (_prefix is not null && prompt.Count > 2) member.Done = _prefix.CopyLongestPrefix(prompt, prompt.Count - 2, _kv, member.Slot);
+            }
+            rows++;
+            while (member.Done < prompt.Count && (columns == 0 || budget >= 2))
+            {
+                int remaining = prompt.Count - member.Done;
+                int width = Math.Min(remaining, Math.Max(2, budget));
+                if (remaining - width == 1) width = width > 2 ? width - 1 : width + 1; // never leave a single token
+                var ids = new long[width];
+                var positions = new long[width];
+                for (int t = 0; t < width; t++)
+                {
+                    ids[t] = prompt[member.Done + t];
+                    positions[t] = member.Done + t;
+                }
+                using var logits = _session.StepSlots(ids, positions, width, _kv, member.Slot, 1, 1, stopping);
+                member.Done += width;
+                budget -= width;
+                columns += width;
+                if (member.Done == prompt.Count) Complete(member, logits, joining, stopping);
+            }
+            if (!member.Finished) break; // the budget ran out inside this prompt
+        }
+        if (_group.All(m => m.Finished)) _group = [];
+        return (rows, columns);
+    }
+
+    /// <summary>
+    /// A prompt is cached: its KV goes to the prefix cache; a generation chooses its first token
+    /// and joins the decode rows; a scoring request scores its labels (continuations in its own
+    /// slot, one label at a time) and is answered.
+    /// </summary>
+    private void Complete(Member member, StepLogits logits, List<Member> joining, CancellationToken stopping)
+    {
+        member.Finished = true;
+        var request = member.Request;
+        _prefix?.Insert(request.PromptIds, _kv, member.Slot);
+        switch (request)
+        {
+            case GenerationJob generation:
+                if (generation.Advance(logits.Last(0))) joining.Add(member);
+                else _kv.SetLength(member.Slot, 0); // done at its first token: the slot is free
+                break;
+            case ScoringJob scoring:
+                scoring.ScoreFirstTokens(logits.Last(0));
+                foreach (int k in scoring.LongLabels) scoring.AddContinuation(k, Continuation(member.Slot, scoring.Labels[k], stopping));
+                scoring.Complete();
+                _kv.SetLength(member.Slot, 0);
+                break;
+        }
+        _scheduler.PrefillCompleted(request);
+        if (request.IsDone) _scheduler.Finished(request);
+    }
+
+    /// <summary>log P(label[1..] | prompt, label[0]) from one step in the prompt's slot; the slot keeps the prompt only.</summary>
+    private double Continuation(int slot, IReadOnlyList<int> label, CancellationToken stopping)
+    {
+        int cached = _kv.LengthOf(slot), width = label.Count - 1;
+        var ids = new long[width];
+        var positions = new long[width];
+        for (int t = 0; t < width; t++)
+        {
+            ids[t] = label[t];
+            positions[t] = cached + t;
+        }
+        double logProb = 0;
+        using (var logits = _session.StepSlots(ids, positions, width, _kv, slot, 1, 0, stopping))
+        {
+            int offset = logits.Positions - width;
+            for (int t = 0; t < width; t++)
+            {
+                var row = logits.Row(0, offset + t);
+                logProb += row[label[t + 1]] - LabelScorer.LogSumExp(row);
+            }
+        }
+        _kv.SetLength(slot, cached);
+        return logProb;
+    }
+
+    /// <summary>Frees the slots of rows that finished (the last row moves into each hole) and moves joining rows to the end of the decode rows.</summary>
+    private void Relayout(List<Member> joining)
+    {
+        for (int i = _decoding.Count - 1; i >= 0; i--)
+        {
+            if (!_decoding[i].IsDone) continue;
+            int last = _decoding.Count - 1;
+            if (i != last)
+            {
+                _kv.Move(last, i);
+                _decoding[i] = _decoding[last];
+            }
+            _kv.SetLength(last, 0);
+            _decoding.RemoveAt(last);
+        }
+        foreach (var member in joining)
+        {
+            var job = (GenerationJob)member.Request;
+            if (job.IsDone)
+            {
+                _kv.SetLength(member.Slot, 0); // answered meanwhile (cancelled during the step)
+                continue;
+            }
+            int target = _decoding.Count;
+            if (member.Slot != target)
+            {
+                if (_group.FirstOrDefault(m => !m.Finished && m.Slot == target) is { } occupant)
+                {
+                    _kv.Swap(member.Slot, target);
+                    occupant.Slot = member.Slot;
+                }
+                else
+                {
+                    _kv.Move(member.Slot, target);
+                }
+                member.Slot = target;
+            }
+            _decoding.Add(job);
+        }
+    }
+
+    /// <summary>
+    /// Gives KV memory back: all of it when idle; otherwise, when the buffer is over twice what
+    /// the running requests can reach (after long requests or a crowd left), it is reallocated
+    /// to the occupied slots and the longest reservation among them.
+    /// </summary>
+    private void FitMemory()
+    {
+        if (!IsBusy)
+        {
+            _kv.Release();
+            return;
+        }
+        var active = _decoding.Cast<EngineRequest>().Concat(_group.Where(m => !m.Finished).Select(m => m.Request)).ToArray();
+        int slots = Math.Max(_decoding.Count, _group.Where(m => !m.Finished).Select(m => m.Slot + 1).DefaultIfEmpty(0).Max());
+        int capacity = Math.Max(2, active.Select(r => r.ReservedTokens).DefaultIfEmpty(0).Max());
+        if ((long)_kv.Slots * _kv.Capacity > 2L * slots * capacity) _kv.Shrink(slots, capacity);
+    }
+
+    private int RunDecode(CancellationToken stopping)
+    {
+        int rows = _decoding.Count;
+        if (rows == 0) return 0;
+        var ids = new long[rows];
+        var positions = new long[rows];
+        for (int r = 0; r < rows; r++)
+        {
+            ids[r] = _decoding[r].Progress.LastToken;
+            positions[r] = _kv.LengthOf(r);
+        }
+        using var logits = _session.StepSlots(ids, positions, 1, _kv, 0, rows, 1, stopping);
+        for (int r = 0; r < rows; r++)
+        {
+            var job = _decoding[r];
+            if (job.IsDone) continue; // cancelled during the step: the next plan drops it
+            if (!job.Advance(logits.Last(r))) _scheduler.Finished(job);
+        }
+        return rows;
+    }
+
+    public void Dispose()
+    {
+        _group = [];
+        _decoding.Clear();
+        _kv.Release();
+    }
+}
