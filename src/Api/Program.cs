@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Http.Timeouts;
 using Microsoft.Extensions.Options;
 using Qwen.Api.Endpoints;
 using Qwen.Api.Hosting;
+using Qwen.Api.Observability;
 using Qwen.Api.Scaling;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -36,6 +37,8 @@ builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSe
 
 var app = builder.Build();
 app.UseMiddleware<RequestFingerprintMiddleware>();
+// Next, so every public request is measured with its request id, final status and error body.
+app.UseApiObservability();
 // Anything unexpected still answers with a JSON error body, never an empty 500.
 app.UseExceptionHandler(new ExceptionHandlerOptions
 {

@@ -43,6 +43,14 @@ internal sealed class BatchedBackend : IInferenceBackend
     public long Steps => Volatile.Read(ref _steps);
     public long DecodedRows => Interlocked.Read(ref _decodedRows);
     public TimeSpan LastStepTime => TimeSpan.FromTicks(Volatile.Read(ref _lastStepTicks));
+    public KvCacheFigures Kv => new(_engine.KvTokensInUse, _engine.KvCapacityTokens, _engine.ReservedKvTokens, _engine.Options.KvBudgetTokens,
+        _engine.PrefixCacheHits, _engine.PrefixCacheMisses, _engine.PrefixCacheHitTokens, _engine.PrefixCacheTokens);
+
+    public event Action<EngineStepReport>? StepCompleted
+    {
+        add => _engine.StepCompleted += value;
+        remove => _engine.StepCompleted -= value;
+    }
 
     public Task<IReadOnlyList<LabelScore>> ScoreAsync(IReadOnlyList<int> promptIds, IReadOnlyList<IReadOnlyList<int>> labels,
         DateTimeOffset? deadline, CancellationToken cancellationToken) =>

@@ -1,3 +1,4 @@
+using Qwen.Inference.Batching;
 using Qwen.Inference.Generation;
 
 namespace Qwen.Grains;
@@ -26,6 +27,12 @@ internal interface IInferenceBackend : IDisposable
     long DecodedRows { get; }
 
     TimeSpan LastStepTime { get; }
+
+    /// <summary>The KV cache's use, reservation and prefix cache (all 0 when not batching).</summary>
+    KvCacheFigures Kv { get; }
+
+    /// <summary>After every batched model step (never raised when not batching).</summary>
+    event Action<EngineStepReport>? StepCompleted;
 
     /// <param name="deadline">Past it the request leaves the queue or the batch and fails as Timeout.</param>
     /// <exception cref="Qwen.Grains.Interfaces.GrainCallException">Overloaded: no room to queue the request; Timeout: the deadline passed.</exception>

@@ -5,6 +5,7 @@ using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Qwen.Grains.Interfaces;
+using Qwen.Inference.Batching;
 using Qwen.Inference.Generation;
 using Qwen.Inference.Prompts;
 using PromptSentiment = Qwen.Inference.Prompts.SentimentResult;
@@ -68,6 +69,19 @@ public sealed partial class InferenceWorker : IInferenceWorker, IDisposable
 
     public int QueuedRequests => _backend.Queued;
     public int RunningRequests => _backend.Running;
+
+    /// <summary>Sequences in the latest model step.</summary>
+    public int BatchSize => _backend.BatchSize;
+
+    /// <summary>The KV cache's use, reservation and prefix cache (all 0 without batching).</summary>
+    public KvCacheFigures Kv => _backend.Kv;
+
+    /// <summary>Raised on the engine thread after every batched model step; keep handlers quick.</summary>
+    public event Action<EngineStepReport>? StepCompleted
+    {
+        add => _backend.StepCompleted += value;
+        remove => _backend.StepCompleted -= value;
+    }
 
     /// <summary>Reply tokens generated since start (for throughput figures).</summary>
     public long GeneratedTokens => Interlocked.Read(ref _generatedTokens);

@@ -1,3 +1,4 @@
+using Qwen.Inference.Batching;
 using Qwen.Inference.Engine;
 using Qwen.Inference.Generation;
 
@@ -21,6 +22,13 @@ internal sealed class SequentialBackend(DecoderSession session, int maxConcurren
     public long Steps => 0;
     public long DecodedRows => 0;
     public TimeSpan LastStepTime => TimeSpan.Zero;
+    public KvCacheFigures Kv => default;
+
+    public event Action<EngineStepReport>? StepCompleted
+    {
+        add { }
+        remove { }
+    }
 
     public Task<IReadOnlyList<LabelScore>> ScoreAsync(IReadOnlyList<int> promptIds, IReadOnlyList<IReadOnlyList<int>> labels,
         DateTimeOffset? deadline, CancellationToken cancellationToken) =>

@@ -1,5 +1,7 @@
 using Qwen.Silo.Hosting;
+using Qwen.Observability.Hosting;
 using Qwen.Silo.Http;
+using Qwen.Silo.Observability;
 
 namespace Qwen.Silo;
 
@@ -19,10 +21,13 @@ public static class SiloProgram
         builder.Services.AddSilo(builder.Configuration);
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(90));
         var app = builder.Build();
+        app.Services.StartQwenMetrics();
         app.UseUnreachableSilosHeader();
         app.UseColdSiloGate();
+        app.Use(app.Services.GetRequiredService<SiloCallMetrics>().MeasureAsync);
         app.MapSiloEndpoints();
         app.MapWarmupEndpoint();
+        app.MapPrometheusMetrics();
         app.MapGet("/healthz", () => Results.Ok(new { status = "up" }));
         app.MapGet("/readyz", (SiloLifecycle lifecycle) => lifecycle.IsActive
             ? Results.Ok(new { status = "ready" })

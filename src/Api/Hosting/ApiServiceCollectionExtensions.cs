@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Options;
 using Qwen.Api.Endpoints;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Qwen.Api.Observability;
 using Qwen.Api.Routing;
 using Qwen.Api.Scaling;
 using Qwen.Cluster.Membership;
@@ -22,6 +23,7 @@ public static class ApiServiceCollectionExtensions
     {
         services.Configure<ApiLimits>(configuration.GetSection(ApiLimits.Section));
         services.Configure<RoutingOptions>(configuration.GetSection(RoutingOptions.Section));
+        services.AddApiObservability(SiloServiceCollectionExtensions.IsClustered(configuration));
         if (SiloServiceCollectionExtensions.IsClustered(configuration))
         {
             services.Configure<PostgresOptions>(configuration.GetSection(PostgresOptions.SectionName));

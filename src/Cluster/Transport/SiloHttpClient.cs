@@ -49,6 +49,16 @@ public sealed class SiloHttpClient(HttpClient http, Uri endpoint)
         await ThrowIfFailedAsync(response, cancellationToken);
     }
 
+    /// <summary>The silo's metrics as Prometheus text; unreachable or failing silos throw <see cref="GrainCallException"/>.</summary>
+    public async Task<string> GetMetricsTextAsync(CancellationToken cancellationToken)
+    {
+        using var message = new HttpRequestMessage(HttpMethod.Get, new Uri(Endpoint, SiloRoutes.Metrics));
+        using var response = await SendAsync(message, HttpCompletionOption.ResponseContentRead, cancellationToken);
+        if (!response.IsSuccessStatusCode)
+            throw new GrainCallException(GrainErrorKind.Unavailable, $"silo {Endpoint} answered HTTP {(int)response.StatusCode} for its metrics");
+        return await response.Content.ReadAsStringAsync(cancellationToken);
+    }
+
     /// <summary>Streams a turn as server-sent events, each carrying one <see cref="ChatStreamEvent"/>.</summary>
     public IAsyncEnumerable<ChatStreamEvent> StreamTurnAsync(string userId, ChatTurnRequest request,
         CancellationToken cancellationToken, IReadOnlyCollection<string>? unreachableSilos = null) =>

@@ -16,6 +16,9 @@ public static class SiloRoutes
     /// <summary>GET: the silo's inference worker load snapshot (<c>WorkerLoad</c>), read-only.</summary>
     public const string WorkerLoad = "/silo/worker/load";
 
+    /// <summary>The silo's own metrics in the Prometheus text format (also scraped by the Api).</summary>
+    public const string Metrics = "/metrics";
+
     public static string ConversationOf(string userId) => $"/silo/conversations/{Uri.EscapeDataString(userId)}";
     public static string TurnsOf(string userId) => ConversationOf(userId) + "/turns";
     public static string TurnStreamOf(string userId) => ConversationOf(userId) + "/turns/stream";

@@ -64,6 +64,9 @@ public sealed class BatchingEngine : IDisposable
     /// <summary>Rows of the latest decode step (0 when idle).</summary>
     public int DecodeBatchSize => Volatile.Read(ref _decodeBatchSize);
 
+    /// <summary>KV positions reserved by the running requests (at most <see cref="BatchingOptions.KvBudgetTokens"/>).</summary>
+    public int ReservedKvTokens => _scheduler.ReservedKvTokens;
+
     /// <summary>Rows decoding after the latest step (0 when idle).</summary>
     public int ActiveRows => Volatile.Read(ref _decodeBatchSize);
 

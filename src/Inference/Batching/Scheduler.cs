@@ -36,6 +36,19 @@ internal sealed class Scheduler<T> where T : class, ISchedulable
         get { lock (_lock) return _decoding.Count; }
     }
 
+    /// <summary>KV positions the running requests hold against the budget: their count times the longest reservation.</summary>
+    public int ReservedKvTokens
+    {
+        get
+        {
+            lock (_lock)
+            {
+                int running = _prefilling.Count + _decoding.Count;
+                return running == 0 ? 0 : running * _prefilling.Concat(_decoding).Max(r => r.ReservedTokens);
+            }
+        }
+    }
+
     /// <summary>Queues a request; it starts at a later <see cref="Plan"/>.</summary>
     /// <exception cref="EngineOverloadedException">The queue is full.</exception>
     /// <exception cref="ArgumentException">The request alone needs more KV than the budget.</exception>

@@ -11,9 +11,13 @@ namespace Qwen.Silo.Hosting;
 public sealed class ModelHost(ModelProvisioner provisioner, IOptions<ModelOptions> options, ILogger<ModelHost> logger) : IDisposable
 {
     private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly TaskCompletionSource _loaded = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile LoadedModel? _model;
 
     public bool IsLoaded => _model is not null;
+
+    /// <summary>Completes once the model is loaded (never, for a cold silo that is not warmed up).</summary>
+    public Task WhenLoaded => _loaded.Task;
 
     /// <summary>The loaded model.</summary>
     /// <exception cref="InvalidOperationException">The model is not loaded yet (a cold silo before its warm-up).</exception>
@@ -30,6 +34,7 @@ public sealed class ModelHost(ModelProvisioner provisioner, IOptions<ModelOption
             var watch = System.Diagnostics.Stopwatch.StartNew();
             _model = await Task.Run(() => LoadedModel.Open(directory, new DecoderSessionOptions { IntraOpThreads = options.Value.Threads }), cancellationToken);
             logger.LogInformation("Model {ModelPath} loaded in {LoadMs} ms", directory, watch.ElapsedMilliseconds);
+            _loaded.TrySetResult();
         }
         finally
         {

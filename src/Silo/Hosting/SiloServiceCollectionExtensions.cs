@@ -5,6 +5,8 @@ using Qwen.Cluster.Postgres;
 using Qwen.Cluster.Schema;
 using Qwen.Grains;
 using Qwen.Grains.Persistence;
+using Qwen.Observability.Hosting;
+using Qwen.Silo.Observability;
 using Qwen.Silo.Runtime;
 using Qwen.Silo.Storage;
 
@@ -53,6 +55,12 @@ public static class SiloServiceCollectionExtensions
         services.AddGrainRuntime(configuration);
         services.AddSingleton<SiloLifecycle>();
         services.AddHostedService(sp => sp.GetRequiredService<SiloLifecycle>());
+        // After the lifecycle, which loads the model before the meters read the worker.
+        services.AddQwenMetrics();
+        services.AddSingleton<SiloMetrics>();
+        services.AddSingleton<SiloCallMetrics>();
+        services.AddSingleton<InferenceMetrics>();
+        services.AddHostedService<SiloMetersService>();
         return services;
     }
 

@@ -1,0 +1,44 @@
+namespace Qwen.Api.Observability;
+
+/// <summary>
+/// The public requests of the last minute (time, task, status, latency), for the dashboard's
+/// rates and latency percentiles; older entries are dropped as new ones arrive.
+/// </summary>
+public sealed class RequestWindow(TimeProvider time)
+{
+    public static readonly TimeSpan Span = TimeSpan.FromMinutes(1);
+
+    private readonly Lock _lock = new();
+    private readonly Queue<Entry> _entries = new();
+
+    public readonly record struct Entry(DateTimeOffset At, string Task, int Status, double LatencyMs)
+    {
+        public bool IsError => Status >= 400;
+    }
+
+    public void Add(string task, int status, TimeSpan latency)
+    {
+        var now = time.GetUtcNow();
+        lock (_lock)
+        {
+            _entries.Enqueue(new Entry(now, task, status, latency.TotalMilliseconds));
+            while (_entries.Count > 0 && now - _entries.Peek().At > Span) _entries.Dequeue();
+            while (_entries.Count > 100_000) _entries.Dequeue(); // bounded under any load
+        }
+    }
+
+    /// <summary>The requests that ended within <paramref name="window"/> of now.</summary>
+    public IReadOnlyList<Entry> Recent(TimeSpan window)
+    {
+        var since = time.GetUtcNow() - window;
+        lock (_lock) return _entries.Where(e => e.At >= since).ToArray();
+    }
+
+    /// <summary>The value below which <paramref name="percentile"/> percent of <paramref name="sorted"/> fall (nearest rank).</summary>
+    public static double Percentile(IReadOnlyList<double> sorted, double percentile)
+    {
+        if (sorted.Count == 0) return 0;
+        int rank = (int)Math.Ceiling(percentile / 100 * sorted.Count);
+        return sorted[Math.Clamp(rank - 1, 0, sorted.Count - 1)];
+    }
+}

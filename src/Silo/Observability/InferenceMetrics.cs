@@ -1,0 +1,63 @@
+using System.Diagnostics.Metrics;
+using Qwen.Grains;
+using Qwen.Inference.Batching;
+
+namespace Qwen.Silo.Observability;
+
+/// <summary>
+/// Meter "Qwen.Inference", tagged with the silo id: the inference worker's queue, batch, KV
+/// reservation and generated tokens, read when scraped, plus a histogram of every model step.
+/// </summary>
+public sealed class InferenceMetrics : IDisposable
+{
+    public const string MeterName = "Qwen.Inference";
+
+    private readonly Meter _meter;
+    private readonly InferenceWorker _worker;
+    private readonly Histogram<int> _stepBatch;
+    private readonly Histogram<double> _stepDuration;
+    private readonly Counter<long> _prefillTokens;
+
+    public InferenceMetrics(IMeterFactory meters, InferenceWorker worker, SiloIdentity silo)
+    {
+        _worker = worker;
+        _meter = meters.Create(new MeterOptions(MeterName) { Tags = [new("silo", silo.Id)] });
+        _meter.CreateObservableGauge("qwen.inference.queue_depth", () => worker.QueuedRequests, "{request}", "Requests waiting for the model");
+        _meter.CreateObservableGauge("qwen.inference.running", () => worker.RunningRequests, "{request}", "Requests being computed (prefilling or decoding)");
+        _meter.CreateObservableGauge("qwen.inference.batch_size", () => worker.BatchSize, "{sequence}", "Sequences in the latest model step");
+        _meter.CreateObservableGauge("qwen.inference.kv_in_use", () => worker.Kv.InUse, "{token}", "KV-cache positions holding tokens after the latest step");
+        _meter.CreateObservableGauge("qwen.inference.kv_capacity", () => worker.Kv.Capacity, "{token}", "KV-cache positions allocated after the latest step");
+        _meter.CreateObservableGauge("qwen.inference.kv_reserved", () => worker.Kv.Reserved, "{token}", "KV-cache positions reserved by running requests");
+        _meter.CreateObservableGauge("qwen.inference.kv_budget", () => worker.Kv.Budget, "{token}", "KV-cache positions running requests may reserve");
+        _meter.CreateObservableCounter("qwen.inference.prefix_cache_hits", () => worker.Kv.PrefixHits, "{prompt}", "Prompts that found cached KV for a prefix");
+        _meter.CreateObservableCounter("qwen.inference.prefix_cache_misses", () => worker.Kv.PrefixMisses, "{prompt}", "Prompts that found no cached prefix");
+        _meter.CreateObservableCounter("qwen.inference.prefix_cache_hit_tokens", () => worker.Kv.PrefixHitTokens, "{token}",
+            "Prompt positions copied from the prefix cache instead of computed");
+        _meter.CreateObservableGauge("qwen.inference.prefix_cache_tokens", () => worker.Kv.PrefixCachedTokens, "{token}", "Positions the prefix cache holds");
+        _meter.CreateObservableCounter("qwen.inference.generated_tokens", () => worker.GeneratedTokens, "{token}", "Reply tokens generated since start");
+        _meter.CreateObservableCounter("qwen.inference.refused", () => worker.Load().Refused, "{request}", "Requests refused as overloaded (queue full)");
+        _meter.CreateObservableCounter("qwen.inference.cancelled", () => worker.Load().Cancelled, "{request}",
+            "Requests their callers cancelled (disconnects included) before they finished");
+        _meter.CreateObservableCounter("qwen.inference.expired", () => worker.Load().Expired, "{request}", "Requests that passed their deadline before they finished");
+        _meter.CreateObservableGauge("qwen.inference.degraded", () => worker.Load().Degraded ? 1 : 0, "", "1 while the backlog caps new chat replies");
+        _stepBatch = _meter.CreateHistogram("qwen.inference.step_batch_size", "{sequence}", "Decode rows of each model step",
+            advice: new InstrumentAdvice<int> { HistogramBucketBoundaries = [1, 2, 4, 8, 12, 16, 24, 32, 64] });
+        _stepDuration = _meter.CreateHistogram("qwen.inference.step_duration", "s", "Wall time of each model step (prefill chunk plus decode)",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5] });
+        _prefillTokens = _meter.CreateCounter<long>("qwen.inference.prefill_tokens", "{token}", "Prompt positions computed by prefill steps (padding included)");
+        worker.StepCompleted += OnStep;
+    }
+
+    private void OnStep(EngineStepReport report)
+    {
+        if (report.DecodeRows > 0) _stepBatch.Record(report.DecodeRows);
+        _stepDuration.Record(report.Elapsed.TotalSeconds);
+        if (report.PrefillRows > 0) _prefillTokens.Add((long)report.PrefillRows * report.PrefillColumns);
+    }
+
+    public void Dispose()
+    {
+        _worker.StepCompleted -= OnStep;
+        _meter.Dispose();
+    }
+}

@@ -1,0 +1,63 @@
+using FluentAssertions;
+using Qwen.Api.Tests.Cluster;
+using Qwen.Observability.Metrics;
+using Qwen.Observability.Prometheus;
+using Xunit;
+
+namespace Qwen.Api.Tests.Observability;
+
+/// <summary>A two-silo cluster (s1, s2) behind one Api, shared by the metrics and dashboard tests.</summary>
+public sealed class ObservedCluster : IAsyncLifetime
+{
+    public TestCluster Cluster { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        Cluster = await TestCluster.StartAsync(silos: 2);
+        await Cluster.WaitForActiveSilosAsync(["s1", "s2"], TimeSpan.FromSeconds(60));
+    }
+
+    public async Task DisposeAsync() => await Cluster.DisposeAsync();
+
+    /// <summary>GET a /metrics page and parse it strictly (a format error fails the test).</summary>
+    public async Task<IReadOnlyList<MetricFamily>> ScrapeAsync(string baseUrl)
+    {
+        using var response = await Cluster.Http.GetAsync(baseUrl + "/metrics");
+        response.EnsureSuccessStatusCode();
+        response.Content.Headers.ContentType!.MediaType.Should().Be("text/plain");
+        return PrometheusTextParser.Parse(await response.Content.ReadAsStringAsync());
+    }
+
+    /// <summary>
+    /// Scrapes until <paramref name="ready"/> holds (the Api reads the silos at most once a second,
+    /// so their figures may lag a moment); returns the last scrape either way, for the assertions.
+    /// </summary>
+    public async Task<IReadOnlyList<MetricFamily>> ScrapeUntilAsync(string baseUrl, Func<IReadOnlyList<MetricFamily>, bool> ready)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
+        while (true)
+        {
+            var families = await ScrapeAsync(baseUrl);
+            if (ready(families) || DateTime.UtcNow > deadline) return families;
+            await Task.Delay(200);
+        }
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class ObservedClusterCollection : ICollectionFixture<ObservedCluster>
+{
+    public const string Name = "observed cluster";
+}
+
+internal static class MetricQueries
+{
+    /// <summary>Sum of the samples named <paramref name="sample"/> whose labels include all of <paramref name="labels"/>.</summary>
+    public static double Sum(this IReadOnlyList<MetricFamily> families, string sample, params (string Key, string Value)[] labels) =>
+        families.SelectMany(f => f.Samples)
+            .Where(s => s.Name == sample && labels.All(l => s.Label(l.Key) == l.Value))
+            .Sum(s => s.Value);
+
+    public static IEnumerable<MetricSample> Samples(this IReadOnlyList<MetricFamily> families, string sample) =>
+        families.SelectMany(f => f.Samples).Where(s => s.Name == sample);
+}
