@@ -166,10 +166,9 @@ public sealed class BatchingEngine : IDisposable
             {
                 // Under the lock, so no request slips in after the loop's final drain.
                 ObjectDisposedException.ThrowIf(_disposed, this);
-                request.CountIn(_counts); // before the loop can see it start
                 try
                 {
-                    _scheduler.Enqueue(request);
+                    _scheduler.Enqueue(request, () => request.CountIn(_counts));
                 }
                 catch (Exception refused)
                 {
@@ -204,7 +203,7 @@ public sealed class BatchingEngine : IDisposable
         var stopping = _stopping.Token;
         while (!stopping.IsCancellationRequested)
         {
-            var plan = _scheduler.Plan(_time.GetUtcNow());
+            var plan = _scheduler.Plan(_time.GetUtcNow(), request => request.MarkStarted());
             if (plan.IsIdle && !_steps.IsBusy)
             {
                 Volatile.Write(ref _decodeBatchSize, 0);

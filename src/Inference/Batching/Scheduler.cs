@@ -50,9 +50,12 @@ internal sealed class Scheduler<T> where T : class, ISchedulable
     }
 
     /// <summary>Queues a request; it starts at a later <see cref="Plan"/>.</summary>
+    /// <param name="request">The request.</param>
+    /// <param name="accepted">Runs under the queue's lock once the request is admitted, so nothing
+    /// can start it first and a refused request is never counted as waiting.</param>
     /// <exception cref="EngineOverloadedException">The queue is full.</exception>
     /// <exception cref="ArgumentException">The request alone needs more KV than the budget.</exception>
-    public void Enqueue(T request)
+    public void Enqueue(T request, Action? accepted = null)
     {
         if (request.ReservedTokens > _options.KvBudgetTokens)
         {
@@ -68,6 +71,7 @@ internal sealed class Scheduler<T> where T : class, ISchedulable
                     $"the inference queue is full ({waiting} waiting, {_prefilling.Count + _decoding.Count} running); retry later or elsewhere");
             }
             _waiting[(int)request.Priority].Add(request);
+            accepted?.Invoke();
         }
     }
 
@@ -75,7 +79,10 @@ internal sealed class Scheduler<T> where T : class, ISchedulable
     /// Drops cancelled and expired requests, starts a new prefill group when none is in
     /// progress, and lists the decoding sequences.
     /// </summary>
-    public SchedulerStep<T> Plan(DateTimeOffset now)
+    /// <param name="now">The engine's clock.</param>
+    /// <param name="starting">Runs under the queue's lock for each request of a new prefill group,
+    /// so a request leaves the waiting count in the same instant it leaves the queue.</param>
+    public SchedulerStep<T> Plan(DateTimeOffset now, Action<T>? starting = null)
     {
         lock (_lock)
         {
@@ -85,6 +92,7 @@ internal sealed class Scheduler<T> where T : class, ISchedulable
             DropStale(_decoding, now, dropped);
 
             IReadOnlyList<T> prefill = _prefilling.Count == 0 ? StartGroup() : [];
+            if (starting is not null) foreach (var request in prefill) starting(request);
             return new SchedulerStep<T>(dropped, prefill, _decoding.ToArray());
         }
     }
