@@ -25,7 +25,8 @@ internal static class ServeModes
 
     public static InferenceWorkerOptions Options(string mode) => mode switch
     {
-        Sequential => new InferenceWorkerOptions { Scheduling = InferenceScheduling.Sequential },
+        // The baseline: one request per model call and no prefix cache.
+        Sequential => new InferenceWorkerOptions { Scheduling = InferenceScheduling.Sequential, PrefixCache = false },
         Batched => new InferenceWorkerOptions(),
         _ => throw new ArgumentException($"unknown mode '{mode}' (modes: {Sequential}, {Batched})"),
     };
@@ -35,7 +36,7 @@ internal static class ServeModes
     {
         var o = Options(mode);
         return mode == Sequential
-            ? $"Scheduling=Sequential, MaxConcurrentRequests={o.MaxConcurrentRequests}"
-            : $"Scheduling=Batched, MaxBatchSize={o.MaxBatchSize}, MaxPrefillTokensPerStep={o.MaxPrefillTokensPerStep}, KvBudgetTokens={o.KvBudgetTokens}";
+            ? $"Scheduling=Sequential, MaxConcurrentRequests={o.MaxConcurrentRequests}, PrefixCache=off"
+            : $"Scheduling=Batched, MaxBatchSize={o.MaxBatchSize}, MaxPrefillTokensPerStep={o.MaxPrefillTokensPerStep}, KvBudgetTokens={o.KvBudgetTokens}, PrefixCache={o.PrefixCacheTokens} tokens";
     }
 }
