@@ -32,7 +32,7 @@ internal static class ProcessMemory
             foreach (string line in File.ReadLines("/proc/self/status"))
             {
                 if (line.StartsWith(field, StringComparison.Ordinal))
-                    return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024.0;
+                    return long.Parse(line.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024.0;
             }
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
