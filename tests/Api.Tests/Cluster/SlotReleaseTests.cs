@@ -52,7 +52,7 @@ public sealed class SlotReleaseTests(SlotReleaseTests.LongReplyCluster fixture) 
 
         await leave.CancelAsync();
         await FluentActions.Awaiting(() => leaver).Should().ThrowAsync<OperationCanceledException>();
-        var after = await Cluster.WaitForLoadAsync("s1", l => l.Cancelled == before.Cancelled + 1 && l.BatchSize == 1,
+        var after = await Cluster.WaitForLoadAsync("s1", l => l.Cancelled > before.Cancelled && l.BatchSize == 1,
             "the leaver's row leaves the batch");
         after.Running.Should().Be(1, "the other reply is still running");
         after.DecodedRows.Should().BeGreaterThan(full.DecodedRows, "the batch went on decoding the other reply");
@@ -83,7 +83,7 @@ public sealed class SlotReleaseTests(SlotReleaseTests.LongReplyCluster fixture) 
         var decoding = await Cluster.WaitForLoadAsync("s1", l => l.BatchSize == 1, "the streamed reply decodes");
 
         response.Dispose(); // the reader leaves mid-stream: the connection closes
-        var after = await Cluster.WaitForLoadAsync("s1", l => l.Cancelled == before.Cancelled + 1 && l is { Running: 0, BatchSize: 0 },
+        var after = await Cluster.WaitForLoadAsync("s1", l => l.Cancelled > before.Cancelled && l is { Running: 0, BatchSize: 0 },
             "the stream's row leaves the batch");
         await Task.Delay(300);
         (await Cluster.ReadWorkerLoadAsync("s1")).DecodedRows.Should().Be(after.DecodedRows, "nothing decodes for a reader that left");
