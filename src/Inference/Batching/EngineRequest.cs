@@ -32,7 +32,7 @@ internal abstract class EngineRequest : ISchedulable
     public bool IsCancelled => _cancelled;
 
     /// <summary>The caller has its answer (result, failure or cancellation); no more model work is due.</summary>
-    public abstract bool IsDone { get; }
+    public bool IsDone => Volatile.Read(ref _state) == Answered;
 
     /// <summary>Counts the request as waiting in <paramref name="counts"/> until it starts or is answered.</summary>
     public void CountIn(RequestCounts counts)
@@ -71,12 +71,18 @@ internal abstract class EngineRequest : ISchedulable
 
     protected abstract bool TryCancel(CancellationToken token);
 
-    /// <summary>The caller has been answered: stop counting the request and stop listening to its token.</summary>
-    protected void OnAnswered()
+    /// <summary>
+    /// Claims the one answer: stops counting the request and listening to its token, and returns
+    /// whether this caller is the first. The counts change before the caller's task completes, so
+    /// whoever awaits it already sees them settled.
+    /// </summary>
+    protected bool TryBeginAnswer()
     {
         int previous = Interlocked.Exchange(ref _state, Answered);
-        if (previous != Answered) _counts?.Answered(started: previous == Running);
+        if (previous == Answered) return false;
+        _counts?.Answered(started: previous == Running);
         _registration.Unregister(); // without waiting for a callback that is running
+        return true;
     }
 }
 
@@ -92,17 +98,9 @@ internal abstract class EngineRequest<TResult> : EngineRequest
 
     public Task<TResult> Completion => _completion.Task;
 
-    public override bool IsDone => _completion.Task.IsCompleted;
+    public bool TrySucceed(TResult result) => TryBeginAnswer() && _completion.TrySetResult(result);
 
-    public bool TrySucceed(TResult result) => Answered(_completion.TrySetResult(result));
+    public override bool TryFail(Exception exception) => TryBeginAnswer() && _completion.TrySetException(exception);
 
-    public override bool TryFail(Exception exception) => Answered(_completion.TrySetException(exception));
-
-    protected override bool TryCancel(CancellationToken token) => Answered(_completion.TrySetCanceled(token));
-
-    private bool Answered(bool first)
-    {
-        if (first) OnAnswered();
-        return first;
-    }
+    protected override bool TryCancel(CancellationToken token) => TryBeginAnswer() && _completion.TrySetCanceled(token);
 }

@@ -145,6 +145,22 @@ public sealed class EngineLifecycleTests(TinyModels models)
 
     [Theory]
     [MemberData(nameof(Layouts))]
+    public async Task Counts_are_settled_by_the_time_the_caller_has_its_answer(string variant)
+    {
+        Use(variant);
+        using var engine = new BatchingEngine(Session);
+        for (int i = 0; i < 40; i++)
+        {
+            await engine.GenerateAsync(new GenerationRequest(RandomIds(120 + i, 3), GenerationOptions.Greedy(1))).WaitAsync(Patience);
+            engine.RunningRequests.Should().Be(0, "request {0} was answered", i);
+            engine.WaitingRequests.Should().Be(0);
+            await engine.ScoreAsync(RandomIds(200 + i, 3), [[1], [2]]).WaitAsync(Patience);
+            engine.RunningRequests.Should().Be(0, "scoring {0} was answered", i);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Layouts))]
     public async Task Scoring_waiting_behind_chat_starts_first(string variant)
     {
         Use(variant);
