@@ -24,9 +24,14 @@ internal static class BenchEngineCommand
         var noMemoryPattern = new Option<bool>("--no-memory-pattern") { Description = "Disable ONNX Runtime's memory pattern planning" };
         var sessionConfig = new Option<string[]>("--session-config") { Description = "ONNX Runtime session config entry KEY=VALUE (repeatable)" };
 
+        var profile = new Option<string?>("--profile")
+        {
+            Description = "Record ONNX Runtime's per-operator times to PREFIX_<time>.json (Chrome trace, e.g. for chrome://tracing)",
+        };
+
         var command = new Command("bench-engine", "Benchmark the engine on one model: load, prefill, decode, memory, bandwidth.")
         {
-            model, json, threads, steps, batches, prompts, noArena, noMemoryPattern, sessionConfig,
+            model, json, threads, steps, batches, prompts, noArena, noMemoryPattern, sessionConfig, profile,
         };
         command.SetAction((parse, ct) => CliApp.Guard(() =>
         {
@@ -38,7 +43,8 @@ internal static class BenchEngineCommand
                 CliApp.ParseIds(parse.GetValue(prompts)!, "--prompt-lengths"),
                 !parse.GetValue(noArena),
                 !parse.GetValue(noMemoryPattern),
-                ParseConfig(parse.GetValue(sessionConfig) ?? []));
+                ParseConfig(parse.GetValue(sessionConfig) ?? []),
+                parse.GetValue(profile));
             var report = EngineBenchmark.Run(settings, line => AnsiConsole.MarkupLine($"[grey]{Markup.Escape(line)}[/]"), ct);
             Print(report);
             if (parse.GetValue(json) is { } file)

@@ -8,7 +8,7 @@ namespace Qwen.Cli.Commands;
 internal static class EngineBenchmark
 {
     public sealed record Settings(string ModelPath, int Threads, int DecodeSteps, int[] Batches, int[] PromptLengths, bool Arena, bool MemoryPattern,
-        IReadOnlyDictionary<string, string> SessionConfig);
+        IReadOnlyDictionary<string, string> SessionConfig, string? ProfileFilePrefix = null);
 
     public sealed record PrefillResult(int PromptTokens, double Milliseconds, double TokensPerSecond);
 
@@ -29,6 +29,7 @@ internal static class EngineBenchmark
             EnableMemoryArena = s.Arena,
             EnableMemoryPattern = s.MemoryPattern,
             SessionConfig = s.SessionConfig,
+            ProfileFilePrefix = s.ProfileFilePrefix,
         });
         double loadedRss = ProcessMemory.CurrentRssMegabytes();
         long weightBytes = Directory.GetFiles(Path.GetDirectoryName(session.Model.OnnxPath)!)

@@ -47,6 +47,7 @@ public sealed class DecoderSession : IDisposable
             EnableMemoryPattern = options.EnableMemoryPattern,
         };
         foreach (var (key, value) in options.SessionConfig) sessionOptions.AddConfigEntry(key, value);
+        if (options.ProfileFilePrefix is { } profile) sessionOptions.ProfileFilePrefix = profile;
         InferenceSession session;
         try
         {

@@ -25,6 +25,9 @@ public sealed record DecoderSessionOptions
     /// <summary>Extra ONNX Runtime session configuration entries (e.g. session.disable_prepacking).</summary>
     public IReadOnlyDictionary<string, string> SessionConfig { get; init; } = new Dictionary<string, string>();
 
+    /// <summary>Prefix of an ORT profile (per-operator times, Chrome-trace JSON) written when the session is disposed; null records none.</summary>
+    public string? ProfileFilePrefix { get; init; }
+
     /// <summary>Largest total sequence (prompt + generated tokens); 0 means the model's max_position_embeddings.</summary>
     public int ContextWindow { get; init; }
 }

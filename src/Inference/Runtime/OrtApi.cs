@@ -82,6 +82,12 @@ internal static unsafe class OrtApi
             Check(((delegate* unmanaged[Cdecl]<nint, byte*, nint>)Fn(OrtApiIndex.SetOptimizedModelFilePath))(options, text));
     }
 
+    internal static void EnableProfiling(nint options, string filePrefix)
+    {
+        fixed (byte* text = NativeUtf8.NullTerminated(filePrefix))
+            Check(((delegate* unmanaged[Cdecl]<nint, byte*, nint>)Fn(OrtApiIndex.EnableProfiling))(options, text));
+    }
+
     internal static void SetSessionExecutionMode(nint options, int mode) => CallWithInt(OrtApiIndex.SetSessionExecutionMode, options, mode);
     internal static void SetSessionGraphOptimizationLevel(nint options, int level) => CallWithInt(OrtApiIndex.SetSessionGraphOptimizationLevel, options, level);
     internal static void SetIntraOpNumThreads(nint options, int threads) => CallWithInt(OrtApiIndex.SetIntraOpNumThreads, options, threads);

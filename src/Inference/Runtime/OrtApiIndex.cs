@@ -16,6 +16,7 @@ internal static class OrtApiIndex
     internal const int CreateSessionOptions = 10;
     internal const int SetOptimizedModelFilePath = 11;
     internal const int SetSessionExecutionMode = 13;
+    internal const int EnableProfiling = 14;
     internal const int EnableMemPattern = 16;
     internal const int DisableMemPattern = 17;
     internal const int EnableCpuMemArena = 18;

@@ -18,6 +18,7 @@ public sealed class SessionOptions : IDisposable
     private bool enableMemoryPattern = true;
     private bool sequentialExecution = true;
     private string? optimizedModelFilePath;
+    private string? profileFilePrefix;
 
     /// <summary>Threads used within one operator; 0 lets ORT choose.</summary>
     public int IntraOpThreads
@@ -96,6 +97,21 @@ public sealed class SessionOptions : IDisposable
             // ORT treats an empty path as "do not save".
             OrtApi.SetOptimizedModelFilePath(Native, value is null ? string.Empty : Path.GetFullPath(value));
             optimizedModelFilePath = value;
+        }
+    }
+
+    /// <summary>
+    /// Records every operator's run time to a Chrome-trace JSON file named from this prefix,
+    /// written when the session is disposed; null records nothing. Set it once, before creating sessions.
+    /// </summary>
+    public string? ProfileFilePrefix
+    {
+        get => profileFilePrefix;
+        set
+        {
+            ArgumentException.ThrowIfNullOrEmpty(value);
+            OrtApi.EnableProfiling(Native, Path.GetFullPath(value));
+            profileFilePrefix = value;
         }
     }
 
