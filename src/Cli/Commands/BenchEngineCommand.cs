@@ -29,9 +29,11 @@ internal static class BenchEngineCommand
             Description = "Record ONNX Runtime's per-operator times to PREFIX_<time>.json (Chrome trace, e.g. for chrome://tracing)",
         };
 
+        var keepDenormals = new Option<bool>("--keep-denormals") { Description = "Compute with denormal floats instead of flushing them to zero (slower)" };
+
         var command = new Command("bench-engine", "Benchmark the engine on one model: load, prefill, decode, memory, bandwidth.")
         {
-            model, json, threads, steps, batches, prompts, noArena, noMemoryPattern, sessionConfig, profile,
+            model, json, threads, steps, batches, prompts, noArena, noMemoryPattern, sessionConfig, profile, keepDenormals,
         };
         command.SetAction((parse, ct) => CliApp.Guard(() =>
         {
@@ -44,7 +46,8 @@ internal static class BenchEngineCommand
                 !parse.GetValue(noArena),
                 !parse.GetValue(noMemoryPattern),
                 ParseConfig(parse.GetValue(sessionConfig) ?? []),
-                parse.GetValue(profile));
+                parse.GetValue(profile),
+                !parse.GetValue(keepDenormals));
             var report = EngineBenchmark.Run(settings, line => AnsiConsole.MarkupLine($"[grey]{Markup.Escape(line)}[/]"), ct);
             Print(report);
             if (parse.GetValue(json) is { } file)

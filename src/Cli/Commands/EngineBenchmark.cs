@@ -8,7 +8,7 @@ namespace Qwen.Cli.Commands;
 internal static class EngineBenchmark
 {
     public sealed record Settings(string ModelPath, int Threads, int DecodeSteps, int[] Batches, int[] PromptLengths, bool Arena, bool MemoryPattern,
-        IReadOnlyDictionary<string, string> SessionConfig, string? ProfileFilePrefix = null);
+        IReadOnlyDictionary<string, string> SessionConfig, string? ProfileFilePrefix = null, bool FlushDenormals = true);
 
     public sealed record PrefillResult(int PromptTokens, double Milliseconds, double TokensPerSecond);
 
@@ -30,6 +30,7 @@ internal static class EngineBenchmark
             EnableMemoryPattern = s.MemoryPattern,
             SessionConfig = s.SessionConfig,
             ProfileFilePrefix = s.ProfileFilePrefix,
+            FlushDenormals = s.FlushDenormals,
         });
         double loadedRss = ProcessMemory.CurrentRssMegabytes();
         long weightBytes = Directory.GetFiles(Path.GetDirectoryName(session.Model.OnnxPath)!)
@@ -63,7 +64,7 @@ internal static class EngineBenchmark
     {
         if (session.Io.SharedKvBuffer)
         {
-            var slots = session.CreateSlotCache();
+            using var slots = session.CreateSlotCache();
             slots.Reserve(1, ids.Length);
             long[] slotPositions = Enumerable.Range(0, ids.Length).Select(i => (long)i).ToArray();
             var slotWatch = Stopwatch.StartNew();
@@ -103,7 +104,7 @@ internal static class EngineBenchmark
     /// <summary>As <see cref="TimeDecode"/> on a shared-buffer model: each row prefilled into its slot, then every row decodes in place.</summary>
     private static double TimeSlotDecode(DecoderSession session, int batch, int steps, Random random, CancellationToken ct)
     {
-        var cache = session.CreateSlotCache();
+        using var cache = session.CreateSlotCache();
         cache.Reserve(batch, DecodePromptTokens + steps + 1);
         long[] promptPositions = Enumerable.Range(0, DecodePromptTokens).Select(i => (long)i).ToArray();
         for (int row = 0; row < batch; row++)

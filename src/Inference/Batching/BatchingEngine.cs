@@ -209,7 +209,12 @@ public sealed class BatchingEngine : IDisposable
                 Volatile.Write(ref _decodeBatchSize, 0);
                 Volatile.Write(ref _kvTokensInUse, 0);
                 Volatile.Write(ref _kvCapacityTokens, _steps.KvCapacityTokens);
-                _wake.WaitOne();
+                if (!_wake.WaitOne(Options.KvIdleRelease))
+                {
+                    _steps.ReleaseIdleMemory();
+                    Volatile.Write(ref _kvCapacityTokens, _steps.KvCapacityTokens);
+                    _wake.WaitOne();
+                }
                 continue;
             }
             EngineStepReport report;

@@ -45,12 +45,24 @@ public sealed record BatchingOptions
     /// </summary>
     public int PrefixCacheTokens { get; init; } = 2048;
 
+    /// <summary>
+    /// Positions each KV slot holds at least (shared-buffer models): room for an ordinary chat
+    /// turn, so the buffer is not reallocated as requests of slightly different lengths come and
+    /// go. Untouched positions cost address space, not memory.
+    /// </summary>
+    public int KvSlotMinCapacity { get; init; } = 512;
+
+    /// <summary>How long the engine stays idle before it gives its KV buffers back.</summary>
+    public TimeSpan KvIdleRelease { get; init; } = TimeSpan.FromSeconds(2);
+
     public BatchingOptions Validate()
     {
         Require(MaxBatchSize >= 1, $"MaxBatchSize must be at least 1 but was {MaxBatchSize}");
         Require(MaxPrefillTokensPerStep >= 1, $"MaxPrefillTokensPerStep must be at least 1 but was {MaxPrefillTokensPerStep}");
         Require(KvBudgetTokens >= 1, $"KvBudgetTokens must be at least 1 but was {KvBudgetTokens}");
         Require(MaxQueueLength >= 1, $"MaxQueueLength must be at least 1 but was {MaxQueueLength}");
+        Require(KvSlotMinCapacity >= 2, $"KvSlotMinCapacity must be at least 2 but was {KvSlotMinCapacity}");
+        Require(KvIdleRelease >= TimeSpan.Zero, $"KvIdleRelease must not be negative but was {KvIdleRelease}");
         Require(PrefixCacheTokens >= 0, $"PrefixCacheTokens must not be negative but was {PrefixCacheTokens}");
         return this;
     }

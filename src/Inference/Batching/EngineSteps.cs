@@ -54,6 +54,11 @@ internal sealed class EngineSteps : IEngineSteps
         return new EngineStepReport(++_step, prefillRows, prefillColumns, decodeRows, _scheduler.Waiting, Stopwatch.GetElapsedTime(started));
     }
 
+    /// <summary>Nothing is kept between requests: a grid's KV leaves with its batch.</summary>
+    public void ReleaseIdleMemory()
+    {
+    }
+
     /// <summary>Answers every request in flight with <paramref name="error"/> and drops the batches' KV.</summary>
     public void FailAll(Exception error)
     {

@@ -12,6 +12,9 @@ internal interface IEngineSteps : IDisposable
     /// <summary>KV positions allocated for the running requests (rows × length of the KV tensors).</summary>
     int KvCapacityTokens { get; }
 
+    /// <summary>Gives memory kept for the next requests back (called after the engine has been idle a while).</summary>
+    void ReleaseIdleMemory();
+
     EngineStepReport Run(SchedulerStep<EngineRequest> plan, CancellationToken stopping);
 
     /// <summary>Answers every request in flight with <paramref name="error"/> and drops their KV.</summary>

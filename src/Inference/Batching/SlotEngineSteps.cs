@@ -31,6 +31,7 @@ internal sealed class SlotEngineSteps : IEngineSteps
     private List<Member> _group = [];
     private long _step;
 
+
     /// <summary>A request of the current prefill group, with its slot and the prompt positions cached so far.</summary>
     private sealed class Member(EngineRequest request, int slot)
     {
@@ -123,7 +124,10 @@ internal sealed class SlotEngineSteps : IEngineSteps
         ClearSlotsFrom(first);
         _group = requests.Select((r, i) => new Member(r, first + i)).ToList();
         int capacity = _decoding.Select(j => j.ReservedTokens).Concat(requests.Select(r => r.ReservedTokens)).Max();
-        _kv.Reserve(first + requests.Count, Math.Max(capacity, 2));
+        // Sized at once for a full batch decoding and a full group prefilling, of ordinary chat
+        // turns: growing copies every cached position, while untouched slots and positions cost
+        // address space only.
+        _kv.Reserve(Math.Max(first + requests.Count, 2 * _options.MaxBatchSize), Math.Max(capacity, _options.KvSlotMinCapacity));
         foreach (var member in _group)
         {
             member.Request.MarkStarted();
@@ -274,21 +278,22 @@ internal sealed class SlotEngineSteps : IEngineSteps
     }
 
     /// <summary>
-    /// Gives KV memory back: all of it when idle; otherwise, when the buffer is over twice what
-    /// the running requests can reach (after long requests or a crowd left), it is reallocated
-    /// to the occupied slots and the longest reservation among them.
+    /// Gives KV memory back while busy only when the buffer is far larger (16×) than the running
+    /// requests need, e.g. after a long request left: reallocating costs a copy of every cached
+    /// position and fresh pages, so ordinary ebb and flow keeps the buffer as it is.
     /// </summary>
     private void FitMemory()
     {
-        if (!IsBusy)
-        {
-            _kv.Release();
-            return;
-        }
+        if (!IsBusy) return;
         var active = _decoding.Cast<EngineRequest>().Concat(_group.Where(m => !m.Finished).Select(m => m.Request)).ToArray();
         int slots = Math.Max(_decoding.Count, _group.Where(m => !m.Finished).Select(m => m.Slot + 1).DefaultIfEmpty(0).Max());
         int capacity = Math.Max(2, active.Select(r => r.ReservedTokens).DefaultIfEmpty(0).Max());
-        if ((long)_kv.Slots * _kv.Capacity > 2L * slots * capacity) _kv.Shrink(slots, capacity);
+        _kv.ShrinkToFit(Math.Max(slots, 2 * _options.MaxBatchSize), Math.Max(capacity, _options.KvSlotMinCapacity));
+    }
+
+    public void ReleaseIdleMemory()
+    {
+        if (!IsBusy) _kv.Release();
     }
 
     private int RunDecode(CancellationToken stopping)

@@ -45,6 +45,7 @@ public sealed class DecoderSession : IDisposable
             GraphOptimizationLevel = options.OptimizationLevel,
             EnableCpuMemArena = options.EnableMemoryArena,
             EnableMemoryPattern = options.EnableMemoryPattern,
+            FlushDenormals = options.FlushDenormals,
         };
         foreach (var (key, value) in options.SessionConfig) sessionOptions.AddConfigEntry(key, value);
         if (options.ProfileFilePrefix is { } profile) sessionOptions.ProfileFilePrefix = profile;
@@ -168,7 +169,7 @@ public sealed class DecoderSession : IDisposable
             presentKeys[l] = new float[batch * heads * total * headDim];
             presentValues[l] = new float[batch * heads * total * headDim];
         }
-        var slot = new SlotKvCache(layers, heads, headDim);
+        using var slot = new SlotKvCache(layers, heads, headDim);
         slot.Reserve(1, Math.Max(1, total));
         for (int r = 0; r < batch; r++)
         {

@@ -6,17 +6,20 @@ namespace Qwen.Inference.Engine;
 /// The KV of a shared-buffer model: per layer one key and one value buffer
 /// [slots, kv_heads, capacity, head_dim] (float32). Each slot holds one sequence stored from
 /// column 0; its length is the count of cached positions. A step runs on a run of consecutive
-/// slots, whose memory ORT reads and writes in place. Grown by reallocation (used positions
-/// are copied); never shared between threads.
+/// slots, whose memory ORT reads and writes in place. Never shared between threads.
 /// </summary>
-public sealed class SlotKvCache
+/// <remarks>
+/// The buffers live outside the GC heap (<see cref="NativeFloatBuffer"/>): a dropped buffer gives
+/// its memory back at once, and pages no sequence reached are never resident. Growing copies
+/// every cached position, so slots and capacity grow to the next power of two (a batch filling
+/// up one request at a time reallocates a handful of times, not once per request).
+/// </remarks>
+public sealed class SlotKvCache : IDisposable
 {
-    // Old buffers of at least this size are collected at once when dropped (see CollectDropped).
-    private const long CollectThresholdBytes = 64L << 20;
-    private static long s_lastCollectMs = -1000;
+    private const int MinCapacity = 64;
 
-    private float[][] _keys = [];
-    private float[][] _values = [];
+    private NativeFloatBuffer[] _keys = [];
+    private NativeFloatBuffer[] _values = [];
     private int[] _lengths = [];
 
     public SlotKvCache(int layers, int kvHeads, int headDim)
@@ -36,10 +39,13 @@ public sealed class SlotKvCache
     /// <summary>Positions each slot can hold.</summary>
     public int Capacity { get; private set; }
 
-    /// <summary>Bytes of the key and value buffers.</summary>
+    /// <summary>Times the buffers were reallocated (grown or shrunk), for tests and diagnostics.</summary>
+    public int Reallocations { get; private set; }
+
+    /// <summary>Bytes of the key and value buffers (address space; only touched pages are resident).</summary>
     public long AllocatedBytes => 2L * Layers * Slots * KvHeads * Capacity * HeadDim * sizeof(float);
 
-    private int SlotFloats => KvHeads * Capacity * HeadDim;
+    private long SlotFloats => (long)KvHeads * Capacity * HeadDim;
 
     public int LengthOf(int slot) => _lengths[slot];
 
@@ -50,11 +56,25 @@ public sealed class SlotKvCache
         _lengths[slot] = length;
     }
 
-    /// <summary>Makes room for at least <paramref name="slots"/> slots of <paramref name="capacity"/> positions, keeping every slot's cached positions.</summary>
+    /// <summary>
+    /// Makes room for at least <paramref name="slots"/> slots of <paramref name="capacity"/> positions,
+    /// keeping every slot's cached positions; a dimension that must grow grows to the next power of two.
+    /// </summary>
     public void Reserve(int slots, int capacity)
     {
         if (slots <= Slots && capacity <= Capacity) return;
-        Reallocate(Math.Max(slots, Slots), Math.Max(capacity, Capacity));
+        Reallocate(slots <= Slots ? Slots : RoundUp(slots, 1), capacity <= Capacity ? Capacity : RoundUp(capacity, MinCapacity));
+    }
+
+    /// <summary>
+    /// Gives memory back when the buffers are over four times what <paramref name="slots"/> slots
+    /// of <paramref name="capacity"/> positions need (both rounded as <see cref="Reserve"/> rounds):
+    /// reallocates to that size. The slots beyond must be empty and every kept slot must fit.
+    /// </summary>
+    public void ShrinkToFit(int slots, int capacity)
+    {
+        int fitSlots = RoundUp(Math.Max(slots, 1), 1), fitCapacity = RoundUp(capacity, MinCapacity);
+        if ((long)Slots * Capacity > 16L * fitSlots * fitCapacity) Shrink(Math.Min(fitSlots, Slots), Math.Min(fitCapacity, Capacity));
     }
 
     /// <summary>
@@ -73,58 +93,66 @@ public sealed class SlotKvCache
         Reallocate(slots, capacity);
     }
 
+    private static int RoundUp(int value, int minimum)
+    {
+        int rounded = minimum;
+        while (rounded < value) rounded = checked(rounded * 2);
+        return rounded;
+    }
+
     private void Reallocate(int newSlots, int newCapacity)
     {
         int keptSlots = Math.Min(Slots, newSlots);
         long floats = (long)newSlots * KvHeads * newCapacity * HeadDim;
-        var keys = new float[Layers][];
-        var values = new float[Layers][];
-        // Positions past a slot's length are never read (each row attends over its own length), so the memory need not be cleared.
-        Parallel.For(0, Layers, l =>
+        var keys = new NativeFloatBuffer[Layers];
+        var values = new NativeFloatBuffer[Layers];
+        try
         {
-            keys[l] = GC.AllocateUninitializedArray<float>(checked((int)floats));
-            values[l] = GC.AllocateUninitializedArray<float>(checked((int)floats));
-            for (int s = 0; s < keptSlots; s++)
+            // Positions past a slot's length are never read (each row attends over its own length), so nothing is cleared.
+            Parallel.For(0, Layers, l =>
             {
-                CopyPositions(_keys[l], s, Capacity, keys[l], s, newCapacity, _lengths[s]);
-                CopyPositions(_values[l], s, Capacity, values[l], s, newCapacity, _lengths[s]);
-            }
-        });
+                keys[l] = new NativeFloatBuffer(floats);
+                values[l] = new NativeFloatBuffer(floats);
+                for (int s = 0; s < keptSlots; s++)
+                {
+                    CopyPositions(_keys[l], s, Capacity, keys[l], s, newCapacity, _lengths[s]);
+                    CopyPositions(_values[l], s, Capacity, values[l], s, newCapacity, _lengths[s]);
+                }
+            });
+        }
+        catch
+        {
+            foreach (var buffer in keys.Concat(values)) buffer?.Dispose();
+            throw;
+        }
         var lengths = new int[newSlots];
         _lengths.AsSpan(0, keptSlots).CopyTo(lengths);
-        long dropped = AllocatedBytes;
+        DisposeBuffers();
         _keys = keys;
         _values = values;
         _lengths = lengths;
         Slots = newSlots;
         Capacity = newCapacity;
-        CollectDropped(dropped);
+        Reallocations++;
     }
 
-    /// <summary>Drops the buffers (the cache holds nothing any more).</summary>
+    /// <summary>Drops the buffers (the cache holds nothing any more); the memory goes back to the system.</summary>
     public void Release()
     {
-        long dropped = AllocatedBytes;
+        DisposeBuffers();
         _keys = [];
         _values = [];
         _lengths = [];
         Slots = 0;
         Capacity = 0;
-        CollectDropped(dropped);
     }
 
-    /// <summary>
-    /// The buffers are large arrays on the large object heap, freed only by a full collection; under
-    /// steady load the GC let re-layout garbage pile up (RSS grew past 9 GB in a soak where the live
-    /// KV stayed under 3 GB). A non-compacting full collection of these reference-free arrays is
-    /// cheap, so run one when a large buffer is dropped, at most once a second.
-    /// </summary>
-    private static void CollectDropped(long droppedBytes)
+    public void Dispose() => Release();
+
+    private void DisposeBuffers()
     {
-        if (droppedBytes < CollectThresholdBytes) return;
-        long now = Environment.TickCount64, last = Interlocked.Read(ref s_lastCollectMs);
-        if (now - last < 1000 || Interlocked.CompareExchange(ref s_lastCollectMs, now, last) != last) return;
-        GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: false);
+        foreach (var buffer in _keys) buffer.Dispose();
+        foreach (var buffer in _values) buffer.Dispose();
     }
 
     /// <summary>Moves slot <paramref name="from"/>'s sequence into slot <paramref name="to"/>; <paramref name="from"/> becomes empty.</summary>
@@ -148,12 +176,12 @@ public sealed class SlotKvCache
         int lengthA = _lengths[a], lengthB = _lengths[b];
         Parallel.For(0, Layers, l =>
         {
-            var scratch = new float[SlotFloats];
+            var scratch = new float[KvHeads * lengthA * HeadDim];
             foreach (var buffer in new[] { _keys[l], _values[l] })
             {
-                CopyPositions(buffer, a, Capacity, scratch, 0, Capacity, lengthA);
+                for (int h = 0; h < KvHeads; h++) Head(buffer, a, Capacity, h, lengthA).CopyTo(scratch.AsSpan(h * lengthA * HeadDim));
                 CopyPositions(buffer, b, Capacity, buffer, a, Capacity, lengthB);
-                CopyPositions(scratch, 0, Capacity, buffer, b, Capacity, lengthA);
+                for (int h = 0; h < KvHeads; h++) scratch.AsSpan(h * lengthA * HeadDim, lengthA * HeadDim).CopyTo(Head(buffer, b, Capacity, h, lengthA));
             }
         });
         _lengths[a] = lengthB;
@@ -162,7 +190,7 @@ public sealed class SlotKvCache
 
     /// <summary>Keys (or values) of one layer, one head, of a slot's positions [start, start + count).</summary>
     public Span<float> Positions(int layer, bool key, int slot, int head, int start, int count) =>
-        (key ? _keys : _values)[layer].AsSpan(((slot * KvHeads + head) * Capacity + start) * HeadDim, count * HeadDim);
+        (key ? _keys : _values)[layer].Slice(((long)(slot * KvHeads + head) * Capacity + start) * HeadDim, count * HeadDim);
 
     /// <summary>
     /// Tensors [count, kv_heads, capacity, head_dim] over slots [first, first + count) of each
@@ -173,15 +201,15 @@ public sealed class SlotKvCache
         if (first < 0 || count < 1 || first + count > Slots)
             throw new ArgumentOutOfRangeException(nameof(count), $"slots [{first}, {first + count}) are outside the {Slots} allocated");
         long[] shape = [count, KvHeads, Capacity, HeadDim];
-        int offset = first * SlotFloats, length = count * SlotFloats;
+        long offset = first * SlotFloats;
         var keys = new OrtValue[Layers];
         var values = new OrtValue[Layers];
         try
         {
             for (int l = 0; l < Layers; l++)
             {
-                keys[l] = OrtValue.CreateTensor(_keys[l].AsMemory(offset, length), shape);
-                values[l] = OrtValue.CreateTensor(_values[l].AsMemory(offset, length), shape);
+                keys[l] = _keys[l].Tensor(offset, shape);
+                values[l] = _values[l].Tensor(offset, shape);
             }
         }
         catch
@@ -192,13 +220,12 @@ public sealed class SlotKvCache
         return (keys, values);
     }
 
-    private void CopyPositions(float[] source, int sourceSlot, int sourceCapacity, float[] target, int targetSlot, int targetCapacity, int length)
+    private Span<float> Head(NativeFloatBuffer buffer, int slot, int capacity, int head, int length) =>
+        buffer.Slice(((long)slot * KvHeads + head) * capacity * HeadDim, length * HeadDim);
+
+    private void CopyPositions(NativeFloatBuffer source, int sourceSlot, int sourceCapacity, NativeFloatBuffer target, int targetSlot, int targetCapacity, int length)
     {
         if (length == 0) return;
-        for (int h = 0; h < KvHeads; h++)
-        {
-            source.AsSpan(((sourceSlot * KvHeads + h) * sourceCapacity) * HeadDim, length * HeadDim)
-                .CopyTo(target.AsSpan(((targetSlot * KvHeads + h) * targetCapacity) * HeadDim));
-        }
+        for (int h = 0; h < KvHeads; h++) Head(source, sourceSlot, sourceCapacity, h, length).CopyTo(Head(target, targetSlot, targetCapacity, h, length));
     }
 }

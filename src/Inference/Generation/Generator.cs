@@ -86,7 +86,7 @@ public sealed class Generator
         FinishReason?[] finish, HashSet<int>[] stopIds, Action<int, int>? onToken, CancellationToken cancellationToken)
     {
         int batch = requests.Count;
-        var cache = _session.CreateSlotCache();
+        using var cache = _session.CreateSlotCache();
         cache.Reserve(batch, requests.Max(r => r.PromptIds.Count) + requests.Max(r => r.Options.MaxNewTokens));
         void Choose(int b, ReadOnlySpan<float> logits)
         {

@@ -26,8 +26,19 @@ public sealed class InferenceSession : IDisposable
             throw new FileNotFoundException($"ONNX model not found at {fullPath}", fullPath);
 
         nint env = OrtEnvironment.Handle;
-        using (OrtHandle.Lease nativeOptions = options.Acquire())
-            handle = new SessionHandle(OrtApi.CreateSession(env, fullPath, nativeOptions.Pointer));
+        FlushesDenormals = options.FlushDenormals;
+        // ORT sets the denormal mode of the thread that creates the process's first session for
+        // good; this thread is not ours to change, so its mode is put back.
+        uint creatorMode = DenormalMode.Read();
+        try
+        {
+            using (OrtHandle.Lease nativeOptions = options.Acquire())
+                handle = new SessionHandle(OrtApi.CreateSession(env, fullPath, nativeOptions.Pointer));
+        }
+        finally
+        {
+            DenormalMode.Restore(creatorMode);
+        }
 
         try
         {
@@ -46,6 +57,9 @@ public sealed class InferenceSession : IDisposable
     }
 
     public IReadOnlyList<NodeInfo> Inputs { get; }
+
+    /// <summary>Whether runs treat denormal floats as zero on every thread that computes (see <see cref="SessionOptions.FlushDenormals"/>).</summary>
+    public bool FlushesDenormals { get; }
 
     public IReadOnlyList<NodeInfo> Outputs { get; }
 
@@ -122,10 +136,18 @@ public sealed class InferenceSession : IDisposable
             }
 
             nint status;
-            fixed (nint* inNames = inputNamePointers, inValues = inputPointers, outNames = outputNamePointers, outValues = outputPointers)
+            uint callerMode = FlushesDenormals ? DenormalMode.Enter() : 0;
+            try
             {
-                status = OrtApi.Run(session.Pointer, runOptions?.DangerousGetHandle() ?? 0,
-                    inNames, inValues, (nuint)inputCount, outNames, (nuint)outputCount, outValues);
+                fixed (nint* inNames = inputNamePointers, inValues = inputPointers, outNames = outputNamePointers, outValues = outputPointers)
+                {
+                    status = OrtApi.Run(session.Pointer, runOptions?.DangerousGetHandle() ?? 0,
+                        inNames, inValues, (nuint)inputCount, outNames, (nuint)outputCount, outValues);
+                }
+            }
+            finally
+            {
+                if (FlushesDenormals) DenormalMode.Restore(callerMode);
             }
             GC.KeepAlive(transientNames);
 

@@ -39,15 +39,31 @@ public sealed class OrtValue : IDisposable
                 $"Shape [{string.Join(", ", shape.ToArray())}] holds {count} elements but the data has {data.Length}.", nameof(data));
 
         MemoryHandle pin = data.IsEmpty ? default : data.Pin();
+        void* pointer = data.IsEmpty ? (void*)NativeUtf8.AddressOfPinned(EmptyData) : pin.Pointer;
+        return Create(pointer, (nuint)((long)data.Length * sizeof(T)), type, shape, count, pin);
+    }
+
+    /// <summary>A float tensor over native memory that <paramref name="pin"/> keeps alive until the tensor is disposed.</summary>
+    internal static unsafe OrtValue CreateTensor(float* data, long count, ReadOnlySpan<long> shape, MemoryHandle pin)
+    {
+        if (CountElements(shape) != count)
+        {
+            pin.Dispose();
+            throw new ArgumentException($"Shape [{string.Join(", ", shape.ToArray())}] does not hold {count} elements.", nameof(shape));
+        }
+        return Create(data, (nuint)(count * sizeof(float)), TensorElementType.Float, shape, count, pin);
+    }
+
+    private static unsafe OrtValue Create(void* pointer, nuint bytes, TensorElementType type, ReadOnlySpan<long> shape, long count, MemoryHandle pin)
+    {
         try
         {
-            void* pointer = data.IsEmpty ? (void*)NativeUtf8.AddressOfPinned(EmptyData) : pin.Pointer;
             long scalarShape = 0; // stands in for the address of a rank-0 shape
             nint value;
             fixed (long* dims = shape)
             {
                 value = OrtApi.CreateTensorWithDataAsOrtValue(OrtEnvironment.CpuMemoryInfo, pointer,
-                    (nuint)((long)data.Length * sizeof(T)), dims == null ? &scalarShape : dims, (nuint)shape.Length, (int)type);
+                    bytes, dims == null ? &scalarShape : dims, (nuint)shape.Length, (int)type);
             }
             return new OrtValue(new ValueHandle(value, pin), new TensorInfo(type, shape.ToArray(), count));
         }
@@ -118,7 +134,7 @@ public sealed class OrtValue : IDisposable
         }
     }
 
-    private static long CountElements(ReadOnlySpan<long> shape)
+    internal static long CountElements(ReadOnlySpan<long> shape)
     {
         long count = 1;
         foreach (long dim in shape)

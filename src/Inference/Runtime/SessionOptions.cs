@@ -19,6 +19,7 @@ public sealed class SessionOptions : IDisposable
     private bool sequentialExecution = true;
     private string? optimizedModelFilePath;
     private string? profileFilePrefix;
+    private bool flushDenormals;
 
     /// <summary>Threads used within one operator; 0 lets ORT choose.</summary>
     public int IntraOpThreads
@@ -112,6 +113,23 @@ public sealed class SessionOptions : IDisposable
             ArgumentException.ThrowIfNullOrEmpty(value);
             OrtApi.EnableProfiling(Native, Path.GetFullPath(value));
             profileFilePrefix = value;
+        }
+    }
+
+    /// <summary>
+    /// Treats denormal floats as zero on ORT's threads and, during each Run, on the calling
+    /// thread (much faster where softmax and activations underflow). Stays false where the
+    /// calling thread's mode cannot be set (see <see cref="DenormalMode"/>), since a mode on the
+    /// pool threads alone would make results depend on which thread computed what.
+    /// </summary>
+    public bool FlushDenormals
+    {
+        get => flushDenormals;
+        set
+        {
+            if (value && !DenormalMode.IsSupported) return;
+            OrtApi.AddSessionConfigEntry(Native, "session.set_denormal_as_zero", value ? "1" : "0");
+            flushDenormals = value;
         }
     }
 

@@ -15,7 +15,7 @@ public sealed class PrefixCacheTests
     public void A_prompt_starting_with_cached_blocks_gets_their_kv_and_only_up_to_the_limit()
     {
         var cache = new PrefixCache(1024);
-        var kv = Slots();
+        using var kv = Slots();
         int[] first = Tokens(1, 40);
         Fill(kv, 0, first.Length, seed: 7);
         cache.Insert(first, kv, 0);
@@ -36,7 +36,7 @@ public sealed class PrefixCacheTests
     public void A_different_token_anywhere_in_a_block_is_a_miss_from_that_block_on()
     {
         var cache = new PrefixCache(1024);
-        var kv = Slots();
+        using var kv = Slots();
         int[] prompt = Tokens(3, 48);
         Fill(kv, 0, prompt.Length, seed: 1);
         cache.Insert(prompt, kv, 0);
@@ -54,7 +54,7 @@ public sealed class PrefixCacheTests
     public void Least_recently_used_blocks_leave_first_and_pinned_ones_stay()
     {
         var cache = new PrefixCache(3 * Block);
-        var kv = Slots();
+        using var kv = Slots();
         int[] system = Tokens(10, 2 * Block + 3);
         cache.Pin(system[..(2 * Block)]);
         int[] a = [.. system, .. Tokens(11, 20)];

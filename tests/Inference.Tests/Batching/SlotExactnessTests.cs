@@ -39,7 +39,7 @@ public sealed class SlotExactnessTests(TinyModels models)
     {
         var session = models.Session(variant);
         int[][] prompts = [RandomIds(21, 5), RandomIds(22, 17), RandomIds(23, 9)];
-        var cache = session.CreateSlotCache();
+        using var cache = session.CreateSlotCache();
         cache.Reserve(4, 32);
         // Slot 3 is the same sequence as slot 1, decoded alone.
         for (int s = 0; s < 4; s++)
@@ -63,7 +63,7 @@ public sealed class SlotExactnessTests(TinyModels models)
 
     private static (float[] Kv, float[] Logits) Prefill(DecoderSession session, int[] prompt, int[] chunks)
     {
-        var cache = session.CreateSlotCache();
+        using var cache = session.CreateSlotCache();
         cache.Reserve(1, prompt.Length);
         float[] logits = [];
         int done = 0;

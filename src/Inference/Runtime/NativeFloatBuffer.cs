@@ -1,0 +1,74 @@
+using System.Buffers;
+using System.Runtime.InteropServices;
+
+namespace Qwen.Inference.Runtime;
+
+/// <summary>
+/// Floats outside the GC heap, for large long-lived tensors such as KV caches: memory is mapped
+/// on Linux (untouched pages are free, and disposal gives every page back at once) and comes
+/// from the native allocator elsewhere. Contents start unspecified. A tensor created over it
+/// pins it, so it is freed only after the last such tensor is disposed.
+/// </summary>
+public sealed unsafe class NativeFloatBuffer : SafeHandle, IPinnable
+{
+    private readonly nuint _bytes;
+    private readonly bool _mapped;
+
+    public NativeFloatBuffer(long length) : base(0, ownsHandle: true)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(length);
+        Length = length;
+        _bytes = checked((nuint)length * sizeof(float));
+        _mapped = AnonymousMemory.IsSupported;
+        nint address = _mapped ? AnonymousMemory.Map(_bytes) : (nint)NativeMemory.AlignedAlloc(_bytes, 64);
+        if (address == 0) throw new OutOfMemoryException($"cannot allocate {_bytes} bytes of native memory");
+        SetHandle(address);
+    }
+
+    /// <summary>Floats in the buffer.</summary>
+    public long Length { get; }
+
+    public override bool IsInvalid => handle == 0;
+
+    public float* Pointer
+    {
+        get
+        {
+            ObjectDisposedException.ThrowIf(IsClosed, this);
+            return (float*)handle;
+        }
+    }
+
+    /// <summary>Floats [start, start + count).</summary>
+    public Span<float> Slice(long start, int count)
+    {
+        if (start < 0 || count < 0 || start + count > Length)
+            throw new ArgumentOutOfRangeException(nameof(count), $"[{start}, {start + count}) is outside the buffer of {Length}");
+        return new Span<float>(Pointer + start, count);
+    }
+
+    /// <summary>A tensor of <paramref name="shape"/> over floats from <paramref name="start"/>, sharing this memory.</summary>
+    public OrtValue Tensor(long start, ReadOnlySpan<long> shape)
+    {
+        long count = OrtValue.CountElements(shape);
+        if (start < 0 || start + count > Length)
+            throw new ArgumentOutOfRangeException(nameof(start), $"[{start}, {start + count}) is outside the buffer of {Length}");
+        return OrtValue.CreateTensor(Pointer + start, count, shape, Pin(0));
+    }
+
+    public MemoryHandle Pin(int elementIndex)
+    {
+        bool added = false;
+        DangerousAddRef(ref added);
+        return new MemoryHandle(Pointer + elementIndex, default, this);
+    }
+
+    public void Unpin() => DangerousRelease();
+
+    protected override bool ReleaseHandle()
+    {
+        if (_mapped) AnonymousMemory.Unmap(handle, _bytes);
+        else NativeMemory.AlignedFree((void*)handle);
+        return true;
+    }
+}
