@@ -322,5 +322,6 @@ internal sealed class SlotEngineSteps : IEngineSteps
         _group = [];
         _decoding.Clear();
         _kv.Release();
+        _prefix?.Dispose();
     }
 }
