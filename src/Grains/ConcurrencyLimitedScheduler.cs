@@ -45,7 +45,11 @@ internal sealed class ConcurrencyLimitedScheduler
             Interlocked.Increment(ref _running);
             try
             {
-                return await Task.Run(() => work(cancellationToken), cancellationToken).ConfigureAwait(false);
+                // A model call blocks its thread for seconds: on a thread of its own, not one of the
+                // pool's few (on 2 cores, a blocked pool thread delays every timer and continuation,
+                // deadlines included).
+                return await Task.Factory.StartNew(() => work(cancellationToken), cancellationToken,
+                    TaskCreationOptions.LongRunning, TaskScheduler.Default).ConfigureAwait(false);
             }
             finally
             {

@@ -39,6 +39,7 @@ public sealed partial class InferenceWorker : IInferenceWorker, IDisposable
     public InferenceWorker(LoadedModel model, IOptions<InferenceWorkerOptions> options, IOptions<SentimentPromptOptions> sentimentOptions,
         IOptions<ChatPromptOptions> chatOptions, SiloIdentity silo, ILogger<InferenceWorker> logger)
     {
+        ThreadPoolFloor.Ensure();
         _model = model;
         _options = options.Value.Validate();
         ContextWindow = Math.Min(_options.ContextWindow, model.Session.ContextWindow);
