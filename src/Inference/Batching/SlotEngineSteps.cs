@@ -31,7 +31,6 @@ internal sealed class SlotEngineSteps : IEngineSteps
     private List<Member> _group = [];
     private long _step;
 
-
     /// <summary>A request of the current prefill group, with its slot and the prompt positions cached so far.</summary>
     private sealed class Member(EngineRequest request, int slot)
     {
