@@ -1,6 +1,7 @@
 namespace Qwen.Grains.Interfaces;
 
 /// <summary>Why a grain call failed, in terms a caller can act on.</summary>
+[GenerateSerializer, Alias("qwen.GrainErrorKind")]
 public enum GrainErrorKind
 {
     /// <summary>The request itself is wrong (empty, too long, bad parameter): do not retry.</summary>
@@ -19,12 +20,14 @@ public enum GrainErrorKind
     Timeout,
 }
 
-/// <summary>A failed grain call; the message says what was wrong.</summary>
+/// <summary>A failed grain call; the message says what was wrong. It crosses silo and client boundaries intact.</summary>
+[GenerateSerializer, Alias("qwen.GrainCallException")]
 public sealed class GrainCallException : Exception
 {
     public GrainCallException(GrainErrorKind kind, string message, Exception? inner = null) : base(message, inner) => Kind = kind;
 
-    public GrainErrorKind Kind { get; }
+    [Id(0)]
+    public GrainErrorKind Kind { get; private set; }
 
     public bool IsRetryable => Kind is GrainErrorKind.Overloaded or GrainErrorKind.NotOwner or GrainErrorKind.Unavailable;
 }

@@ -22,6 +22,7 @@ namespace Qwen.Grains.Interfaces;
 /// <param name="Refused">Requests refused as overloaded since start.</param>
 /// <param name="Cancelled">Requests their callers cancelled (disconnects included) before they finished.</param>
 /// <param name="Expired">Requests that passed their deadline before they finished.</param>
+[GenerateSerializer, Immutable, Alias("qwen.WorkerLoad")]
 public sealed record WorkerLoad(
     string SiloId,
     string Scheduling,

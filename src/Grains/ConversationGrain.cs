@@ -1,55 +1,72 @@
 using System.Runtime.CompilerServices;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Orleans.Storage;
 using Qwen.Grains.Interfaces;
 using Qwen.Grains.Persistence;
+using Qwen.Grains.Placement;
 
 namespace Qwen.Grains;
 
 /// <summary>
-/// One user's conversation: its history is loaded on activation; each turn sends the history and
-/// the new message to the silo's inference worker and stores the completed turn with the version
-/// it read. The runtime runs its calls one at a time, so the grain needs no locking.
+/// One user's conversation: its history is grain state, read through the
+/// <see cref="StorageName"/> storage provider; each turn sends the history and the new message to
+/// the silo's inference worker and writes the completed turn (with the ETag it read) before
+/// answering. Orleans interleaves the steps of a streamed reply with other calls, so a turn gate
+/// keeps turns one at a time in arrival order.
 /// </summary>
-public sealed partial class ConversationGrain : IConversationGrain, IGrainBase
+[WarmSiloPlacement]
+public sealed partial class ConversationGrain : Grain, IConversationGrain
 {
+    /// <summary>The grain storage provider that holds conversations.</summary>
+    public const string StorageName = "conversations";
+
     /// <summary>The finish reason of a retried turn answered from storage (its token counts are not kept).</summary>
     public const string StoredFinishReason = "stored";
 
     /// <summary>Longest turn id accepted.</summary>
     public const int MaxTurnIdLength = 128;
 
-    private readonly string _userId;
-    private readonly IConversationStore _store;
-    private readonly IInferenceWorker _worker;
+    private const string StateName = "conversation";
+
+    private readonly IGrainStorage _storage;
     private readonly ConversationOptions _options;
     private readonly string _siloId;
     private readonly ILogger _logger;
+    private readonly SemaphoreSlim _turnGate = new(1, 1);
+    private readonly ConversationActivity _activity;
 
-    // Null until loaded, and again whenever storage may hold more than this copy.
-    private ConversationState? _state;
+    // Null until read, and again whenever storage may hold more than this copy.
+    private GrainState<ConversationGrainState>? _state;
 
-    public ConversationGrain(string userId, IConversationStore store, IInferenceWorker worker, IOptions<ConversationOptions> options,
-        SiloIdentity silo, ILogger<ConversationGrain> logger)
+    public ConversationGrain(IServiceProvider services, IOptions<ConversationOptions> options, SiloIdentity silo, ConversationActivity activity,
+        ILogger<ConversationGrain> logger)
     {
-        _userId = userId;
-        _store = store;
-        _worker = worker;
+        _activity = activity;
+        _storage = services.GetRequiredKeyedService<IGrainStorage>(StorageName);
         _options = options.Value.Validate();
         _siloId = silo.Id;
         _logger = logger;
     }
 
-    public string UserId => _userId;
+    private string UserId => this.GetPrimaryKeyString();
 
-    public async Task OnActivateAsync(CancellationToken cancellationToken) => _state = await ReadStateAsync(cancellationToken).ConfigureAwait(false);
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        _activity.Activated();
+        return Task.CompletedTask;
+    }
 
-    // Every turn is stored before it is acknowledged: nothing to write back.
-    public Task OnDeactivateAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        _activity.Deactivated();
+        return Task.CompletedTask;
+    }
 
     public async Task<ChatTurnResult> SendMessageAsync(ChatTurnRequest request, CancellationToken cancellationToken)
     {
-        await foreach (var e in StreamMessageAsync(request, cancellationToken).ConfigureAwait(false))
+        await foreach (var e in StreamMessageAsync(request, cancellationToken))
         {
             if (e.Completed is { } turn) return turn;
         }
@@ -60,46 +77,80 @@ public sealed partial class ConversationGrain : IConversationGrain, IGrainBase
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         ValidateTurn(request);
-        var state = _state ??= await ReadStateAsync(cancellationToken).ConfigureAwait(false);
-        if (StoredTurnNumber(state, request) is int storedNumber)
+        await EnterTurnAsync(cancellationToken);
+        try
         {
-            // A retry of a turn already stored: answer it again, never run or write it twice.
-            var stored = state.Turns[storedNumber - 1];
-            yield return new ChatStreamEvent(stored.AssistantReply, null);
-            yield return new ChatStreamEvent(null, Replayed(stored, storedNumber));
-            yield break;
-        }
+            var state = _state ??= await ReadStateAsync(cancellationToken);
+            if (StoredTurnNumber(Of(state), request) is int storedNumber)
+            {
+                // A retry of a turn already stored: answer it again, never run or write it twice.
+                var stored = Of(state).Turns[storedNumber - 1];
+                yield return new ChatStreamEvent(stored.AssistantReply, null);
+                yield return new ChatStreamEvent(null, Replayed(stored, storedNumber));
+                yield break;
+            }
 
-        var generation = new ChatGenerationRequest([.. Messages(state), new(ConversationMessage.User, request.Content)],
-            request.MaxNewTokens ?? _options.MaxNewTokens, request.Temperature) { Sampling = request.Sampling, Deadline = request.Deadline };
-        GenerationSummary? reply = null;
-        await foreach (var e in _worker.GenerateReplyAsync(generation, cancellationToken).ConfigureAwait(false))
+            var generation = new ChatGenerationRequest([.. Messages(Of(state)), new(ConversationMessage.User, request.Content)],
+                request.MaxNewTokens ?? _options.MaxNewTokens, request.Temperature) { Sampling = request.Sampling, Deadline = request.Deadline };
+            GenerationSummary? reply = null;
+            var worker = GrainFactory.GetGrain<IInferenceWorker>(0);
+            await foreach (var e in worker.GenerateReplyAsync(generation, cancellationToken))
+            {
+                if (e.TextDelta is { Length: > 0 } delta) yield return new ChatStreamEvent(delta, null);
+                reply = e.Summary ?? reply;
+            }
+            if (reply is null) throw new InvalidOperationException("the inference worker ended without a summary");
+
+            var (turn, turnNumber) = await SaveTurnAsync(state, new StoredTurn(request.TurnId, request.Content, reply.Text, DateTimeOffset.UtcNow),
+                cancellationToken);
+            LogTurn(_logger, UserId, request.TurnId, turnNumber, reply.PromptTokens, reply.CompletionTokens);
+            yield return new ChatStreamEvent(null, new ChatTurnResult(UserId, turn.TurnId, turn.AssistantReply, turnNumber,
+                reply.PromptTokens, reply.CompletionTokens, reply.FinishReason, reply.Truncation, reply.SiloId, reply.Degraded));
+        }
+        finally
         {
-            if (e.TextDelta is { Length: > 0 } delta) yield return new ChatStreamEvent(delta, null);
-            reply = e.Summary ?? reply;
+            _activity.Finished();
+            _turnGate.Release();
         }
-        if (reply is null) throw new InvalidOperationException("the inference worker ended without a summary");
+    }
 
-        var (turn, turnNumber) = await SaveTurnAsync(state, new StoredTurn(request.TurnId, request.Content, reply.Text, DateTimeOffset.UtcNow),
-            cancellationToken).ConfigureAwait(false);
-        LogTurn(_logger, _userId, request.TurnId, turnNumber, reply.PromptTokens, reply.CompletionTokens);
-        yield return new ChatStreamEvent(null, new ChatTurnResult(_userId, turn.TurnId, turn.AssistantReply, turnNumber,
-            reply.PromptTokens, reply.CompletionTokens, reply.FinishReason, reply.Truncation, reply.SiloId, reply.Degraded));
+    /// <summary>Waits for the turn before this one to end (counted as waiting meanwhile).</summary>
+    private async Task EnterTurnAsync(CancellationToken cancellationToken)
+    {
+        _activity.Waiting();
+        try
+        {
+            await _turnGate.WaitAsync(cancellationToken);
+        }
+        catch
+        {
+            _activity.Abandoned();
+            throw;
+        }
+        _activity.Started();
     }
 
     public async Task<ConversationHistory> GetHistoryAsync(CancellationToken cancellationToken)
     {
-        // What is stored, not this activation's copy: the user may have been placed on another
-        // silo that wrote turns since (scale-out, then scale-in back here) before the sweep.
-        var state = _state = await ReadStateAsync(cancellationToken).ConfigureAwait(false);
-        return new ConversationHistory(_userId, Messages(state), state.Version);
+        var state = _state ??= await ReadStateAsync(cancellationToken);
+        return new ConversationHistory(UserId, [.. Messages(Of(state))], Version(state));
     }
 
     public async Task ResetAsync(CancellationToken cancellationToken)
     {
-        _state = null;
-        long version = await Storage(() => _store.ResetAsync(_userId, cancellationToken)).ConfigureAwait(false);
-        _state = new ConversationState(_userId, [], version);
+        await _turnGate.WaitAsync(cancellationToken);
+        try
+        {
+            var state = _state ??= await ReadStateAsync(cancellationToken);
+            _state = null;
+            await Storage(() => _storage.ClearStateAsync(StateName, this.GetGrainId(), state));
+            state.State = new ConversationGrainState();
+            _state = state;
+        }
+        finally
+        {
+            _turnGate.Release();
+        }
     }
 
     private void ValidateTurn(ChatTurnRequest? request)
@@ -114,7 +165,7 @@ public sealed partial class ConversationGrain : IConversationGrain, IGrainBase
     }
 
     /// <summary>The 1-based number of the stored turn with the request's id, or null when it is new.</summary>
-    private static int? StoredTurnNumber(ConversationState state, ChatTurnRequest request)
+    private static int? StoredTurnNumber(ConversationGrainState state, ChatTurnRequest request)
     {
         for (int i = 0; i < state.Turns.Count; i++)
         {
@@ -126,40 +177,44 @@ public sealed partial class ConversationGrain : IConversationGrain, IGrainBase
         return null;
     }
 
-    /// <summary>Appends the turn if storage still holds the version this turn was built on.</summary>
-    private async Task<(StoredTurn Turn, int Number)> SaveTurnAsync(ConversationState state, StoredTurn turn, CancellationToken cancellationToken)
+    /// <summary>Appends the turn and writes the state if storage still holds the version this turn was built on.</summary>
+    private async Task<(StoredTurn Turn, int Number)> SaveTurnAsync(GrainState<ConversationGrainState> state, StoredTurn turn,
+        CancellationToken cancellationToken)
     {
         // Until the write is known to have landed or failed, this copy may be stale.
         _state = null;
-        AppendResult saved;
+        string? readVersion = state.ETag;
+        Of(state).Turns.Add(turn);
         try
         {
-            saved = await Storage(() => _store.AppendTurnAsync(_userId, turn, state.Version, cancellationToken)).ConfigureAwait(false);
+            await Storage(() => _storage.WriteStateAsync(StateName, this.GetGrainId(), state));
         }
-        catch (ConcurrencyConflictException e)
+        catch (InconsistentStateException e)
         {
-            // Another silo wrote this conversation, so it believes it owns the user: the next call reloads.
-            LogConflict(_logger, _userId, turn.TurnId, state.Version);
+            // Another writer changed the conversation (a second activation during a membership change,
+            // or the same turn retried there): look at what is stored now.
+            var current = _state = await ReadStateAsync(cancellationToken);
+            int index = Of(current).Turns.FindIndex(t => t.TurnId == turn.TurnId);
+            if (index >= 0) return (Of(current).Turns[index], index + 1);
+            LogConflict(_logger, UserId, turn.TurnId, readVersion);
             throw new GrainCallException(GrainErrorKind.NotOwner,
-                $"conversation '{_userId}' was changed by another silo since version {state.Version}; nothing was written, retry on the owner", e);
+                $"conversation '{UserId}' was changed by another writer since version {readVersion ?? "0"}; nothing was written, retry", e);
         }
-        if (!saved.AlreadyStored)
-        {
-            _state = state with { Turns = [.. state.Turns, saved.Turn], Version = saved.Version };
-            return (saved.Turn, _state.Turns.Count);
-        }
-        // Another writer stored this turn id first: report its turn, from a fresh copy.
-        var current = _state = await ReadStateAsync(cancellationToken).ConfigureAwait(false);
-        int index = current.Turns.Select(t => t.TurnId).ToList().IndexOf(turn.TurnId);
-        return (saved.Turn, index + 1);
+        _state = state;
+        return (turn, Of(state).Turns.Count);
     }
 
     private static GrainCallException Invalid(string message) => new(GrainErrorKind.InvalidRequest, message);
 
-    private ChatTurnResult Replayed(StoredTurn turn, int number) => new(_userId, turn.TurnId, turn.AssistantReply, number, 0, 0,
+    private ChatTurnResult Replayed(StoredTurn turn, int number) => new(UserId, turn.TurnId, turn.AssistantReply, number, 0, 0,
         StoredFinishReason, PromptTruncationInfo.None, _siloId);
 
-    private static List<ConversationMessage> Messages(ConversationState state)
+    private static ConversationGrainState Of(GrainState<ConversationGrainState> state) => state.State ??= new ConversationGrainState();
+
+    private static long Version(GrainState<ConversationGrainState> state) =>
+        long.TryParse(state.ETag, out long version) ? version : Of(state).Turns.Count;
+
+    private static List<ConversationMessage> Messages(ConversationGrainState state)
     {
         var messages = new List<ConversationMessage>(2 * state.Turns.Count + 1);
         foreach (var turn in state.Turns)
@@ -170,14 +225,20 @@ public sealed partial class ConversationGrain : IConversationGrain, IGrainBase
         return messages;
     }
 
-    private Task<ConversationState> ReadStateAsync(CancellationToken cancellationToken) =>
-        Storage(() => _store.ReadAsync(_userId, cancellationToken));
+    private async Task<GrainState<ConversationGrainState>> ReadStateAsync(CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var state = new GrainState<ConversationGrainState>(new ConversationGrainState());
+        await Storage(() => _storage.ReadStateAsync(StateName, this.GetGrainId(), state));
+        return state;
+    }
 
-    private async Task<T> Storage<T>(Func<Task<T>> operation)
+    /// <summary>A store that cannot be reached fails the call as Unavailable, naming the storage; other errors pass unchanged.</summary>
+    private static async Task Storage(Func<Task> operation)
     {
         try
         {
-            return await operation().ConfigureAwait(false);
+            await operation();
         }
         catch (StorageUnavailableException e)
         {
@@ -189,5 +250,5 @@ public sealed partial class ConversationGrain : IConversationGrain, IGrainBase
     private static partial void LogTurn(ILogger logger, string userId, string turnId, int turnNumber, int promptTokens, int completionTokens);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Turn {TurnId} of {UserId} not stored: the conversation moved past version {Version}")]
-    private static partial void LogConflict(ILogger logger, string userId, string turnId, long version);
+    private static partial void LogConflict(ILogger logger, string userId, string turnId, string? version);
 }

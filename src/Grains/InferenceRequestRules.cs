@@ -23,9 +23,9 @@ internal static class InferenceRequestRules
     public static IReadOnlyList<ChatMessage> Conversation(ChatGenerationRequest? request)
     {
         var messages = request?.Messages;
-        if (messages is null || messages.Count == 0) throw Invalid("the conversation is empty; it must end with the user's new message");
-        var conversation = new ChatMessage[messages.Count];
-        for (int i = 0; i < messages.Count; i++)
+        if (messages is null || messages.Length == 0) throw Invalid("the conversation is empty; it must end with the user's new message");
+        var conversation = new ChatMessage[messages.Length];
+        for (int i = 0; i < messages.Length; i++)
         {
             var message = messages[i] ?? throw Invalid($"message {i} is missing");
             if (message.Role is not (ConversationMessage.User or ConversationMessage.Assistant))

@@ -17,9 +17,10 @@ namespace Qwen.Grains;
 /// The silo's inference worker: sentiment and chat replies on the process's one model session.
 /// Requests are checked and their prompts built, then handed to the backend (continuous
 /// batching by default); the model work runs off the caller's thread and stops when the caller
-/// cancels. Disposing the worker stops its backend; dispose it before the model.
+/// cancels. One per silo (a DI singleton); grains reach it through <see cref="InferenceWorkerGrain"/>.
+/// Disposing the worker stops its backend; dispose it before the model.
 /// </summary>
-public sealed partial class InferenceWorker : IInferenceWorker, IDisposable
+public sealed partial class InferenceWorker : IDisposable
 {
     private const string ImEnd = "<|im_end|>";
 
@@ -39,7 +40,6 @@ public sealed partial class InferenceWorker : IInferenceWorker, IDisposable
     public InferenceWorker(LoadedModel model, IOptions<InferenceWorkerOptions> options, IOptions<SentimentPromptOptions> sentimentOptions,
         IOptions<ChatPromptOptions> chatOptions, SiloIdentity silo, ILogger<InferenceWorker> logger)
     {
-        ThreadPoolFloor.Ensure();
         _model = model;
         _options = options.Value.Validate();
         ContextWindow = Math.Min(_options.ContextWindow, model.Session.ContextWindow);

@@ -70,7 +70,7 @@ internal static class DbCommand
                 Console.WriteLine(applied.Count == 0 ? $"schema up to date: {versions}" : $"schema now at: {versions}");
                 return 0;
             }
-            catch (ClusterStoreUnavailableException e)
+            catch (PostgresUnavailableException e)
             {
                 await Console.Error.WriteLineAsync($"error: {e.Message}");
                 return DatabaseError;

@@ -1,7 +1,7 @@
 namespace Qwen.Grains.Persistence;
 
 /// <summary>
-/// Durable conversation state (the IPersistentState of the conversation grain). Every write
+/// Durable conversation state in a table of turns (behind the conversation grain's storage provider). Every write
 /// carries the version the writer read (an ETag): a stale writer fails instead of
 /// overwriting, so two silos that briefly both think they own a user can never both commit.
 /// </summary>
@@ -24,6 +24,7 @@ public interface IConversationStore
 }
 
 /// <summary>One completed exchange: the user's message and the assistant's reply.</summary>
+[GenerateSerializer, Immutable, Alias("qwen.StoredTurn")]
 public sealed record StoredTurn(string TurnId, string UserMessage, string AssistantReply, DateTimeOffset CompletedAt);
 
 public sealed record ConversationState(string UserId, IReadOnlyList<StoredTurn> Turns, long Version)

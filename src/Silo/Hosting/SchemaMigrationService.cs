@@ -1,4 +1,4 @@
-using Qwen.Cluster.Schema;
+using Qwen.Silo.Storage.Postgres;
 
 namespace Qwen.Silo.Hosting;
 

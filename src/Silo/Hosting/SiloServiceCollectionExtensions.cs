@@ -1,75 +1,133 @@
+using System.Net;
+using System.Net.Sockets;
 using Microsoft.Extensions.Options;
-using Npgsql;
-using Qwen.Cluster.Membership;
-using Qwen.Cluster.Postgres;
-using Qwen.Cluster.Schema;
+using Orleans.Configuration;
+using Orleans.Storage;
 using Qwen.Grains;
 using Qwen.Grains.Persistence;
+using Qwen.Grains.Placement;
+using Qwen.Inference.Prompts;
 using Qwen.Observability.Hosting;
 using Qwen.Silo.Observability;
-using Qwen.Silo.Runtime;
+using Qwen.Silo.Placement;
 using Qwen.Silo.Storage;
+using Qwen.Silo.Storage.Postgres;
 
 namespace Qwen.Silo.Hosting;
 
-public static class SiloServiceCollectionExtensions
+public static class SiloHostingExtensions
 {
     /// <summary>
-    /// Everything a silo runs: the model, the grain runtime, storage and membership (PostgreSQL
-    /// when Postgres:ConnectionString is set, otherwise in memory for the embedded mode), the
-    /// rendezvous placement check and the lifecycle (join, heartbeat, drain, leave).
+    /// Everything a silo runs, on Orleans: the model and its inference worker, the grains, clustering
+    /// (Redis when Cluster:Redis is set, otherwise localhost development clustering) and conversation
+    /// storage (PostgreSQL when Postgres:ConnectionString is set, otherwise Orleans' memory storage).
     /// </summary>
-    public static IServiceCollection AddSilo(this IServiceCollection services, IConfiguration configuration)
+    public static IHostApplicationBuilder AddQwenSilo(this IHostApplicationBuilder builder)
     {
-        services.Configure<SiloOptions>(configuration.GetSection(SiloOptions.Section));
-        services.Configure<ModelOptions>(configuration.GetSection(ModelOptions.Section));
+        // Model calls keep both cores busy for seconds; timers and continuations must not wait for the pool to grow.
+        ThreadPoolFloor.Ensure();
+        var configuration = builder.Configuration;
+        var services = builder.Services;
+        services.AddOptions<SiloOptions>().Bind(configuration.GetSection(SiloOptions.Section));
+        services.AddOptions<ModelOptions>().Bind(configuration.GetSection(ModelOptions.Section));
+        services.Configure<InferenceWorkerOptions>(configuration.GetSection(InferenceWorkerOptions.SectionName));
+        services.Configure<SentimentPromptOptions>(configuration.GetSection(SentimentPromptOptions.SectionName));
+        services.Configure<ChatPromptOptions>(configuration.GetSection(ChatPromptOptions.SectionName));
+        services.AddOptions<ConversationOptions>().Bind(configuration.GetSection(ConversationOptions.SectionName))
+            .Validate(o => o.Validate() is not null).ValidateOnStart();
         var siloOptions = configuration.GetSection(SiloOptions.Section).Get<SiloOptions>() ?? new SiloOptions();
-        var endpoint = SiloEndpoint.From(configuration, siloOptions);
-        services.AddSingleton(endpoint);
-        services.AddSingleton(new SiloIdentity(siloOptions.SiloId ?? DefaultSiloId(endpoint)));
+        var cluster = configuration.GetSection(SiloClusterOptions.Section).Get<SiloClusterOptions>() ?? new SiloClusterOptions();
+        var conversations = configuration.GetSection(ConversationOptions.SectionName).Get<ConversationOptions>() ?? new ConversationOptions();
 
-        // A cold start needs the cluster to route around the silo; the embedded silo is the only one, so it starts warm.
-        services.AddSingleton(new SiloStartMode(siloOptions.StartCold && IsClustered(configuration)));
+        var endpoints = ResolvePorts(cluster);
+        services.AddSingleton(new SiloIdentity(siloOptions.SiloId ?? $"{Environment.MachineName}-{endpoints.SiloPort}"));
         services.AddSingleton<ModelProvisioner>();
         services.AddSingleton<ModelHost>();
-        services.AddSingleton(sp => sp.GetRequiredService<ModelHost>().Model);
+        services.AddSingleton<SiloModel>();
+        services.AddSingleton<ISiloModel>(sp => sp.GetRequiredService<SiloModel>());
+        services.AddHostedService(sp => sp.GetRequiredService<SiloModel>());
+        services.AddSingleton<ConversationActivity>();
 
-        if (IsClustered(configuration))
+        bool postgres = !string.IsNullOrWhiteSpace(configuration[$"{PostgresOptions.SectionName}:ConnectionString"]);
+        if (postgres)
         {
-            services.Configure<PostgresOptions>(configuration.GetSection(PostgresOptions.SectionName));
-            services.AddSingleton(sp => PostgresDataSourceFactory.Create(sp.GetRequiredService<IOptions<PostgresOptions>>().Value, sp.GetRequiredService<ILoggerFactory>()));
-            foreach (SchemaModule module in ClusterSchema.Modules) services.AddSingleton(module);
+            services.AddOptions<PostgresOptions>().Bind(configuration.GetSection(PostgresOptions.SectionName));
+            services.AddSingleton(sp => PostgresDataSourceFactory.Create(sp.GetRequiredService<IOptions<PostgresOptions>>().Value,
+                sp.GetRequiredService<ILoggerFactory>()));
+            services.AddSingleton(ConversationSchema.Module);
             services.AddSingleton<PostgresSchemaMigrator>();
+            // Before Orleans starts: a silo that cannot reach its database stops here with one clear error.
             services.AddHostedService<SchemaMigrationService>();
-            services.AddSingleton<IMembershipTable, PostgresMembershipTable>();
             services.AddSingleton<IConversationStore, PostgresConversationStore>();
         }
-        else
-        {
-            services.AddSingleton<IMembershipTable>(_ => new InMemoryMembershipTable());
-            services.AddSingleton<IConversationStore, InMemoryConversationStore>();
-        }
 
-        services.AddSingleton<MembershipView>();
-        services.AddSingleton<IGrainPlacement, RendezvousPlacement>();
-        services.AddGrainRuntime(configuration);
-        services.AddSingleton<SiloLifecycle>();
-        services.AddHostedService(sp => sp.GetRequiredService<SiloLifecycle>());
-        // After the lifecycle, which loads the model before the meters read the worker.
         services.AddQwenMetrics();
         services.AddSingleton<SiloMetrics>();
-        services.AddSingleton<SiloCallMetrics>();
         services.AddSingleton<InferenceMetrics>();
         services.AddHostedService<SiloMetersService>();
-        return services;
+
+        builder.UseOrleans(silo =>
+        {
+            if (cluster.IsClustered)
+            {
+                silo.UseRedisClustering(cluster.Redis!);
+                silo.Configure<ClusterOptions>(o =>
+                {
+                    o.ClusterId = cluster.ClusterId;
+                    o.ServiceId = cluster.ServiceId;
+                });
+                var advertised = AdvertisedAddress(cluster);
+                silo.Configure<EndpointOptions>(o =>
+                {
+                    o.AdvertisedIPAddress = advertised;
+                    o.SiloPort = endpoints.SiloPort;
+                    o.GatewayPort = endpoints.GatewayPort;
+                    var listen = cluster.ListenOnAdvertisedAddressOnly ? advertised : IPAddress.Any;
+                    o.SiloListeningEndpoint = new IPEndPoint(listen, endpoints.SiloPort);
+                    o.GatewayListeningEndpoint = new IPEndPoint(listen, endpoints.GatewayPort);
+                });
+            }
+            else
+            {
+                silo.UseLocalhostClustering(endpoints.SiloPort, endpoints.GatewayPort, serviceId: cluster.ServiceId, clusterId: cluster.ClusterId);
+            }
+            silo.Services.Configure<ClusterMembershipOptions>(configuration.GetSection($"{SiloClusterOptions.Section}:Membership"));
+
+            if (postgres)
+                silo.Services.AddKeyedSingleton<IGrainStorage>(ConversationGrain.StorageName,
+                    (sp, _) => new PostgresConversationGrainStorage(sp.GetRequiredService<IConversationStore>()));
+            else
+                silo.AddMemoryGrainStorage(ConversationGrain.StorageName);
+
+            silo.Services.AddSingleton<WarmSilos>();
+            silo.Services.AddHostedService(sp => sp.GetRequiredService<WarmSilos>());
+            silo.AddPlacementDirector<SiloKeyedPlacement, SiloKeyedPlacementDirector>();
+            silo.Services.AddPlacementDirector<WarmSiloPlacement>(sp => new WarmSiloPlacementDirector(sp.GetRequiredService<WarmSilos>()));
+            silo.Configure<GrainCollectionOptions>(o =>
+                o.ClassSpecificCollectionAge[typeof(ConversationGrain).FullName!] = conversations.IdleTimeout);
+        });
+        return builder;
     }
 
-    public static bool IsClustered(IConfiguration configuration) =>
-        !string.IsNullOrWhiteSpace(configuration[$"{PostgresOptions.SectionName}:ConnectionString"]);
+    /// <summary>The configured ports; 0 (the embedded default) takes a free one, so several embedded services can share a host.</summary>
+    private static (int SiloPort, int GatewayPort) ResolvePorts(SiloClusterOptions cluster) =>
+        (cluster.SiloPort == 0 ? FreePort() : cluster.SiloPort, cluster.GatewayPort == 0 ? FreePort() : cluster.GatewayPort);
 
-    private static string DefaultSiloId(SiloEndpoint endpoint)
+    private static int FreePort()
     {
-        int port = Uri.TryCreate(endpoint.Url, UriKind.Absolute, out var uri) ? uri.Port : 0;
-        return $"{Environment.MachineName}-{port}-{Guid.NewGuid().ToString("N")[..6]}";
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private static IPAddress AdvertisedAddress(SiloClusterOptions cluster)
+    {
+        if (!string.IsNullOrWhiteSpace(cluster.AdvertisedAddress))
+        {
+            return IPAddress.TryParse(cluster.AdvertisedAddress, out var ip) ? ip
+                : Dns.GetHostAddresses(cluster.AdvertisedAddress).First(a => a.AddressFamily == AddressFamily.InterNetwork);
+        }
+        return Dns.GetHostAddresses(Dns.GetHostName()).FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetwork && !IPAddress.IsLoopback(a))
+            ?? IPAddress.Loopback;
     }
 }

@@ -18,9 +18,9 @@ public sealed class InferenceMetrics : IDisposable
     private readonly Histogram<double> _stepDuration;
     private readonly Counter<long> _prefillTokens;
 
-    public InferenceMetrics(IMeterFactory meters, InferenceWorker worker, SiloIdentity silo)
+    public InferenceMetrics(IMeterFactory meters, ISiloModel model, SiloIdentity silo)
     {
-        _worker = worker;
+        var worker = _worker = model.Worker;
         _meter = meters.Create(new MeterOptions(MeterName) { Tags = [new("silo", silo.Id)] });
         _meter.CreateObservableGauge("qwen.inference.queue_depth", () => worker.QueuedRequests, "{request}", "Requests waiting for the model");
         _meter.CreateObservableGauge("qwen.inference.running", () => worker.RunningRequests, "{request}", "Requests being computed (prefilling or decoding)");

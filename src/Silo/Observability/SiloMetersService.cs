@@ -1,3 +1,5 @@
+using Qwen.Grains;
+
 namespace Qwen.Silo.Observability;
 
 /// <summary>
@@ -9,8 +11,7 @@ internal sealed class SiloMetersService(IServiceProvider services, Hosting.Model
     public Task StartAsync(CancellationToken cancellationToken)
     {
         services.GetRequiredService<SiloMetrics>();
-        if (model.IsLoaded) services.GetRequiredService<InferenceMetrics>();
-        else _ = model.WhenLoaded.ContinueWith(_ => services.GetRequiredService<InferenceMetrics>(), CancellationToken.None,
+        _ = model.WhenLoaded.ContinueWith(_ => services.GetRequiredService<InferenceMetrics>(), CancellationToken.None,
             TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
         return Task.CompletedTask;
     }

@@ -1,6 +1,6 @@
+using Qwen.Silo.Storage.Postgres;
 using Microsoft.Extensions.Logging;
 using Npgsql;
-using Qwen.Cluster.Postgres;
 using Qwen.Grains.Persistence;
 
 namespace Qwen.Silo.Storage;

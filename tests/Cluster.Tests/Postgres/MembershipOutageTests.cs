@@ -39,9 +39,9 @@ public sealed class MembershipOutageTests : IAsyncLifetime
 
         await server.StopAsync(None);
         await table.Invoking(t => t.HeartbeatAsync("silo-a", SiloLoad.Idle, None))
-            .Should().ThrowAsync<ClusterStoreUnavailableException>().WithMessage($"*127.0.0.1:{server.Port}*");
+            .Should().ThrowAsync<PostgresUnavailableException>().WithMessage($"*127.0.0.1:{server.Port}*");
         await table.Invoking(t => t.DeclareStaleSilosDeadAsync(TimeSpan.FromSeconds(10), None))
-            .Should().ThrowAsync<ClusterStoreUnavailableException>();
+            .Should().ThrowAsync<PostgresUnavailableException>();
 
         await server.RestartAsync(None);
         await table.HeartbeatAsync("silo-a", new SiloLoad(1, 0, 0, 0, true), None);

@@ -28,7 +28,7 @@ public sealed class UnreachableDatabaseTests : IAsyncDisposable
     {
         var table = new PostgresMembershipTable(dataSource, NullLogger<PostgresMembershipTable>.Instance);
 
-        var failure = await table.Invoking(t => t.ReadAllAsync(CancellationToken.None)).Should().ThrowAsync<ClusterStoreUnavailableException>();
+        var failure = await table.Invoking(t => t.ReadAllAsync(CancellationToken.None)).Should().ThrowAsync<PostgresUnavailableException>();
 
         failure.Which.Message.Should().Contain($"127.0.0.1:{port}").And.Contain("database 'qwen'").And.Contain("unreachable")
             .And.NotContain("secret-word");
@@ -42,7 +42,7 @@ public sealed class UnreachableDatabaseTests : IAsyncDisposable
         var migrator = new PostgresSchemaMigrator(dataSource, [MembershipSchema.Module], NullLogger<PostgresSchemaMigrator>.Instance);
 
         await migrator.Invoking(m => m.MigrateAsync(CancellationToken.None))
-            .Should().ThrowAsync<ClusterStoreUnavailableException>().WithMessage($"PostgreSQL at 127.0.0.1:{port}*unreachable*");
+            .Should().ThrowAsync<PostgresUnavailableException>().WithMessage($"PostgreSQL at 127.0.0.1:{port}*unreachable*");
     }
 
     [Fact]

@@ -96,7 +96,7 @@ public sealed class PostgresSchemaMigratorTests(PostgresServerFixture postgres)
         var broken = new SchemaModule("broken", [new SchemaMigration(1, "typo", "CREATE TABLEE oops (id integer)")]);
 
         await Migrator(dataSource, MembershipSchema.Module, broken).Invoking(m => m.MigrateAsync(None))
-            .Should().ThrowAsync<ClusterStoreUnavailableException>().WithMessage("*rejected*42601*syntax error*");
+            .Should().ThrowAsync<PostgresUnavailableException>().WithMessage("*rejected*42601*syntax error*");
 
         (await TablesAsync(dataSource)).Should().BeEmpty("schema_version and silos were created in the rolled-back transaction");
     }

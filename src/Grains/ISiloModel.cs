@@ -1,0 +1,20 @@
+using Qwen.Grains.Interfaces;
+
+namespace Qwen.Grains;
+
+/// <summary>
+/// The silo's model and its inference worker as the grains see them: a cold silo has neither until
+/// it is warmed up. The host implements it (loading, warm-up, shutdown).
+/// </summary>
+public interface ISiloModel
+{
+    /// <summary>One of the <see cref="SiloStatusReport"/> states.</summary>
+    string State { get; }
+
+    /// <summary>The worker, once the model is loaded.</summary>
+    /// <exception cref="GrainCallException"><see cref="GrainErrorKind.Unavailable"/> while cold, warming or stopping.</exception>
+    InferenceWorker Worker { get; }
+
+    /// <summary>Loads the model (once; later calls share the first) and completes when the silo serves.</summary>
+    Task WarmUpAsync(CancellationToken cancellationToken);
+}

@@ -1,0 +1,25 @@
+using Orleans.Concurrency;
+using Qwen.Grains.Interfaces;
+using Qwen.Grains.Placement;
+
+namespace Qwen.Grains;
+
+/// <summary>One silo's door: placed on the silo its key names; answers with that silo's model and worker.</summary>
+[SiloKeyedPlacement, Reentrant]
+public sealed class SiloGrain(ISiloModel silo, SiloIdentity identity) : Grain, ISiloGrain
+{
+    public Task<SiloStatusReport> GetStatusAsync(CancellationToken cancellationToken)
+    {
+        string state = silo.State;
+        WorkerLoad? load = state == SiloStatusReport.Active ? silo.Worker.Load() : null;
+        return Task.FromResult(new SiloStatusReport(identity.Id, this.GetPrimaryKeyString(), state, load));
+    }
+
+    public Task<SentimentResult> AnalyzeSentimentAsync(SentimentRequest request, CancellationToken cancellationToken) =>
+        silo.Worker.AnalyzeSentimentAsync(request, cancellationToken);
+
+    public IAsyncEnumerable<GenerationEvent> GenerateReplyAsync(ChatGenerationRequest request, CancellationToken cancellationToken) =>
+        silo.Worker.GenerateReplyAsync(request, cancellationToken);
+
+    public Task WarmUpAsync(CancellationToken cancellationToken) => silo.WarmUpAsync(cancellationToken);
+}
