@@ -16,7 +16,7 @@ builder.WebHost.ConfigureKestrel(k =>
     k.Limits.MaxRequestHeaderCount = RequestShapeGuard.KestrelHeaderCount;
     k.Limits.MaxRequestLineSize = RequestShapeGuard.KestrelRequestLineBytes;
 });
-builder.Services.AddQwenApi(builder.Configuration);
+builder.AddQwenApi();
 builder.Services.AddProblemDetails();
 builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower);
 builder.Services.AddClientRateLimiting(builder.Configuration);

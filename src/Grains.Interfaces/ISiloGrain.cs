@@ -20,6 +20,10 @@ public interface ISiloGrain : IGrainWithStringKey
     [Alias("GenerateReply")]
     IAsyncEnumerable<GenerationEvent> GenerateReplyAsync(ChatGenerationRequest request, CancellationToken cancellationToken);
 
+    /// <summary>This silo's metrics in the Prometheus text format (what its own /metrics serves).</summary>
+    [Alias("GetMetricsText")]
+    Task<string> GetMetricsTextAsync(CancellationToken cancellationToken);
+
     /// <summary>Loads the model of a cold silo; returns once it serves (at once when it already does).</summary>
     [Alias("WarmUp")]
     Task WarmUpAsync(CancellationToken cancellationToken);

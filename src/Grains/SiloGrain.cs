@@ -6,7 +6,7 @@ namespace Qwen.Grains;
 
 /// <summary>One silo's door: placed on the silo its key names; answers with that silo's model and worker.</summary>
 [SiloKeyedPlacement, Reentrant]
-public sealed class SiloGrain(ISiloModel silo, SiloIdentity identity) : Grain, ISiloGrain
+public sealed class SiloGrain(ISiloModel silo, ISiloTelemetry telemetry, SiloIdentity identity) : Grain, ISiloGrain
 {
     public Task<SiloStatusReport> GetStatusAsync(CancellationToken cancellationToken)
     {
@@ -20,6 +20,8 @@ public sealed class SiloGrain(ISiloModel silo, SiloIdentity identity) : Grain, I
 
     public IAsyncEnumerable<GenerationEvent> GenerateReplyAsync(ChatGenerationRequest request, CancellationToken cancellationToken) =>
         silo.Worker.GenerateReplyAsync(request, cancellationToken);
+
+    public Task<string> GetMetricsTextAsync(CancellationToken cancellationToken) => Task.FromResult(telemetry.PrometheusText());
 
     public Task WarmUpAsync(CancellationToken cancellationToken) => silo.WarmUpAsync(cancellationToken);
 }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Options;
+using Qwen.Api.Cluster;
 using Qwen.Api.Contracts;
 using Qwen.Api.Hosting;
 using Qwen.Grains.Interfaces;
@@ -130,7 +131,7 @@ internal static class ChatCompletionEndpoints
                 Sampling = p.Sampling,
                 Deadline = RequestDeadline.Of(context),
             };
-            var grain = grains.GetConversation(user);
+            var grain = grains.GetGrain<IConversationGrain>(user);
             if (!call.Stream)
             {
                 yield return new Piece(null, Done(await grain.SendMessageAsync(turn, ct)));
@@ -141,13 +142,13 @@ internal static class ChatCompletionEndpoints
             yield break;
         }
 
-        var request = new ChatGenerationRequest(call.Messages, p.MaxTokens, p.Temperature)
+        var request = new ChatGenerationRequest([.. call.Messages], p.MaxTokens, p.Temperature)
         {
             Sampling = p.Sampling,
             SystemMessage = call.SystemMessage,
             Deadline = RequestDeadline.Of(context),
         };
-        await foreach (var e in grains.GetInferenceWorker().GenerateReplyAsync(request, ct))
+        await foreach (var e in context.RequestServices.GetRequiredService<InferenceRouter>().GenerateReplyAsync(request, ct))
         {
             yield return new Piece(e.TextDelta, e.Summary is { } s
                 ? new Completion(s.Text, s.PromptTokens, s.CompletionTokens, s.FinishReason, s.SiloId)

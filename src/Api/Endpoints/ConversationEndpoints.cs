@@ -49,7 +49,7 @@ internal static class ConversationEndpoints
                 Sampling = parameters.Sampling,
                 Deadline = RequestDeadline.Of(context),
             };
-            var grain = grains.GetConversation(userId);
+            var grain = grains.GetGrain<IConversationGrain>(userId);
             if (!stream)
             {
                 var turn = await grain.SendMessageAsync(request, ct);
@@ -84,7 +84,7 @@ internal static class ConversationEndpoints
             fingerprint.Task = "chat.history";
             fingerprint.Input = userId;
             CheckUserId(userId);
-            var history = await grains.GetConversation(userId).GetHistoryAsync(context.RequestAborted);
+            var history = await grains.GetGrain<IConversationGrain>(userId).GetHistoryAsync(context.RequestAborted);
             var messages = history.Messages.Where(m => m.Role != ConversationMessage.System)
                 .Select(m => new ConversationHistoryMessage(m.Role, m.Content)).ToArray();
             fingerprint.Output = $"{messages.Length} messages";
@@ -98,7 +98,7 @@ internal static class ConversationEndpoints
             fingerprint.Task = "chat.reset";
             fingerprint.Input = userId;
             CheckUserId(userId);
-            await grains.GetConversation(userId).ResetAsync(context.RequestAborted);
+            await grains.GetGrain<IConversationGrain>(userId).ResetAsync(context.RequestAborted);
             return Results.NoContent();
         });
 

@@ -24,7 +24,7 @@ internal sealed record GenerationParameters(int? MaxTokens, float? Temperature, 
         var stop = Stop(body);
         var sampling = topP is null && seed is null && stop is null
             ? null
-            : new SamplingParameters((float?)topP, seed is { } s ? unchecked((ulong)s) : null, stop);
+            : new SamplingParameters((float?)topP, seed is { } s ? unchecked((ulong)s) : null, stop is null ? null : [.. stop]);
         return new GenerationParameters(maxTokens, (float?)temperature, sampling);
     }
 

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Options;
+using Qwen.Api.Cluster;
 using Qwen.Api.Contracts;
 using Qwen.Api.Hosting;
 using Qwen.Grains.Interfaces;
@@ -20,7 +21,7 @@ internal static class SentimentEndpoints
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .WithSummary("Sentiment of one text (text) or of a batch (texts)");
 
-    private static Task<IResult> HandleAsync(HttpContext context, IGrainFactory grains, IOptions<ApiLimits> options) =>
+    private static Task<IResult> HandleAsync(HttpContext context, InferenceRouter router, IOptions<ApiLimits> options) =>
         ApiErrors.Guard(context, async () =>
         {
             var limits = options.Value;
@@ -33,12 +34,11 @@ internal static class SentimentEndpoints
             bool single = body.Has("text"), batch = body.Has("texts");
             if (single && batch) throw RequestRejectedException.BadRequest("give either 'text' or 'texts', not both", "texts");
             if (!single && !batch) throw RequestRejectedException.BadRequest("the field 'text' is required (or 'texts' for a batch)", "text");
-            var worker = grains.GetInferenceWorker();
             if (single)
             {
                 string text = TextRules.Check(body.RequiredString("text"), "text", limits.MaxTextChars);
                 fingerprint.Input = text;
-                var result = await worker.AnalyzeSentimentAsync(new SentimentRequest(text) { Deadline = RequestDeadline.Of(context) }, ct);
+                var result = await router.AnalyzeSentimentAsync(new SentimentRequest(text) { Deadline = RequestDeadline.Of(context) }, ct);
                 fingerprint.Output = $"{result.Label} {result.Score:F2}";
                 fingerprint.Silo = result.SiloId;
                 return Results.Ok(new SentimentResponse(result.Label, result.Score, result.Truncation.Truncated, fingerprint.Id,
@@ -49,7 +49,7 @@ internal static class SentimentEndpoints
             string[] texts = BatchTexts(body, limits);
             fingerprint.Input = $"{texts.Length} texts: {texts[0]}";
             // All at once: the silos' batching engines score them together.
-            var items = await Task.WhenAll(texts.Select((text, i) => AnalyzeItemAsync(worker, i, text, RequestDeadline.Of(context), ct)));
+            var items = await Task.WhenAll(texts.Select((text, i) => AnalyzeItemAsync(router, i, text, RequestDeadline.Of(context), ct)));
             fingerprint.Output = string.Join(",", items.Select(r => r.Label ?? $"error {r.Error!.Status}"));
             fingerprint.Silo = string.Join(",", items.Select(r => r.Silo).OfType<string>().Distinct());
             return Results.Ok(new SentimentBatchResponse(items, fingerprint.Id, ElapsedMs(started)));
@@ -68,12 +68,12 @@ internal static class SentimentEndpoints
             .ToArray();
     }
 
-    private static async Task<SentimentBatchItem> AnalyzeItemAsync(IInferenceWorker worker, int index, string text, DateTimeOffset? deadline,
+    private static async Task<SentimentBatchItem> AnalyzeItemAsync(InferenceRouter router, int index, string text, DateTimeOffset? deadline,
         CancellationToken ct)
     {
         try
         {
-            var result = await worker.AnalyzeSentimentAsync(new SentimentRequest(text) { Deadline = deadline }, ct);
+            var result = await router.AnalyzeSentimentAsync(new SentimentRequest(text) { Deadline = deadline }, ct);
             return new SentimentBatchItem(index, result.Label, result.Score, result.Truncation.Truncated, result.SiloId, null);
         }
         catch (GrainCallException e)

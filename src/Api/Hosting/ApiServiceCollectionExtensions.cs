@@ -1,43 +1,38 @@
-using Microsoft.Extensions.Options;
-using Qwen.Api.Endpoints;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Orleans.Configuration;
+using Qwen.Api.Cluster;
+using Qwen.Api.Endpoints;
 using Qwen.Api.Observability;
-using Qwen.Api.Routing;
 using Qwen.Api.Scaling;
-using Qwen.Cluster.Membership;
-using Qwen.Cluster.Postgres;
-using Qwen.Cluster.Schema;
-using Qwen.Grains.Interfaces;
-using Qwen.Silo.Hosting;
 
 namespace Qwen.Api.Hosting;
 
-public static class ApiServiceCollectionExtensions
+public static class ApiHostingExtensions
 {
     /// <summary>
-    /// Clustered (Postgres:ConnectionString set): grains are reached over HTTP on the silos the
-    /// membership table lists. Embedded (no cluster configuration): one silo runs in this
-    /// process with in-memory membership and storage, and grains are called directly.
+    /// Clustered (Cluster:Redis set): an Orleans client that finds the silos' gateways through the
+    /// Redis membership. Embedded (no cluster configuration): one silo runs in this process
+    /// (localhost clustering, memory storage) and grains are called through it.
     /// </summary>
-    public static IServiceCollection AddQwenApi(this IServiceCollection services, IConfiguration configuration)
+    public static IHostApplicationBuilder AddQwenApi(this IHostApplicationBuilder builder)
     {
+        var services = builder.Services;
+        var configuration = builder.Configuration;
         services.Configure<ApiLimits>(configuration.GetSection(ApiLimits.Section));
-        services.Configure<RoutingOptions>(configuration.GetSection(RoutingOptions.Section));
-        services.AddApiObservability(SiloServiceCollectionExtensions.IsClustered(configuration));
-        if (SiloServiceCollectionExtensions.IsClustered(configuration))
+        var cluster = configuration.GetSection(ClusterClientOptions.Section).Get<ClusterClientOptions>() ?? new ClusterClientOptions();
+        services.AddApiObservability(cluster.IsClustered);
+        if (cluster.IsClustered)
         {
-            services.Configure<PostgresOptions>(configuration.GetSection(PostgresOptions.SectionName));
-            services.AddSingleton(sp => PostgresDataSourceFactory.Create(sp.GetRequiredService<IOptions<PostgresOptions>>().Value, sp.GetRequiredService<ILoggerFactory>()));
-            services.AddSingleton<SchemaModule>(MembershipSchema.Module);
-            services.AddSingleton<PostgresSchemaMigrator>();
-            services.AddHostedService<SchemaMigrationService>();
-            services.AddSingleton<IMembershipTable, PostgresMembershipTable>();
-            services.AddSingleton<SiloDirectory>();
-            services.AddHostedService(sp => sp.GetRequiredService<SiloDirectory>());
-            services.AddSingleton<SiloClients>();
-            services.AddSingleton<IGrainFactory, ClusterGrainFactory>();
-            services.AddSingleton<IWorkerLoads, ClusterWorkerLoads>();
-            services.AddSingleton<IReadiness>(sp => new ClusterReadiness(sp.GetRequiredService<SiloDirectory>()));
+            builder.UseOrleansClient(client =>
+            {
+                client.UseRedisClustering(cluster.Redis!);
+                client.Configure<ClusterOptions>(o =>
+                {
+                    o.ClusterId = cluster.ClusterId;
+                    o.ServiceId = cluster.ServiceId;
+                });
+                client.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = cluster.CallTimeout);
+            });
             services.Configure<AutoscaleOptions>(configuration.GetSection(AutoscaleOptions.Section));
             services.TryAddSingleton(TimeProvider.System);
             services.AddSingleton<RequestLatencyWindow>();
@@ -46,11 +41,14 @@ public static class ApiServiceCollectionExtensions
         }
         else
         {
-            services.AddSilo(configuration);
-            services.AddSingleton<IWorkerLoads, LocalWorkerLoads>();
-            services.AddSingleton<IReadiness>(sp => new EmbeddedReadiness(sp.GetRequiredService<SiloLifecycle>()));
+            EmbeddedSilo.AddTo(builder);
         }
-        return services;
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton<SiloDirectory>();
+        services.AddHostedService(sp => sp.GetRequiredService<SiloDirectory>());
+        services.AddSingleton<InferenceRouter>();
+        services.AddSingleton<IReadiness, ClusterReadiness>();
+        return builder;
     }
 }
 
@@ -67,14 +65,5 @@ internal sealed class ClusterReadiness(SiloDirectory directory) : IReadiness
         int count = directory.Active.Count;
         reason = count > 0 ? $"{count} active silo(s)" : "no active silo with a loaded model";
         return count > 0;
-    }
-}
-
-internal sealed class EmbeddedReadiness(SiloLifecycle silo) : IReadiness
-{
-    public bool IsReady(out string reason)
-    {
-        reason = silo.IsActive ? "embedded silo active" : "embedded silo starting (loading the model)";
-        return silo.IsActive;
     }
 }

@@ -1,12 +1,11 @@
-using Qwen.Cluster.Membership;
 using Qwen.Observability.Metrics;
 using Qwen.Observability.Prometheus;
 
 namespace Qwen.Api.Observability;
 
 /// <summary>
-/// The Api's /metrics: its own metrics, every live silo's metrics labelled silo="id" (scraped
-/// over the silo transport; in the embedded mode they are the process's own), and cluster
+/// The Api's /metrics: its own metrics, every live silo's metrics labelled silo="id" (read
+/// through each silo's grain; in the embedded mode they are the process's own), and cluster
 /// totals: each silo family summed over the silos, named <c>qwen_cluster_*</c>.
 /// </summary>
 public sealed class ClusterMetricsExposition(MeterCollector collector, ISiloMetricsSource silos)
@@ -64,9 +63,10 @@ public sealed class ClusterMetricsExposition(MeterCollector collector, ISiloMetr
 
     private static IEnumerable<MetricFamily> Membership(IReadOnlyList<SiloMetricsSnapshot> snapshots)
     {
-        yield return new MetricFamily("qwen_cluster_silos", MetricType.Gauge, "Silos in the membership table, by status",
-            Enum.GetValues<SiloStatus>().Select(status => new MetricSample("qwen_cluster_silos",
-                [new("status", status.ToString().ToLowerInvariant())], snapshots.Count(s => s.Silo.Status == status))).ToArray());
+        string[] statuses = ["active", "cold", "warming", "joining", "stopping", "dead"];
+        yield return new MetricFamily("qwen_cluster_silos", MetricType.Gauge, "Silos of the cluster's membership, by status",
+            statuses.Select(status => new MetricSample("qwen_cluster_silos",
+                [new("status", status)], snapshots.Count(s => s.Silo.Status == status))).ToArray());
         yield return new MetricFamily("qwen_cluster_silo_up", MetricType.Gauge, "1 when the silo's metrics could be read by the Api, 0 otherwise",
             snapshots.Select(s => new MetricSample("qwen_cluster_silo_up", [new("silo", s.Silo.SiloId)], s.Error is null ? 1 : 0)).ToArray());
     }

@@ -1,4 +1,3 @@
-using Qwen.Cluster.Membership;
 
 namespace Qwen.Api.Observability;
 
@@ -56,27 +55,27 @@ public static class ClusterStatusEndpoint
     private static SiloStatusView SiloView(SiloMetricsSnapshot s)
     {
         double Read(string family) => s.Value(family) ?? 0;
-        var load = s.Silo.Load;
+        var silo = s.Silo;
         return new SiloStatusView(
-            id: s.Silo.SiloId,
-            endpoint: s.Silo.Endpoint,
-            status: s.Silo.Status.ToString().ToLowerInvariant(),
-            reachable: s.Error is null,
-            error: s.Error,
-            started_at: s.Silo.StartedAt,
-            last_heartbeat: s.Silo.LastHeartbeat,
-            model_loaded: load.ModelLoaded,
+            id: silo.SiloId,
+            endpoint: silo.Address,
+            status: silo.Status,
+            reachable: s.Error is null && silo.Error is null,
+            error: s.Error ?? silo.Error,
+            started_at: silo.StartedAt,
+            last_heartbeat: silo.LastSeen,
+            model_loaded: silo.Load is not null,
             queue: (int)Read("qwen_inference_queue_depth"),
             queued_turns: (int)Read("qwen_silo_queued_turns"),
             running: (int)Read("qwen_inference_running"),
-            // Live figures when the silo answered; otherwise what its last heartbeat said (as routing uses it).
+            // Live figures when the silo answered; otherwise what its last report said (as routing uses it).
             load: s.Error is null
                 ? (int)(Read("qwen_inference_queue_depth") + Read("qwen_silo_queued_turns") + Read("qwen_inference_running"))
-                : load.QueueLength + load.ActiveRequests,
+                : silo.Backlog,
             batch_size: (int)Read("qwen_inference_batch_size"),
-            tokens_per_second: Math.Round(load.TokensPerSecond, 2),
+            tokens_per_second: silo.TokensPerSecond,
             generated_tokens: (long)Read("qwen_inference_generated_tokens_total"),
-            active_conversations: s.Value("qwen_silo_active_conversations") is { } active ? (int)active : load.ActiveConversations,
+            active_conversations: (int)Read("qwen_silo_active_conversations"),
             kv_in_use: (int)Read("qwen_inference_kv_in_use"),
             kv_reserved: (int)Read("qwen_inference_kv_reserved"),
             kv_budget: (int)Read("qwen_inference_kv_budget"),

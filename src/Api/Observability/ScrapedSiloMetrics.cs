@@ -1,20 +1,18 @@
-using Qwen.Api.Routing;
-using Qwen.Cluster.Membership;
+using Qwen.Api.Cluster;
 using Qwen.Grains.Interfaces;
 using Qwen.Observability.Prometheus;
 
 namespace Qwen.Api.Observability;
 
 /// <summary>
-/// Clustered mode: reads the membership table and scrapes each live silo's /metrics over the
-/// silo transport, at most once per second however many callers ask (dashboards, scrapers).
+/// Clustered mode: each silo the directory knows, with the metrics it renders itself (asked through
+/// its <see cref="ISiloGrain"/>), at most once per second however many callers ask (dashboards, scrapers).
 /// </summary>
-public sealed class ScrapedSiloMetrics(IMembershipTable membership, SiloClients clients, TimeProvider time, ILogger<ScrapedSiloMetrics> logger)
+public sealed partial class ScrapedSiloMetrics(SiloDirectory directory, IGrainFactory grains, TimeProvider time, ILogger<ScrapedSiloMetrics> logger)
     : ISiloMetricsSource
 {
     private static readonly TimeSpan Freshness = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan ScrapeTimeout = TimeSpan.FromSeconds(3);
-    private static readonly TimeSpan DeadSilosShownFor = TimeSpan.FromMinutes(10);
 
     private readonly SemaphoreSlim _gate = new(1, 1);
     private (DateTimeOffset At, IReadOnlyList<SiloMetricsSnapshot> Silos)? _last;
@@ -27,11 +25,7 @@ public sealed class ScrapedSiloMetrics(IMembershipTable membership, SiloClients 
         try
         {
             if (_last is { } last && time.GetUtcNow() - last.At < Freshness) return last.Silos;
-            var now = time.GetUtcNow();
-            var rows = (await membership.ReadAllAsync(cancellationToken))
-                .Where(s => s.Status != SiloStatus.Dead || now - s.LastHeartbeat < DeadSilosShownFor)
-                .ToArray();
-            var silos = await Task.WhenAll(rows.Select(row => ScrapeAsync(row, cancellationToken)));
+            var silos = await Task.WhenAll(directory.All.Select(silo => ScrapeAsync(silo, cancellationToken)));
             _last = (time.GetUtcNow(), silos);
             return silos;
         }
@@ -41,20 +35,23 @@ public sealed class ScrapedSiloMetrics(IMembershipTable membership, SiloClients 
         }
     }
 
-    private async Task<SiloMetricsSnapshot> ScrapeAsync(SiloRecord silo, CancellationToken cancellationToken)
+    private async Task<SiloMetricsSnapshot> ScrapeAsync(SiloView silo, CancellationToken cancellationToken)
     {
-        if (silo.Status == SiloStatus.Dead) return new SiloMetricsSnapshot(silo, [], "dead");
+        if (silo.Status is "dead" or "joining") return new SiloMetricsSnapshot(silo, [], silo.Status);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(ScrapeTimeout);
         try
         {
-            string text = await clients.For(silo.Endpoint).GetMetricsTextAsync(timeout.Token);
+            string text = await grains.GetGrain<ISiloGrain>(SiloGrainKey.For(silo.Address)).GetMetricsTextAsync(timeout.Token);
             return new SiloMetricsSnapshot(silo, SiloMetricsSnapshot.Labelled(PrometheusTextParser.Parse(text), silo.SiloId), null);
         }
-        catch (Exception e) when (e is GrainCallException or FormatException || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested)
         {
-            logger.LogWarning("Reading the metrics of silo {SiloId} at {Endpoint} failed: {Reason}", silo.SiloId, silo.Endpoint, e.Message);
+            LogScrapeFailed(logger, silo.SiloId, e.Message);
             return new SiloMetricsSnapshot(silo, [], e is OperationCanceledException ? "metrics timed out" : e.Message);
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Reading the metrics of silo {SiloId} failed: {Reason}")]
+    private static partial void LogScrapeFailed(ILogger logger, string siloId, string reason);
 }

@@ -1,11 +1,11 @@
-using Qwen.Cluster.Membership;
+using Qwen.Api.Cluster;
 using Qwen.Observability.Metrics;
 
 namespace Qwen.Api.Observability;
 
-/// <summary>One silo as the Api last saw it: its membership row and its metrics (every series labelled silo="id").</summary>
+/// <summary>One silo as the Api last saw it: its view (membership and load) and its metrics (every series labelled silo="id").</summary>
 /// <param name="Error">Why the metrics could not be read (unreachable silo), or null.</param>
-public sealed record SiloMetricsSnapshot(SiloRecord Silo, IReadOnlyList<MetricFamily> Families, string? Error)
+public sealed record SiloMetricsSnapshot(SiloView Silo, IReadOnlyList<MetricFamily> Families, string? Error)
 {
     /// <summary>Sum of the family's series for this silo (over their other labels); null if the family is absent.</summary>
     public double? Value(string family)
@@ -20,7 +20,7 @@ public sealed record SiloMetricsSnapshot(SiloRecord Silo, IReadOnlyList<MetricFa
             .ToArray();
 }
 
-/// <summary>Where the Api gets each silo's membership row and metrics.</summary>
+/// <summary>Where the Api gets each silo's view and metrics.</summary>
 public interface ISiloMetricsSource
 {
     /// <summary>True when the silo runs in the Api's own process (its metrics are already among the local ones).</summary>

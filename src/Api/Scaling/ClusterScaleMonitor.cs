@@ -1,14 +1,13 @@
 using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Options;
-using Qwen.Api.Routing;
-using Qwen.Cluster.Membership;
+using Qwen.Api.Cluster;
 using Qwen.Grains.Interfaces;
 
 namespace Qwen.Api.Scaling;
 
 /// <summary>
 /// Re-evaluates the recommended silo count every <see cref="AutoscaleOptions.EvaluationInterval"/>
-/// from the membership table's load figures and the Api's own request latencies, publishes it
+/// from the silos' reported load and the Api's own request latencies, publishes it
 /// (GET /v1/cluster/scale, gauge qwen_cluster_recommended_silos of meter "Qwen.Api") and warms
 /// up cold silos when more are recommended than are warm.
 /// </summary>
@@ -17,7 +16,7 @@ public sealed class ClusterScaleMonitor : BackgroundService
     public const string MeterName = "Qwen.Api";
 
     private readonly SiloDirectory _directory;
-    private readonly SiloClients _clients;
+    private readonly IGrainFactory _grains;
     private readonly RequestLatencyWindow _latency;
     private readonly AutoscaleOptions _options;
     private readonly TimeProvider _clock;
@@ -28,11 +27,11 @@ public sealed class ClusterScaleMonitor : BackgroundService
     private int _lastActive = -1;
     private DateTimeOffset _activeChangedAt = DateTimeOffset.MinValue;
 
-    public ClusterScaleMonitor(SiloDirectory directory, SiloClients clients, RequestLatencyWindow latency, IOptions<AutoscaleOptions> options,
+    public ClusterScaleMonitor(SiloDirectory directory, IGrainFactory grains, RequestLatencyWindow latency, IOptions<AutoscaleOptions> options,
         TimeProvider clock, IMeterFactory meters, ILogger<ClusterScaleMonitor> logger)
     {
         _directory = directory;
-        _clients = clients;
+        _grains = grains;
         _latency = latency;
         _options = options.Value.Validate();
         _clock = clock;
@@ -81,9 +80,9 @@ public sealed class ClusterScaleMonitor : BackgroundService
         {
             var now = _clock.GetUtcNow();
             var all = _directory.All;
-            var active = all.Where(SiloDirectory.IsRoutable).ToArray();
-            int joining = all.Count(s => s.Status == SiloStatus.Joining || (s.Status == SiloStatus.Active && !s.Load.ModelLoaded));
-            int cold = all.Count(s => s.Status == SiloStatus.Cold);
+            var active = all.Where(s => s.IsActive).ToArray();
+            int joining = all.Count(s => s.Status is "joining" or SiloStatusReport.Warming);
+            int cold = all.Count(s => s.Status == SiloStatusReport.Cold);
             if (active.Length != _lastActive)
             {
                 // Latency measured before the last change says little about the cluster as it is now.
@@ -92,7 +91,7 @@ public sealed class ClusterScaleMonitor : BackgroundService
             }
             var since = now - _options.LatencyWindow > _activeChangedAt ? now - _options.LatencyWindow : _activeChangedAt;
             var (p90, samples) = _latency.P90Since(since);
-            var inputs = new ScaleInputs(active.Length, joining, cold, active.Sum(s => s.Load.QueueLength + s.Load.ActiveRequests), p90, samples);
+            var inputs = new ScaleInputs(active.Length, joining, cold, active.Sum(s => s.Backlog), p90, samples);
             var previous = _latest;
             var recommendation = _advisor.Evaluate(inputs, now);
             _latest = recommendation;
@@ -108,7 +107,7 @@ public sealed class ClusterScaleMonitor : BackgroundService
         int missing = recommendation.Recommended - recommendation.Inputs.ActiveSilos - recommendation.Inputs.JoiningSilos;
         if (missing <= 0 || recommendation.Inputs.ColdSilos == 0) return;
         var now = _clock.GetUtcNow();
-        var cold = _directory.All.Where(s => s.Status == SiloStatus.Cold)
+        var cold = _directory.All.Where(s => s.Status == SiloStatusReport.Cold)
             .Where(s => !_warmupSent.TryGetValue(s.SiloId, out var sent) || now - sent > TimeSpan.FromSeconds(10))
             .OrderBy(s => s.SiloId, StringComparer.Ordinal)
             .Take(missing);
@@ -117,7 +116,9 @@ public sealed class ClusterScaleMonitor : BackgroundService
             _warmupSent[silo.SiloId] = now;
             try
             {
-                await _clients.For(silo.Endpoint).WarmUpAsync(cancellationToken);
+                // Not awaited to the end: loading takes seconds, and the next evaluation sees the silo warming.
+                _ = _grains.GetGrain<ISiloGrain>(SiloGrainKey.For(silo.Address)).WarmUpAsync(CancellationToken.None);
+                await Task.Yield();
                 _logger.LogInformation("Warming up cold silo {SiloId}: {Recommended} silos recommended, {Active} active",
                     silo.SiloId, recommendation.Recommended, recommendation.Inputs.ActiveSilos);
             }

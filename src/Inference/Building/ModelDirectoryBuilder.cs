@@ -15,7 +15,8 @@ public static class ModelDirectoryBuilder
     public const string OnnxFileName = "model.onnx";
 
     /// <summary>Where the build places Qwen's tokenizer files, next to the assemblies.</summary>
-    public static string BundledTokenizerDirectory => Path.Combine(AppContext.BaseDirectory, "tokenizer", "qwen");
+    // Beside this assembly, which is not always in the application folder (the embedded silo loads it from its own).
+    public static string BundledTokenizerDirectory => Path.Combine(Path.GetDirectoryName(typeof(ModelDirectoryBuilder).Assembly.Location)!, "tokenizer", "qwen");
 
     public static void Build(string outputDirectory, QwenConfig config, IWeightSource weights, ModelBuildOptions options,
         IProgress<double>? progress = null, CancellationToken cancellationToken = default) =>

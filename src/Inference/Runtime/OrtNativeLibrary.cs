@@ -47,7 +47,7 @@ internal static unsafe class OrtNativeLibrary
                 Architecture.Arm64 => "linux-arm64",
                 var other => throw new PlatformNotSupportedException($"No ONNX Runtime native library is bundled for {other}."),
             };
-            return Path.Combine(AppContext.BaseDirectory, "native", rid, "libonnxruntime.so.1");
+            return Path.Combine(Path.GetDirectoryName(typeof(OrtNativeLibrary).Assembly.Location)!, "native", rid, "libonnxruntime.so.1");
         }
     }
 

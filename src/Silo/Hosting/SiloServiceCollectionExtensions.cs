@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
+using Orleans.Serialization;
 using Orleans.Storage;
 using Qwen.Grains;
 using Qwen.Grains.Persistence;
@@ -39,6 +40,13 @@ public static class SiloHostingExtensions
         var cluster = configuration.GetSection(SiloClusterOptions.Section).Get<SiloClusterOptions>() ?? new SiloClusterOptions();
         var conversations = configuration.GetSection(ConversationOptions.SectionName).Get<ConversationOptions>() ?? new ConversationOptions();
 
+        // Without a cluster, unconfigured ports are picked free, so several embedded services can share a host.
+        if (!cluster.IsClustered)
+            cluster = cluster with
+            {
+                SiloPort = configuration[$"{SiloClusterOptions.Section}:SiloPort"] is null ? 0 : cluster.SiloPort,
+                GatewayPort = configuration[$"{SiloClusterOptions.Section}:GatewayPort"] is null ? 0 : cluster.GatewayPort,
+            };
         var endpoints = ResolvePorts(cluster);
         services.AddSingleton(new SiloIdentity(siloOptions.SiloId ?? $"{Environment.MachineName}-{endpoints.SiloPort}"));
         services.AddSingleton<ModelProvisioner>();
@@ -64,10 +72,14 @@ public static class SiloHostingExtensions
         services.AddQwenMetrics();
         services.AddSingleton<SiloMetrics>();
         services.AddSingleton<InferenceMetrics>();
+        services.AddSingleton<ISiloTelemetry, SiloTelemetry>();
         services.AddHostedService<SiloMetersService>();
 
         builder.UseOrleans(silo =>
         {
+            // Explicitly: the embedded default loads this assembly at run time, outside the host's dependency graph.
+            silo.Services.AddSerializer(serializer => serializer.AddAssembly(typeof(ConversationGrain).Assembly)
+                .AddAssembly(typeof(Qwen.Grains.Interfaces.IConversationGrain).Assembly));
             if (cluster.IsClustered)
             {
                 silo.UseRedisClustering(cluster.Redis!);
@@ -109,7 +121,7 @@ public static class SiloHostingExtensions
         return builder;
     }
 
-    /// <summary>The configured ports; 0 (the embedded default) takes a free one, so several embedded services can share a host.</summary>
+    /// <summary>The configured ports; 0 takes a free one.</summary>
     private static (int SiloPort, int GatewayPort) ResolvePorts(SiloClusterOptions cluster) =>
         (cluster.SiloPort == 0 ? FreePort() : cluster.SiloPort, cluster.GatewayPort == 0 ? FreePort() : cluster.GatewayPort);
 

@@ -1,0 +1,42 @@
+using Qwen.Grains.Interfaces;
+
+namespace Qwen.Api.Cluster;
+
+/// <summary>
+/// Chooses which silo's worker serves a stateless request: the least busy active silo, and for
+/// sentiment the next one when a silo refuses (full or stopping). A cluster where every silo
+/// refuses answers Overloaded (429). Conversations do not come here: Orleans places them.
+/// </summary>
+public sealed class InferenceRouter(SiloDirectory directory, IGrainFactory grains)
+{
+    public async Task<SentimentResult> AnalyzeSentimentAsync(SentimentRequest request, CancellationToken cancellationToken)
+    {
+        var silos = directory.Active;
+        // Before the first poll (or while no silo answered one): whichever silo the gateway picks.
+        if (silos.Count == 0) return await grains.GetGrain<IInferenceWorker>(0).AnalyzeSentimentAsync(request, cancellationToken);
+        GrainCallException? refused = null;
+        foreach (var silo in silos)
+        {
+            try
+            {
+                return await Silo(silo).AnalyzeSentimentAsync(request, cancellationToken);
+            }
+            catch (GrainCallException e) when (e.Kind is GrainErrorKind.Overloaded or GrainErrorKind.Unavailable)
+            {
+                refused = refused?.Kind == GrainErrorKind.Overloaded ? refused : e;
+            }
+        }
+        throw refused!;
+    }
+
+    /// <summary>A reply for a conversation given whole (nothing stored), from the least busy silo.</summary>
+    public IAsyncEnumerable<GenerationEvent> GenerateReplyAsync(ChatGenerationRequest request, CancellationToken cancellationToken)
+    {
+        var silos = directory.Active;
+        return silos.Count == 0
+            ? grains.GetGrain<IInferenceWorker>(0).GenerateReplyAsync(request, cancellationToken)
+            : Silo(silos[0]).GenerateReplyAsync(request, cancellationToken);
+    }
+
+    private ISiloGrain Silo(SiloView silo) => grains.GetGrain<ISiloGrain>(SiloGrainKey.For(silo.Address));
+}
