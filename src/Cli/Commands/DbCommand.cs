@@ -1,9 +1,9 @@
 using System.CommandLine;
 using Microsoft.Extensions.Logging;
 using Npgsql;
-using Qwen.Cluster.Postgres;
-using Qwen.Cluster.Schema;
-using Qwen.Silo.Hosting;
+using Qwen.Silo.Storage;
+using Qwen.Silo.Storage.Postgres;
+
 
 namespace Qwen.Cli.Commands;
 
@@ -59,7 +59,7 @@ internal static class DbCommand
         {
             try
             {
-                var migrator = new PostgresSchemaMigrator(dataSource, ClusterSchema.Modules, loggerFactory.CreateLogger<PostgresSchemaMigrator>());
+                var migrator = new PostgresSchemaMigrator(dataSource, [ConversationSchema.Module], loggerFactory.CreateLogger<PostgresSchemaMigrator>());
                 IReadOnlyList<AppliedMigration> applied = await migrator.MigrateAsync(cancellationToken);
                 foreach (AppliedMigration migration in applied)
                 {

@@ -1,3 +1,4 @@
+using Qwen.Grains;
 using System.Diagnostics;
 using Qwen.Cli.Workload;
 using Qwen.Grains.Interfaces;
@@ -9,7 +10,7 @@ namespace Qwen.Cli.Serving;
 /// answer, sends the next. Its chat requests continue its own conversation for a few turns
 /// and then start a new one, as users of the service do.
 /// </summary>
-internal sealed class ServeClient(IInferenceWorker worker, int maxNewTokens)
+internal sealed class ServeClient(InferenceWorker worker, int maxNewTokens)
 {
     /// <summary>User turns per conversation before the client starts a fresh one (keeps prompts short, like the original test).</summary>
     public const int TurnsPerConversation = 3;
