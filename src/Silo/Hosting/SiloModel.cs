@@ -9,8 +9,8 @@ namespace Qwen.Silo.Hosting;
 /// fails the start with its error), or, for a silo started cold, on its first warm-up; refused to
 /// new work once the host stops.
 /// </summary>
-public sealed partial class SiloModel(ModelHost model, IServiceProvider services, IOptions<SiloOptions> options, IHostApplicationLifetime lifetime,
-    ILogger<SiloModel> logger) : ISiloModel, IHostedService, IDisposable
+public sealed partial class SiloModel(ModelHost model, IServiceProvider services, IOptions<SiloOptions> options,
+    IOptions<SiloClusterOptions> cluster, IHostApplicationLifetime lifetime, ILogger<SiloModel> logger) : ISiloModel, IHostedService, IDisposable
 {
     private readonly Lock _gate = new();
     private Task? _warmup;
@@ -27,7 +27,8 @@ public sealed partial class SiloModel(ModelHost model, IServiceProvider services
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         lifetime.ApplicationStopping.Register(() => _state = SiloStatusReport.Stopping);
-        if (options.Value.StartCold)
+        // A lone silo must serve: only a silo of a real cluster may wait cold.
+        if (options.Value.StartCold && cluster.Value.IsClustered)
         {
             LogCold(logger);
             return;

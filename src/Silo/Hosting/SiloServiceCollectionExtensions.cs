@@ -30,6 +30,7 @@ public static class SiloHostingExtensions
         var configuration = builder.Configuration;
         var services = builder.Services;
         services.AddOptions<SiloOptions>().Bind(configuration.GetSection(SiloOptions.Section));
+        services.AddOptions<SiloClusterOptions>().Bind(configuration.GetSection(SiloClusterOptions.Section));
         services.AddOptions<ModelOptions>().Bind(configuration.GetSection(ModelOptions.Section));
         services.Configure<InferenceWorkerOptions>(configuration.GetSection(InferenceWorkerOptions.SectionName));
         services.Configure<SentimentPromptOptions>(configuration.GetSection(SentimentPromptOptions.SectionName));
