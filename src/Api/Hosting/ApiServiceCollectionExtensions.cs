@@ -1,5 +1,6 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Orleans.Configuration;
+using Orleans.Dashboard;
 using Qwen.Api.Cluster;
 using Qwen.Api.Endpoints;
 using Qwen.Api.Observability;
@@ -32,6 +33,7 @@ public static class ApiHostingExtensions
                     o.ServiceId = cluster.ServiceId;
                 });
                 client.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = cluster.CallTimeout);
+                client.AddDashboard();
             });
             services.Configure<AutoscaleOptions>(configuration.GetSection(AutoscaleOptions.Section));
             services.TryAddSingleton(TimeProvider.System);

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.FileProviders;
+using Orleans.Dashboard;
 
 namespace Qwen.Api.Observability;
 
@@ -9,6 +10,9 @@ namespace Qwen.Api.Observability;
 public static class DashboardEndpoints
 {
     public const string Path = "/dashboard";
+
+    /// <summary>Where the Orleans Dashboard (grain activations, calls, silo health) is served; the product dashboard links it.</summary>
+    public const string OrleansPath = "/orleans-dashboard";
 
     public static WebApplication UseDashboard(this WebApplication app)
     {
@@ -25,6 +29,7 @@ public static class DashboardEndpoints
             context.Response.Redirect(Path + "/" + context.Request.QueryString);
             return Task.CompletedTask;
         });
+        app.MapOrleansDashboard(routePrefix: OrleansPath);
         var files = new PhysicalFileProvider(root);
         app.UseDefaultFiles(new DefaultFilesOptions { FileProvider = files, RequestPath = Path });
         app.UseStaticFiles(new StaticFileOptions

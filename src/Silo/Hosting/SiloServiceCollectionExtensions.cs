@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
+using Orleans.Dashboard;
 using Orleans.Serialization;
 using Orleans.Storage;
 using Qwen.Grains;
@@ -112,6 +113,8 @@ public static class SiloHostingExtensions
             else
                 silo.AddMemoryGrainStorage(ConversationGrain.StorageName);
 
+            // Grain and silo statistics for the Orleans Dashboard, which the Api serves.
+            silo.AddDashboard();
             silo.Services.AddSingleton<WarmSilos>();
             silo.Services.AddHostedService(sp => sp.GetRequiredService<WarmSilos>());
             silo.AddPlacementDirector<SiloKeyedPlacement, SiloKeyedPlacementDirector>();
