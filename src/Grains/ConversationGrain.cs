@@ -133,7 +133,10 @@ public sealed partial class ConversationGrain : Grain, IConversationGrain
     public async Task<ConversationHistory> GetHistoryAsync(CancellationToken cancellationToken)
     {
         ValidateUserId();
-        var state = _state ??= await ReadStateAsync(cancellationToken);
+        var state = _state ?? await ReadStateAsync(cancellationToken);
+        // Not a plain `_state ??= await ...`: this read may have started before a streamed turn's write
+        // landed and returned after it; keeping it would make the next turn build on a stale copy.
+        _state ??= state;
         return new ConversationHistory(UserId, [.. Messages(Of(state))], Version(state));
     }
 

@@ -28,14 +28,18 @@ internal sealed class InMemoryTestConversationStore : IConversationStore
 
     public async Task<ConversationState> ReadAsync(string userId, CancellationToken cancellationToken)
     {
-        await ReadDoor.PassAsync(cancellationToken);
+        cancellationToken.ThrowIfCancellationRequested();
         Interlocked.Increment(ref _readCount);
+        ConversationState state;
         lock (_gate)
         {
-            return _conversations.TryGetValue(userId, out var c)
+            state = _conversations.TryGetValue(userId, out var c)
                 ? new ConversationState(userId, c.Turns.ToArray(), c.Version)
                 : ConversationState.Empty(userId);
         }
+        // Read first, answer later: a held read returns what was stored when it arrived.
+        await ReadDoor.PassAsync(cancellationToken);
+        return state;
     }
 
     public async Task<AppendResult> AppendTurnAsync(string userId, StoredTurn turn, long expectedVersion, CancellationToken cancellationToken)

@@ -86,7 +86,9 @@ internal sealed class WorkerCallObserver
             await context.Invoke();
             return;
         }
-        if (context.Request.GetMethodName() == nameof(IAsyncEnumerableGrainExtension.StartEnumeration)
+        // Generic methods are named with their type parameters, e.g. "StartEnumeration<T>".
+        string method = context.Request.GetMethodName();
+        if (method.StartsWith(nameof(IAsyncEnumerableGrainExtension.StartEnumeration), StringComparison.Ordinal)
             && context.Request.GetArgument(1) is IInvokable { } inner && inner.GetInterfaceType() == typeof(IInferenceWorker)
             && inner.GetArgument(0) is ChatGenerationRequest request)
         {
@@ -97,7 +99,7 @@ internal sealed class WorkerCallObserver
         try
         {
             await context.Invoke();
-            ended = context.Request.GetMethodName() == nameof(IAsyncEnumerableGrainExtension.DisposeAsync)
+            ended = method.StartsWith(nameof(IAsyncEnumerableGrainExtension.DisposeAsync), StringComparison.Ordinal)
                 || context.Result is ValueTuple<EnumerationResult, object?> result && (result.Item1 & Terminal) != 0;
         }
         finally
