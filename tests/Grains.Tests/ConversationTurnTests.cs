@@ -83,7 +83,8 @@ public sealed class ConversationTurnTests(TinyModelFixture model)
         var uninterrupted = await second.Conversation("carol").SendMessageAsync(new ChatTurnRequest("t3", "谢谢"), TestTimeout.Token);
         afterRestart.TurnNumber.Should().Be(4);
         afterRestart.Reply.Should().Be(uninterrupted.Reply);
-        restarted.Observer.RequestsOf("carol").Single().Messages.Should().HaveCount(7, "the restarted cluster's prompt carries the three stored turns");
+        restarted.Observer.RequestsOf("carol").Single().Messages
+            .Should().HaveCount(7, "the restarted cluster's prompt carries the three stored turns");
     }
 
     [Fact]

@@ -150,9 +150,11 @@ public sealed class OrleansCallTests(TinyModelFixture model)
         await using var cluster = await QwenTestCluster.StartAsync(model, new TestClusterSettings { Silos = 3 });
         await cluster.WaitForPlacementViewAsync();
         string[] users = [.. Enumerable.Range(0, 12).Select(i => $"w{i}")];
-        var generated = await Task.WhenAll(users.Select(u => cluster.Conversation(u).SendMessageAsync(new ChatTurnRequest("1", "hi"), TestTimeout.Token)));
+        Task<ChatTurnResult[]> SendAll() =>
+            Task.WhenAll(users.Select(u => cluster.Conversation(u).SendMessageAsync(new ChatTurnRequest("1", "hi"), TestTimeout.Token)));
+        var generated = await SendAll();
         // A stored turn is answered by the conversation grain itself, with its own silo's id.
-        var replayed = await Task.WhenAll(users.Select(u => cluster.Conversation(u).SendMessageAsync(new ChatTurnRequest("1", "hi"), TestTimeout.Token)));
+        var replayed = await SendAll();
 
         replayed.Should().OnlyContain(r => r.FinishReason == ConversationGrain.StoredFinishReason);
         replayed.Select(r => r.SiloId).Should().Equal(generated.Select(r => r.SiloId), "each worker ran on its caller's silo");
@@ -213,7 +215,8 @@ public sealed class OrleansCallTests(TinyModelFixture model)
             status.State.Should().Be(i == 2 ? SiloStatusReport.Cold : SiloStatusReport.Active);
             (status.Load is null).Should().Be(i == 2);
         }
-        (await cluster.SiloGrain(1).AnalyzeSentimentAsync(new SentimentRequest("好"), TestTimeout.Token)).SiloId.Should().Be(QwenTestCluster.SiloName(1));
+        (await cluster.SiloGrain(1).AnalyzeSentimentAsync(new SentimentRequest("好"), TestTimeout.Token)).SiloId
+            .Should().Be(QwenTestCluster.SiloName(1));
         var onCold = () => cluster.SiloGrain(2).AnalyzeSentimentAsync(new SentimentRequest("好"), TestTimeout.Token);
         (await onCold.Should().ThrowAsync<GrainCallException>()).Which.Kind.Should().Be(GrainErrorKind.Unavailable);
 
@@ -229,7 +232,8 @@ public sealed class OrleansCallTests(TinyModelFixture model)
 
         await cluster.SiloGrain(2).WarmUpAsync(TestTimeout.Token);
         (await cluster.SiloGrain(2).GetStatusAsync(TestTimeout.Token)).State.Should().Be(SiloStatusReport.Active);
-        (await cluster.SiloGrain(2).AnalyzeSentimentAsync(new SentimentRequest("好"), TestTimeout.Token)).SiloId.Should().Be(QwenTestCluster.SiloName(2));
+        (await cluster.SiloGrain(2).AnalyzeSentimentAsync(new SentimentRequest("好"), TestTimeout.Token)).SiloId
+            .Should().Be(QwenTestCluster.SiloName(2));
     }
 
     [Fact]

@@ -138,7 +138,8 @@ internal sealed class QwenTestCluster : IAsyncDisposable
         await TestTimeout.UntilAsync(() => silos.All(viewer =>
         {
             var view = viewer.ServiceProvider.GetRequiredService<WarmSilos>();
-            return silos.All(s => view.IsWarm(s.SiloAddress) == (s.ServiceProvider.GetRequiredService<ISiloModel>().State == SiloStatusReport.Active));
+            return silos.All(s =>
+                view.IsWarm(s.SiloAddress) == (s.ServiceProvider.GetRequiredService<ISiloModel>().State == SiloStatusReport.Active));
         }), TimeSpan.FromSeconds(30), "every silo's placement knows which silos are warm");
     }
 
