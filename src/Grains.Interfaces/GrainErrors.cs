@@ -20,11 +20,26 @@ public enum GrainErrorKind
     Timeout,
 }
 
-/// <summary>A failed grain call; the message says what was wrong. It crosses silo and client boundaries intact.</summary>
+/// <summary>
+/// A failed grain call; the message says what was wrong. It crosses silo and client boundaries intact:
+/// its kind and message, not its <see cref="Cause"/>.
+/// </summary>
 [GenerateSerializer, Alias("qwen.GrainCallException")]
 public sealed class GrainCallException : Exception
 {
-    public GrainCallException(GrainErrorKind kind, string message, Exception? inner = null) : base(message, inner) => Kind = kind;
+    public GrainCallException(GrainErrorKind kind, string message, Exception? cause = null) : base(message)
+    {
+        Kind = kind;
+        Cause = cause;
+    }
+
+    /// <summary>
+    /// The internal error behind this one, on the silo that threw it only. Not the inner exception: an inner
+    /// exception is serialized with the call's result, and the engine's and the stores' exception types have
+    /// no codec, so the caller would get a serialization error instead of this exception.
+    /// </summary>
+    [field: NonSerialized]
+    public Exception? Cause { get; }
 
     [Id(0)]
     public GrainErrorKind Kind { get; private set; }

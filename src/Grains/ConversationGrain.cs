@@ -132,12 +132,17 @@ public sealed partial class ConversationGrain : Grain, IConversationGrain
 
     public async Task<ConversationHistory> GetHistoryAsync(CancellationToken cancellationToken)
     {
-        var state = _state ??= await ReadStateAsync(cancellationToken);
+        ValidateUserId();
+        var state = _state ?? await ReadStateAsync(cancellationToken);
+        // Not a plain `_state ??= await ...`: this read may have started before a streamed turn's write
+        // landed and returned after it; keeping it would make the next turn build on a stale copy.
+        _state ??= state;
         return new ConversationHistory(UserId, [.. Messages(Of(state))], Version(state));
     }
 
     public async Task ResetAsync(CancellationToken cancellationToken)
     {
+        ValidateUserId();
         await _turnGate.WaitAsync(cancellationToken);
         try
         {
@@ -153,8 +158,15 @@ public sealed partial class ConversationGrain : Grain, IConversationGrain
         }
     }
 
+    /// <summary>The key is the user id, which also names the conversation in storage and logs: refuse what no user id may be.</summary>
+    private void ValidateUserId()
+    {
+        if (UserIdFormat.Problem(UserId) is { } problem) throw Invalid(problem);
+    }
+
     private void ValidateTurn(ChatTurnRequest? request)
     {
+        ValidateUserId();
         if (request is null) throw Invalid("the turn request is missing");
         if (string.IsNullOrWhiteSpace(request.TurnId)) throw Invalid("the turn id is empty");
         if (request.TurnId.Length > MaxTurnIdLength)

@@ -6,9 +6,11 @@ namespace Qwen.Grains;
 /// <summary>
 /// The grain face of the silo's <see cref="InferenceWorker"/>: a stateless worker, so each call runs
 /// on the calling silo, and reentrant, so concurrent requests reach the engine together and
-/// continuous batching can put them into shared model steps.
+/// continuous batching can put them into shared model steps. One activation per silo: a streamed
+/// reply's later steps (MoveNext, DisposeAsync) must reach the activation that started it, and a
+/// stateless worker with several activations routes each call to any of them.
 /// </summary>
-[StatelessWorker, Reentrant]
+[StatelessWorker(1), Reentrant]
 public sealed class InferenceWorkerGrain(ISiloModel silo) : Grain, IInferenceWorker
 {
     public Task<SentimentResult> AnalyzeSentimentAsync(SentimentRequest request, CancellationToken cancellationToken) =>

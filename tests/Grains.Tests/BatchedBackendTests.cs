@@ -80,7 +80,7 @@ public sealed class BatchedBackendTests(TinyModelFixture model)
         Options.Create(new InferenceWorkerOptions { Scheduling = scheduling, MaxConcurrentRequests = 4 }), Options.Create(new SentimentPromptOptions()),
         Options.Create(new ChatPromptOptions()), new SiloIdentity("silo-b"), NullLogger<InferenceWorker>.Instance);
 
-    private static async Task<GenerationSummary> Reply(IInferenceWorker worker, ChatGenerationRequest request)
+    private static async Task<GenerationSummary> Reply(InferenceWorker worker, ChatGenerationRequest request)
     {
         GenerationSummary? summary = null;
         await foreach (var e in worker.GenerateReplyAsync(request, TestTimeout.Token)) summary = e.Summary ?? summary;

@@ -168,7 +168,7 @@ public sealed class InferenceWorkerTests(TinyModelFixture model)
     private InferenceWorker Worker(InferenceWorkerOptions options) => new(model.Model, Options.Create(options), Options.Create(new SentimentPromptOptions()),
         Options.Create(new ChatPromptOptions()), new SiloIdentity("silo-w"), NullLogger<InferenceWorker>.Instance);
 
-    private static async Task<GenerationSummary> Summary(IInferenceWorker worker, ChatGenerationRequest request)
+    private static async Task<GenerationSummary> Summary(InferenceWorker worker, ChatGenerationRequest request)
     {
         GenerationSummary? summary = null;
         await foreach (var e in worker.GenerateReplyAsync(request, TestTimeout.Token)) summary = e.Summary ?? summary;

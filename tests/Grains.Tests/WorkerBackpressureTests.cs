@@ -142,7 +142,7 @@ public sealed class WorkerBackpressureTests(TinyModelFixture model)
         await foreach (var _ in events) { }
     }
 
-    private static async Task<GenerationSummary> Reply(IInferenceWorker worker, ChatGenerationRequest request)
+    private static async Task<GenerationSummary> Reply(InferenceWorker worker, ChatGenerationRequest request)
     {
         GenerationSummary? summary = null;
         await foreach (var e in worker.GenerateReplyAsync(request, TestTimeout.Token)) summary = e.Summary ?? summary;

@@ -1,8 +1,7 @@
 using FluentAssertions;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
-using Qwen.Cluster.Membership;
-using Qwen.Cluster.Schema;
+using Qwen.Silo.Storage.Postgres;
 using Qwen.Grains.Persistence;
 using Qwen.Silo.Storage;
 using Qwen.TestSupport;
@@ -41,7 +40,7 @@ public sealed class PostgresConversationStoreTests(PostgresServerFixture postgre
     protected override async Task<IConversationStore> CreateStoreAsync()
     {
         dataSource = NpgsqlDataSource.Create(await postgres.DatabaseForAsync(GetType()));
-        await new PostgresSchemaMigrator(dataSource, [MembershipSchema.Module, ConversationSchema.Module], NullLogger<PostgresSchemaMigrator>.Instance)
+        await new PostgresSchemaMigrator(dataSource, [ConversationSchema.Module], NullLogger<PostgresSchemaMigrator>.Instance)
             .MigrateAsync(CancellationToken.None);
         return new PostgresConversationStore(dataSource, NullLogger<PostgresConversationStore>.Instance);
     }

@@ -2,8 +2,7 @@ using System.Collections.Concurrent;
 using FluentAssertions;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
-using Qwen.Cluster.Membership;
-using Qwen.Cluster.Schema;
+using Qwen.Silo.Storage.Postgres;
 using Qwen.Grains.Persistence;
 using Qwen.Silo.Storage;
 using Qwen.TestSupport;
@@ -26,7 +25,7 @@ public sealed class PostgresOutageTests(ITestOutputHelper output) : IAsyncLifeti
     {
         server = await PostgresServer.StartNewAsync(None);
         dataSource = NpgsqlDataSource.Create(server.ConnectionString);
-        await new PostgresSchemaMigrator(dataSource, [MembershipSchema.Module, ConversationSchema.Module], NullLogger<PostgresSchemaMigrator>.Instance)
+        await new PostgresSchemaMigrator(dataSource, [ConversationSchema.Module], NullLogger<PostgresSchemaMigrator>.Instance)
             .MigrateAsync(None);
         store = new PostgresConversationStore(dataSource, NullLogger<PostgresConversationStore>.Instance);
     }

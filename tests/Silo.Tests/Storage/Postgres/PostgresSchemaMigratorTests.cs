@@ -1,18 +1,22 @@
 using FluentAssertions;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
-using Qwen.Cluster.Membership;
-using Qwen.Cluster.Postgres;
-using Qwen.Cluster.Schema;
+using Qwen.Silo.Storage.Postgres;
 using Qwen.TestSupport;
 using Xunit;
 
-namespace Qwen.Cluster.Tests.Schema;
+namespace Qwen.Silo.Tests.Storage.Postgres;
 
 [Collection(PostgresServerFixture.CollectionName)]
 public sealed class PostgresSchemaMigratorTests(PostgresServerFixture postgres)
 {
     private static readonly CancellationToken None = CancellationToken.None;
+
+    private static readonly SchemaModule Ledger = new("ledger",
+    [
+        new SchemaMigration(1, "ledger table", "CREATE TABLE ledger (id integer PRIMARY KEY)"),
+        new SchemaMigration(2, "ledger amount", "ALTER TABLE ledger ADD COLUMN amount bigint NOT NULL DEFAULT 0"),
+    ]);
 
     private static readonly SchemaModule Notes = new("notes",
     [
@@ -25,20 +29,20 @@ public sealed class PostgresSchemaMigratorTests(PostgresServerFixture postgres)
     {
         await using NpgsqlDataSource dataSource = await FreshDatabaseAsync();
 
-        IReadOnlyList<AppliedMigration> applied = await Migrator(dataSource, MembershipSchema.Module, Notes).MigrateAsync(None);
+        IReadOnlyList<AppliedMigration> applied = await Migrator(dataSource, Ledger, Notes).MigrateAsync(None);
 
-        applied.Select(m => (m.Module, m.Version)).Should().Equal(("membership", 1), ("membership", 2), ("notes", 1), ("notes", 2));
-        (await TablesAsync(dataSource)).Should().BeEquivalentTo("schema_version", "silos", "notes");
-        (await VersionRowsAsync(dataSource)).Should().Equal("membership 1", "membership 2", "notes 1", "notes 2");
+        applied.Select(m => (m.Module, m.Version)).Should().Equal(("ledger", 1), ("ledger", 2), ("notes", 1), ("notes", 2));
+        (await TablesAsync(dataSource)).Should().BeEquivalentTo("schema_version", "ledger", "notes");
+        (await VersionRowsAsync(dataSource)).Should().Equal("ledger 1", "ledger 2", "notes 1", "notes 2");
     }
 
     [Fact]
     public async Task Running_again_applies_nothing()
     {
         await using NpgsqlDataSource dataSource = await FreshDatabaseAsync();
-        await Migrator(dataSource, MembershipSchema.Module, Notes).MigrateAsync(None);
+        await Migrator(dataSource, Ledger, Notes).MigrateAsync(None);
 
-        (await Migrator(dataSource, MembershipSchema.Module, Notes).MigrateAsync(None)).Should().BeEmpty();
+        (await Migrator(dataSource, Ledger, Notes).MigrateAsync(None)).Should().BeEmpty();
         (await VersionRowsAsync(dataSource)).Should().HaveCount(4);
     }
 
@@ -52,7 +56,7 @@ public sealed class PostgresSchemaMigratorTests(PostgresServerFixture postgres)
             var start = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             Task<IReadOnlyList<AppliedMigration>>[] running = [.. processes.Select(dataSource => Task.Run(async () =>
             {
-                PostgresSchemaMigrator migrator = Migrator(dataSource, MembershipSchema.Module, Notes);
+                PostgresSchemaMigrator migrator = Migrator(dataSource, Ledger, Notes);
                 await start.Task;
                 return await migrator.MigrateAsync(None);
             }))];
@@ -60,9 +64,9 @@ public sealed class PostgresSchemaMigratorTests(PostgresServerFixture postgres)
             IReadOnlyList<AppliedMigration>[] results = await Task.WhenAll(running);
 
             results.SelectMany(r => r).Select(m => $"{m.Module} {m.Version}")
-                .Should().BeEquivalentTo(["membership 1", "membership 2", "notes 1", "notes 2"]);
+                .Should().BeEquivalentTo(["ledger 1", "ledger 2", "notes 1", "notes 2"]);
             results.Count(r => r.Count > 0).Should().Be(1, "the first process to take the lock applies everything");
-            (await VersionRowsAsync(processes[0])).Should().Equal("membership 1", "membership 2", "notes 1", "notes 2");
+            (await VersionRowsAsync(processes[0])).Should().Equal("ledger 1", "ledger 2", "notes 1", "notes 2");
         }
         finally
         {
@@ -95,10 +99,10 @@ public sealed class PostgresSchemaMigratorTests(PostgresServerFixture postgres)
         await using NpgsqlDataSource dataSource = await FreshDatabaseAsync();
         var broken = new SchemaModule("broken", [new SchemaMigration(1, "typo", "CREATE TABLEE oops (id integer)")]);
 
-        await Migrator(dataSource, MembershipSchema.Module, broken).Invoking(m => m.MigrateAsync(None))
+        await Migrator(dataSource, Ledger, broken).Invoking(m => m.MigrateAsync(None))
             .Should().ThrowAsync<PostgresUnavailableException>().WithMessage("*rejected*42601*syntax error*");
 
-        (await TablesAsync(dataSource)).Should().BeEmpty("schema_version and silos were created in the rolled-back transaction");
+        (await TablesAsync(dataSource)).Should().BeEmpty("schema_version and ledger were created in the rolled-back transaction");
     }
 
     [Fact]

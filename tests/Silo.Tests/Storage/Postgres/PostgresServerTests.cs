@@ -3,7 +3,7 @@ using Npgsql;
 using Qwen.TestSupport;
 using Xunit;
 
-namespace Qwen.Cluster.Tests.Postgres;
+namespace Qwen.Silo.Tests.Storage.Postgres;
 
 /// <summary>The private test server itself: it survives stop/restart with its data and leaves nothing behind.</summary>
 public sealed class PostgresServerTests

@@ -1,13 +1,12 @@
 using FluentAssertions;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
-using Qwen.Cluster.Membership;
-using Qwen.Cluster.Postgres;
-using Qwen.Cluster.Schema;
+using Qwen.Silo.Storage;
+using Qwen.Silo.Storage.Postgres;
 using Qwen.TestSupport;
 using Xunit;
 
-namespace Qwen.Cluster.Tests.Postgres;
+namespace Qwen.Silo.Tests.Storage.Postgres;
 
 /// <summary>No server at the configured address: every operation says which server it could not reach.</summary>
 public sealed class UnreachableDatabaseTests : IAsyncDisposable
@@ -24,22 +23,24 @@ public sealed class UnreachableDatabaseTests : IAsyncDisposable
     }
 
     [Fact]
-    public async Task Membership_calls_fail_with_a_message_naming_host_port_and_database()
+    public async Task Work_fails_with_a_message_naming_host_port_and_database_but_no_password()
     {
-        var table = new PostgresMembershipTable(dataSource, NullLogger<PostgresMembershipTable>.Instance);
+        var executor = new PostgresExecutor(dataSource, (message, server, e) => new PostgresUnavailableException(message, server, e));
 
-        var failure = await table.Invoking(t => t.ReadAllAsync(CancellationToken.None)).Should().ThrowAsync<PostgresUnavailableException>();
+        var failure = await executor.Invoking(x => x.RunAsync<int>((_, _) => Task.FromResult(1), CancellationToken.None))
+            .Should().ThrowAsync<PostgresUnavailableException>();
 
         failure.Which.Message.Should().Contain($"127.0.0.1:{port}").And.Contain("database 'qwen'").And.Contain("unreachable")
             .And.NotContain("secret-word");
         failure.Which.Server.Should().Be($"127.0.0.1:{port}, database 'qwen'");
         failure.Which.InnerException.Should().BeAssignableTo<NpgsqlException>();
+        executor.Server.Should().Be($"127.0.0.1:{port}, database 'qwen'");
     }
 
     [Fact]
     public async Task Migration_at_start_fails_with_the_same_clear_error()
     {
-        var migrator = new PostgresSchemaMigrator(dataSource, [MembershipSchema.Module], NullLogger<PostgresSchemaMigrator>.Instance);
+        var migrator = new PostgresSchemaMigrator(dataSource, [ConversationSchema.Module], NullLogger<PostgresSchemaMigrator>.Instance);
 
         await migrator.Invoking(m => m.MigrateAsync(CancellationToken.None))
             .Should().ThrowAsync<PostgresUnavailableException>().WithMessage($"PostgreSQL at 127.0.0.1:{port}*unreachable*");
