@@ -15,7 +15,8 @@ restore  loads FILE into a database whose schema is in place (deploy/postgres/se
          --replace is given, which deletes them first. Stop the silos before --replace: a
          silo's cached conversation would not match the restored one.
 
-The membership table is not backed up: silos register again when they start.
+Cluster membership is not in the database (it lives in Redis) and needs no backup: silos
+register again when they start.
 Connection: --dbname "host=db port=5432 dbname=qwen user=qwen" or the libpq variables
 (PGHOST, PGPORT, PGDATABASE, PGUSER, PGPASSWORD or ~/.pgpass).
 

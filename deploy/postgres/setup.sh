@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Creates the cluster's PostgreSQL role and database and migrates the schema.
+# Creates the cluster's PostgreSQL role and database (conversations only) and migrates the schema.
 # Safe to run again: what exists is left as it is, and the migration applies only what is missing.
 set -euo pipefail
 
@@ -7,8 +7,9 @@ usage() {
   cat <<'EOF'
 Usage: deploy/postgres/setup.sh [options]
 
-Creates the login role and the database of a Qwen cluster and migrates its schema
-(membership, conversations) with `qwen db migrate`. Running it again changes nothing.
+Creates the login role and the database of a Qwen cluster and migrates its schema with
+`qwen db migrate`: the conversations module (tables conversations and turns). Cluster
+membership is not here: it lives in Redis. Running it again changes nothing.
 
 Administrator connection (a superuser, or a role with CREATEROLE and CREATEDB):
   --host HOST          server host (PGHOST, default localhost)
@@ -20,7 +21,7 @@ Administrator connection (a superuser, or a role with CREATEROLE and CREATEDB):
 
 What to create:
   --database NAME      database (QWEN_DB_NAME, default qwen)
-  --role NAME          login role the silos and the Api use (QWEN_DB_ROLE, default qwen)
+  --role NAME          login role the silos use (QWEN_DB_ROLE, default qwen)
                        its password: QWEN_DB_PASSWORD, or --password-file FILE (first line);
                        needed when the role is created or --update-password is given
   --password-file FILE read the role's password from FILE
@@ -167,5 +168,5 @@ if [ "$migrate" = true ]; then
   fi
 fi
 
-echo "done. Give the silos and the Api:"
+echo "done. Give the silos (in /etc/qwen/silo.env; the Api needs no database):"
 echo "  Postgres__ConnectionString=$connection;Password=<the role's password>"

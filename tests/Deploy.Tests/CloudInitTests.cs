@@ -64,6 +64,28 @@ public sealed class CloudInitTests : IDisposable
         publish.Should().Contain("Silo:silo").And.Contain("Cli:cli").And.Contain("cp -r \"$root/deploy\"");
     }
 
+    [Fact]
+    public async Task Bootstrap_settings_bind_to_silo_options_and_carry_redis_and_the_database()
+    {
+        string file = Path.Combine(_root, "bootstrap.env");
+        var extract = await ScriptRun.RunAsync("/usr/bin/python3",
+        [
+            "-c",
+            "import sys, yaml; d = yaml.safe_load(open(sys.argv[1])); " +
+            "f = [w for w in d['write_files'] if w['path'] == '/etc/qwen/bootstrap.env'][0]; " +
+            "open(sys.argv[2], 'w').write(f['content'])",
+            UserData, file,
+        ]);
+        extract.ExitCode.Should().Be(0, extract.ToString());
+        var values = EnvironmentFile.Read(file);
+
+        // The bootstrap copies every non-empty Section__Key line into /etc/qwen/silo.env.
+        var settings = values.Where(kv => kv.Key.Contains("__", StringComparison.Ordinal)).ToDictionary();
+        EnvironmentFileTests.Unbound(settings, EnvironmentFileTests.SiloOptionsBySection).Should().BeEmpty();
+        settings.Keys.Should().Contain(["Cluster__Redis", "Cluster__AdvertisedAddress", "Postgres__ConnectionString"]);
+        settings.Keys.Should().NotContain(["Cluster__SiloPort", "Cluster__GatewayPort"], "the unit derives them from the instance");
+    }
+
     [Theory]
     [InlineData("fetch-model.sh")]
     [InlineData("publish.sh")]

@@ -12,7 +12,9 @@ namespace Qwen.Deploy.Tests;
 /// <summary>
 /// deploy/postgres/setup.sh against a private PostgreSQL server: the first run creates the role,
 /// the database and the schema (with the qwen tool's migrator), a second run changes nothing,
-/// and a silo configured from deploy/systemd/silo.env joins the cluster through that role.
+/// and a silo configured from deploy/systemd/silo.env and started with the unit's command line
+/// keeps its conversations through that role and joins the membership in a Redis server run
+/// from deploy/redis/qwen.conf.
 /// </summary>
 [Collection(PostgresServerFixture.CollectionName)]
 public sealed class PostgresSetupTests(PostgresServerFixture postgres)
@@ -30,13 +32,13 @@ public sealed class PostgresSetupTests(PostgresServerFixture postgres)
         first.ExitCode.Should().Be(0, first.ToString());
         first.Stdout.Should().Contain($"created role '{role}'")
             .And.Contain($"created database '{database}' owned by '{role}'")
-            .And.Contain("applied membership v1")
-            .And.Contain("applied membership v2")
             .And.Contain("applied conversations v1");
+        first.Stdout.Should().NotContain("membership", "membership lives in Redis now; the database holds conversations only");
         var afterFirst = await SnapshotAsync(role, database);
+        afterFirst.Where(line => line.StartsWith("table ", StringComparison.Ordinal)).Should()
+            .BeEquivalentTo([$"table conversations owner={role}", $"table schema_version owner={role}", $"table turns owner={role}"]);
         afterFirst.Should().Contain($"role {role} super=False createrole=False createdb=False login=True scram=True")
             .And.Contain($"database owner={role} acl={{{role}=CTc/{role}}}")
-            .And.Contain($"table silos owner={role}")
             .And.Contain($"table turns owner={role}")
             .And.Contain($"table conversations owner={role}");
 
@@ -45,7 +47,7 @@ public sealed class PostgresSetupTests(PostgresServerFixture postgres)
         second.ExitCode.Should().Be(0, second.ToString());
         second.Stdout.Should().Contain($"role '{role}' exists; left unchanged")
             .And.Contain($"database '{database}' exists; left unchanged")
-            .And.Contain("schema up to date: conversations v1, membership v2");
+            .And.Contain("schema up to date: conversations v1");
         second.Stdout.Should().NotContain("created").And.NotContain("applied");
         (await SnapshotAsync(role, database)).Should().Equal(afterFirst, "a second run must change nothing");
 
@@ -88,29 +90,77 @@ public sealed class PostgresSetupTests(PostgresServerFixture postgres)
         try
         {
             ModelDirectoryBuilder.Build(model, QwenConfig.Tiny, new HashWeightSource(QwenConfig.Tiny, 7), new ModelBuildOptions());
+            await using var redis = await RedisServer.StartAsync("redis1pass2word3");
             var environment = EnvironmentFile.Read(DeployPaths.Deploy("systemd", "silo.env"));
+            environment["Cluster__Redis"] = redis.Configuration;
+            environment["Cluster__AdvertisedAddress"] = "127.0.0.1";
             environment["Postgres__ConnectionString"] = new NpgsqlConnectionStringBuilder
             {
                 Host = postgres.Server.Host, Port = postgres.Server.Port, Database = database, Username = role, Password = Password,
             }.ConnectionString;
             environment["Model__Path"] = model;
             environment["Model__Threads"] = "1";
-            environment["QWEN_ADVERTISED_HOST"] = "127.0.0.1";
-            int port = FreePort.Next();
-            string siloId = $"{Environment.MachineName}-{port}";
+            int port = FreeInstancePort();
 
             // The silo unit's own command line, as systemd expands it for qwen-silo@PORT on this host.
-            await using var silo = ServiceProcess.Start("silo", RepositoryPaths.BuiltAssembly("Silo", "Qwen.Silo.dll"), port,
-                SiloUnitArguments(port, environment), environment);
+            var arguments = SiloUnitArguments(port, environment);
+            arguments.Should().Contain([$"--Cluster:SiloPort=1{port}", $"--Cluster:GatewayPort=2{port}"]);
+            arguments.Should().NotContain(a => a.Contains(redis.Password, StringComparison.Ordinal) || a.Contains(Password, StringComparison.Ordinal),
+                "passwords come from the environment file, never the command line");
+            await using var silo = ServiceProcess.Start("silo", RepositoryPaths.BuiltAssembly("Silo", "Qwen.Silo.dll"), port, arguments, environment);
             await silo.WaitUntilReadyAsync(TimeSpan.FromSeconds(90));
 
-            (await ScalarAsync($"SELECT status FROM silos WHERE silo_id = '{siloId}'", database)).Should().Be("active", silo.RecentOutput);
-            (await silo.StopGracefullyAsync(TimeSpan.FromSeconds(60))).Should().Be(0, silo.RecentOutput);
-            (await ScalarAsync($"SELECT status FROM silos WHERE silo_id = '{siloId}'", database)).Should().Be("dead");
+            // Registered in the Redis membership at its advertised address and derived silo port.
+            string members = await MembershipAsync(redis);
+            members.Should().Contain($"127.0.0.1:1{port}", silo.RecentOutput);
+            (await ScalarAsync("SELECT count(*) FROM schema_version WHERE module = 'conversations'", database)).Should().Be(1L);
+
+            (await silo.StopGracefullyAsync(TimeSpan.FromSeconds(90))).Should().Be(0, silo.RecentOutput);
+            silo.RecentOutput.Should().NotContain("error:");
         }
         finally
         {
             Directory.Delete(model, recursive: true);
+        }
+    }
+
+    /// <summary>Every key and hash field Redis holds (Orleans' membership table), as text.</summary>
+    private static async Task<string> MembershipAsync(RedisServer redis)
+    {
+        var keys = await redis.CliAsync("KEYS", "*");
+        keys.ExitCode.Should().Be(0, keys.ToString());
+        var text = new System.Text.StringBuilder();
+        foreach (string key in keys.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var type = await redis.CliAsync("TYPE", key);
+            var value = type.Stdout.Trim() == "hash" ? await redis.CliAsync("HGETALL", key) : await redis.CliAsync("GET", key);
+            text.Append(key).Append('\n').Append(value.Stdout);
+        }
+        return text.ToString();
+    }
+
+    /// <summary>A 4-digit HTTP port whose derived silo (1PORT) and gateway (2PORT) ports are free too.</summary>
+    private static int FreeInstancePort()
+    {
+        for (int attempt = 0; attempt < 200; attempt++)
+        {
+            int port = Random.Shared.Next(7000, 10000);
+            if (new[] { port, 10000 + port, 20000 + port }.All(IsFree)) return port;
+        }
+        throw new InvalidOperationException("no free 4-digit port with free derived ports");
+    }
+
+    private static bool IsFree(int port)
+    {
+        try
+        {
+            using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, port);
+            listener.Start();
+            return true;
+        }
+        catch (System.Net.Sockets.SocketException)
+        {
+            return false;
         }
     }
 

@@ -62,17 +62,14 @@ public sealed partial class SystemdUnitTests : IDisposable
     }
 
     [Fact]
-    public void Silo_unit_gives_a_graceful_drain_time_to_finish_before_systemd_kills()
+    public void Silo_unit_gives_the_graceful_shutdown_time_to_finish_before_systemd_kills()
     {
         string unit = File.ReadAllText(DeployPaths.Deploy("systemd", SiloTemplate));
         var stopTimeout = TimeSpan.FromSeconds(int.Parse(Regex.Match(unit, @"^TimeoutStopSec=(\d+)$", RegexOptions.Multiline).Groups[1].Value,
             System.Globalization.CultureInfo.InvariantCulture));
-        var drain = TimeSpan.Parse(EnvironmentFile.Read(DeployPaths.Deploy("systemd", "silo.env"))["Silo__DrainTimeout"],
-            System.Globalization.CultureInfo.InvariantCulture);
 
-        // The silo drains for DrainTimeout, then stops its host (90 s shutdown budget in total).
-        stopTimeout.Should().BeGreaterThan(drain + TimeSpan.FromSeconds(30));
-        stopTimeout.Should().BeGreaterThanOrEqualTo(TimeSpan.FromSeconds(90));
+        // The silo host allows 90 s for its graceful stop (leave the cluster, let running calls end, deactivate grains).
+        stopTimeout.Should().BeGreaterThan(TimeSpan.FromSeconds(90));
         unit.Should().Contain("KillSignal=SIGTERM").And.Contain("Restart=on-failure");
     }
 
@@ -88,6 +85,77 @@ public sealed partial class SystemdUnitTests : IDisposable
         used.Should().NotBeEmpty();
         used.Should().OnlyContain(name => env.ContainsKey(name));
     }
+
+    [Theory]
+    [InlineData(SiloTemplate)]
+    [InlineData(ApiUnit)]
+    public void No_command_line_of_a_unit_carries_a_secret(string unit)
+    {
+        string text = File.ReadAllText(DeployPaths.Deploy("systemd", unit));
+        var commandLines = Regex.Matches(text, @"^Exec\w+=(.*)$", RegexOptions.Multiline).Select(m => m.Groups[1].Value).ToList();
+
+        // systemd expands $NAME and ${NAME} into the command line (visible in ps); $$NAME reaches the shell unexpanded.
+        var expandedBySystemd = commandLines.SelectMany(line => Regex.Matches(line, @"(?<!\$)\$\{?(\w+)").Select(m => m.Groups[1].Value)).ToList();
+
+        commandLines.Should().NotBeEmpty();
+        expandedBySystemd.Should().NotContain(["Cluster__Redis", "Postgres__ConnectionString"]);
+        expandedBySystemd.Should().NotContain(name => name.Contains("Password", StringComparison.OrdinalIgnoreCase));
+    }
+
+    [Theory]
+    [InlineData(7101)]
+    [InlineData(7102)]
+    [InlineData(9999)]
+    public void Each_instance_gets_its_own_silo_and_gateway_ports_below_the_ephemeral_range(int instance)
+    {
+        var arguments = ExecStartOf(instance);
+
+        int siloPort = PortArgument(arguments, "--Cluster:SiloPort=");
+        int gatewayPort = PortArgument(arguments, "--Cluster:GatewayPort=");
+        arguments.Should().Contain(a => a.StartsWith("--urls=http://", StringComparison.Ordinal) && a.EndsWith($":{instance}", StringComparison.Ordinal));
+        new[] { instance, siloPort, gatewayPort }.Should().OnlyHaveUniqueItems();
+        // Linux hands out outgoing ports from 32768 up: a listening port there could be taken first.
+        new[] { siloPort, gatewayPort }.Should().OnlyContain(p => p > 1024 && p < 32768);
+        PortArgument(ExecStartOf(instance == 9999 ? 9998 : instance + 1), "--Cluster:SiloPort=").Should().NotBe(siloPort);
+    }
+
+    [Theory]
+    [InlineData("7101", "", "10.0.0.5", "set Cluster__Redis")]
+    [InlineData("7101", "redis:6379,password=x", "", "set Cluster__AdvertisedAddress")]
+    [InlineData("80", "redis:6379,password=x", "10.0.0.5", "the instance must be a 4-digit HTTP port")]
+    [InlineData("7101", "redis:6379,password=x", "10.0.0.5", null)]
+    public async Task Silo_unit_refuses_to_start_without_redis_an_address_or_a_port_instance(string instance, string redis, string address, string? error)
+    {
+        string unit = File.ReadAllText(DeployPaths.Deploy("systemd", SiloTemplate));
+        string pre = Regex.Match(unit, @"^ExecStartPre=/bin/sh -c '(.*)'$", RegexOptions.Multiline).Groups[1].Value;
+        pre.Should().NotBeEmpty();
+        string script = pre.Replace("$$", "$", StringComparison.Ordinal).Replace("%i", instance, StringComparison.Ordinal);
+
+        var run = await ScriptRun.RunAsync("/bin/sh", ["-c", script],
+            new Dictionary<string, string?> { ["Cluster__Redis"] = redis, ["Cluster__AdvertisedAddress"] = address });
+
+        if (error is null)
+        {
+            run.ExitCode.Should().Be(0, run.ToString());
+        }
+        else
+        {
+            run.ExitCode.Should().Be(2, run.ToString());
+            run.Stderr.Should().Contain(error);
+            unit.Should().Contain("RestartPreventExitStatus=2");
+        }
+    }
+
+    private static List<string> ExecStartOf(int instance)
+    {
+        string unit = File.ReadAllText(DeployPaths.Deploy("systemd", SiloTemplate));
+        string execStart = Regex.Match(unit, @"^ExecStart=(.*)$", RegexOptions.Multiline).Groups[1].Value;
+        return [.. execStart.Replace("%i", instance.ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal)
+            .Split(' ', StringSplitOptions.RemoveEmptyEntries)];
+    }
+
+    private static int PortArgument(List<string> arguments, string prefix) =>
+        int.Parse(arguments.Single(a => a.StartsWith(prefix, StringComparison.Ordinal))[prefix.Length..], System.Globalization.CultureInfo.InvariantCulture);
 
     // The directives whose removal the exposure check must notice.
     [GeneratedRegex(@"^(User|Group|NoNewPrivileges|Protect\w+|Private\w+|Restrict\w+|CapabilityBoundingSet|AmbientCapabilities|SystemCall\w+|LockPersonality|RemoveIPC|UMask)=")]
