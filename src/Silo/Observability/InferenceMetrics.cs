@@ -53,7 +53,8 @@ public sealed class InferenceMetrics : IDisposable
             advice: new InstrumentAdvice<int> { HistogramBucketBoundaries = [1, 2, 4, 8, 12, 16, 24, 32, 64] });
         _stepDuration = _meter.CreateHistogram("qwen.inference.step_duration", "s", "Wall time of each model step (prefill chunk plus decode)",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5] });
-        _prefillTokens = _meter.CreateCounter<long>("qwen.inference.prefill_tokens", "{token}", "Prompt positions computed by prefill steps (padding included)");
+        _prefillTokens = _meter.CreateCounter<long>("qwen.inference.prefill_tokens", "{token}",
+            "Prompt positions computed by prefill steps (padding included)");
         worker.StepCompleted += OnStep;
     }
 
