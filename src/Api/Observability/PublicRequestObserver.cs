@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
+using Microsoft.AspNetCore.Diagnostics;
 using Qwen.Api.Hosting;
 
 namespace Qwen.Api.Observability;
@@ -77,7 +78,9 @@ public sealed class PublicRequestObserver(ApiMetrics metrics, RequestWindow wind
     /// <summary>The task a request serves, named after its route (so new endpoints are counted without a list here).</summary>
     public static string TaskOf(HttpContext context)
     {
-        string? route = (context.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText;
+        // The exception handler clears the endpoint before writing its 500; it keeps the original one for us.
+        var endpoint = context.GetEndpoint() ?? context.Features.Get<IExceptionHandlerFeature>()?.Endpoint;
+        string? route = (endpoint as RouteEndpoint)?.RoutePattern.RawText;
         string method = context.Request.Method;
         return (route, method) switch
         {
