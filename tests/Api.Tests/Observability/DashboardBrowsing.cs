@@ -109,11 +109,14 @@ internal sealed class DashboardBrowsing(string apiUrl, ITestOutputHelper output)
         }
     }
 
-    /// <summary>The number of the Orleans Dashboard's counter widget titled <paramref name="title"/>, or null.</summary>
+    /// <summary>
+    /// The number of the Orleans Dashboard's counter widget titled <paramref name="title"/>, or null (textContent, not innerText:
+    /// the page's style upper-cases the titles).
+    /// </summary>
     private static string? InfoBox(IWebDriver driver, string title) => Script(driver,
         "const box = Array.from(document.querySelectorAll('.info-box-content'))" +
-        "  .find(b => b.querySelector('.info-box-text')?.innerText.trim() === arguments[0]);" +
-        " return box ? box.querySelector('.info-box-number').innerText.trim() : null;", title) as string;
+        "  .find(b => b.querySelector('.info-box-text')?.textContent.trim() === arguments[0]);" +
+        " return box ? box.querySelector('.info-box-number').textContent.trim() : null;", title) as string;
 
     private void Screenshot(IWebDriver driver, string page)
     {
