@@ -8,7 +8,7 @@ namespace Qwen.Grains.Interfaces;
 [Alias("qwen.ISiloGrain")]
 public interface ISiloGrain : IGrainWithStringKey
 {
-    /// <summary>The silo's state and its worker's load (no load while cold).</summary>
+    /// <summary>The silo's state, its worker's load (no load while cold) and its conversations and memory (for the cluster view).</summary>
     [Alias("GetStatus")]
     Task<SiloStatusReport> GetStatusAsync(CancellationToken cancellationToken);
 
@@ -19,10 +19,6 @@ public interface ISiloGrain : IGrainWithStringKey
     /// <summary>Generates a reply on this silo's worker (a conversation given whole, nothing stored).</summary>
     [Alias("GenerateReply")]
     IAsyncEnumerable<GenerationEvent> GenerateReplyAsync(ChatGenerationRequest request, CancellationToken cancellationToken);
-
-    /// <summary>This silo's metrics in the Prometheus text format (what its own /metrics serves).</summary>
-    [Alias("GetMetricsText")]
-    Task<string> GetMetricsTextAsync(CancellationToken cancellationToken);
 
     /// <summary>Loads the model of a cold silo; returns once it serves (at once when it already does).</summary>
     [Alias("WarmUp")]
@@ -40,8 +36,9 @@ public static class SiloGrainKey
 /// <param name="SiloAddress">Orleans' address of the silo (its grain key).</param>
 /// <param name="State">"cold" (registered, model not loaded), "warming", "active" or "stopping".</param>
 /// <param name="Load">The worker's load; null while the model is not loaded.</param>
+/// <param name="Activity">The silo's conversation grains and memory; null from a silo of an earlier version.</param>
 [GenerateSerializer, Immutable, Alias("qwen.SiloStatusReport")]
-public sealed record SiloStatusReport(string SiloId, string SiloAddress, string State, WorkerLoad? Load)
+public sealed record SiloStatusReport(string SiloId, string SiloAddress, string State, WorkerLoad? Load, SiloActivity? Activity = null)
 {
     public const string Cold = "cold";
     public const string Warming = "warming";
@@ -50,3 +47,11 @@ public sealed record SiloStatusReport(string SiloId, string SiloAddress, string 
 
     public bool IsActive => State == Active;
 }
+
+/// <summary>What a silo hosts besides its worker, for the Api's cluster view (/metrics totals, /v1/cluster/status).</summary>
+/// <param name="ActiveConversations">Conversation grains active on the silo.</param>
+/// <param name="QueuedTurns">Turns waiting behind a running turn of their conversation.</param>
+/// <param name="RunningTurns">Conversation turns running.</param>
+/// <param name="ResidentBytes">The silo process's resident set size.</param>
+[GenerateSerializer, Immutable, Alias("qwen.SiloActivity")]
+public sealed record SiloActivity(int ActiveConversations, int QueuedTurns, int RunningTurns, long ResidentBytes);

@@ -18,10 +18,13 @@ namespace Qwen.Grains.Interfaces;
 /// <param name="DecodedRows">Sequence rows computed by decode steps since start: one per sequence per step, so a
 /// sequence still in the batch keeps adding to it and one that left does not (batched; 0 for sequential).</param>
 /// <param name="LastStepMilliseconds">Wall time of the latest model step (batched; 0 before the first).</param>
-/// <param name="GeneratedTokens">Reply tokens generated since start.</param>
+/// <param name="GeneratedTokens">Reply tokens generated since start, counted as each is generated.</param>
 /// <param name="Refused">Requests refused as overloaded since start.</param>
 /// <param name="Cancelled">Requests their callers cancelled (disconnects included) before they finished.</param>
 /// <param name="Expired">Requests that passed their deadline before they finished.</param>
+/// <param name="KvInUse">KV-cache positions holding tokens after the latest step (batched; 0 for sequential).</param>
+/// <param name="KvReserved">KV-cache positions reserved by the running requests.</param>
+/// <param name="KvBudget">KV-cache positions the running requests may reserve.</param>
 [GenerateSerializer, Immutable, Alias("qwen.WorkerLoad")]
 public sealed record WorkerLoad(
     string SiloId,
@@ -39,4 +42,8 @@ public sealed record WorkerLoad(
     long GeneratedTokens,
     long Refused,
     long Cancelled,
-    long Expired);
+    long Expired,
+    // Added last, with defaults: a silo of the previous version leaves them 0 during a rolling upgrade.
+    int KvInUse = 0,
+    int KvReserved = 0,
+    int KvBudget = 0);

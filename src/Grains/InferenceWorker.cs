@@ -84,7 +84,7 @@ public sealed partial class InferenceWorker : IDisposable
         remove => _backend.StepCompleted -= value;
     }
 
-    /// <summary>Reply tokens generated since start (for throughput figures).</summary>
+    /// <summary>Reply tokens generated since start, counted as each is generated (for throughput figures).</summary>
     public long GeneratedTokens => Interlocked.Read(ref _generatedTokens);
 
     /// <summary>The backlog above which new chat replies are capped, and the cap (null: not capped now).</summary>
@@ -109,7 +109,10 @@ public sealed partial class InferenceWorker : IDisposable
         GeneratedTokens,
         Interlocked.Read(ref _refused),
         Interlocked.Read(ref _cancelled),
-        Interlocked.Read(ref _expired));
+        Interlocked.Read(ref _expired),
+        _backend.Kv.InUse,
+        _backend.Kv.Reserved,
+        _backend.Kv.Budget);
 
     public async Task<SentimentResult> AnalyzeSentimentAsync(SentimentRequest request, CancellationToken cancellationToken)
     {
@@ -207,6 +210,8 @@ public sealed partial class InferenceWorker : IDisposable
             result = await Counted(_backend.GenerateAsync(new GenerationRequest(prompt.Ids, options), id =>
             {
                 generated++;
+                // Counted as each token is made, so throughput figures move with the model, not in steps at each reply's end.
+                Interlocked.Increment(ref _generatedTokens);
                 Emit(decoder.Push(id));
             }, deadline.Deadline, stopAtSequence.Token), deadline, () => stops.Stopped).ConfigureAwait(false);
         }
@@ -223,7 +228,6 @@ public sealed partial class InferenceWorker : IDisposable
             if (rest.Length > 0) deltas.TryWrite(rest);
         }
         int completionTokens = result?.Tokens.Count ?? generated;
-        Interlocked.Add(ref _generatedTokens, completionTokens);
         string finish = stops.Stopped || result!.FinishReason == FinishReason.Stop ? "stop" : "length";
         LogReply(_logger, prompt.Ids.Length, completionTokens, finish, prompt.Truncation.DroppedTurns,
             Stopwatch.GetElapsedTime(started).TotalMilliseconds);

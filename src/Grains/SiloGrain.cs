@@ -6,13 +6,15 @@ namespace Qwen.Grains;
 
 /// <summary>One silo's door: placed on the silo its key names; answers with that silo's model and worker.</summary>
 [SiloKeyedPlacement, Reentrant]
-public sealed class SiloGrain(ISiloModel silo, ISiloTelemetry telemetry, SiloIdentity identity) : Grain, ISiloGrain
+public sealed class SiloGrain(ISiloModel silo, ConversationActivity conversations, SiloIdentity identity) : Grain, ISiloGrain
 {
     public Task<SiloStatusReport> GetStatusAsync(CancellationToken cancellationToken)
     {
         string state = silo.State;
         WorkerLoad? load = state == SiloStatusReport.Active ? silo.Worker.Load() : null;
-        return Task.FromResult(new SiloStatusReport(identity.Id, this.GetPrimaryKeyString(), state, load));
+        // On Linux the working set is the resident set size (VmRSS).
+        var activity = new SiloActivity(conversations.Active, conversations.WaitingTurns, conversations.RunningTurns, Environment.WorkingSet);
+        return Task.FromResult(new SiloStatusReport(identity.Id, this.GetPrimaryKeyString(), state, load, activity));
     }
 
     public Task<SentimentResult> AnalyzeSentimentAsync(SentimentRequest request, CancellationToken cancellationToken) =>
@@ -20,8 +22,6 @@ public sealed class SiloGrain(ISiloModel silo, ISiloTelemetry telemetry, SiloIde
 
     public IAsyncEnumerable<GenerationEvent> GenerateReplyAsync(ChatGenerationRequest request, CancellationToken cancellationToken) =>
         silo.Worker.GenerateReplyAsync(request, cancellationToken);
-
-    public Task<string> GetMetricsTextAsync(CancellationToken cancellationToken) => Task.FromResult(telemetry.PrometheusText());
 
     public Task WarmUpAsync(CancellationToken cancellationToken) => silo.WarmUpAsync(cancellationToken);
 }

@@ -73,7 +73,7 @@ public sealed partial class SiloDirectory(IGrainFactory grains, TimeProvider tim
             double rate = 0;
             if (before?.Load is { } was && report.Load is { } load && now > before.LastSeen)
                 rate = Math.Max(0, load.GeneratedTokens - was.GeneratedTokens) / (now - before.LastSeen).TotalSeconds;
-            return new SiloView(report.SiloId, address, report.State, started, now, report.Load, Math.Round(rate, 2), null);
+            return new SiloView(report.SiloId, address, report.State, started, now, report.Load, Math.Round(rate, 2), null, report.Activity);
         }
         catch (Exception e) when (!cancellationToken.IsCancellationRequested)
         {

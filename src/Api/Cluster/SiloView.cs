@@ -9,8 +9,9 @@ namespace Qwen.Api.Cluster;
 /// <param name="Load">The worker's load, when the silo is active and answered.</param>
 /// <param name="TokensPerSecond">Reply tokens per second over the last polling period.</param>
 /// <param name="Error">Why the silo did not answer, or null.</param>
+/// <param name="Activity">The silo's conversations and memory, when it answered the last poll.</param>
 public sealed record SiloView(string SiloId, string Address, string Status, DateTimeOffset StartedAt, DateTimeOffset LastSeen, WorkerLoad? Load,
-    double TokensPerSecond, string? Error)
+    double TokensPerSecond, string? Error, SiloActivity? Activity = null)
 {
     public bool IsActive => Status == SiloStatusReport.Active && Error is null;
 

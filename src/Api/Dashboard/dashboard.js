@@ -7,8 +7,12 @@
   const intervalMs = Math.max(250, Number(params.get("interval")) || 1000);
   const maxPoints = 300;
 
-  const series = { t: [], rps: [], eps: [], tps: [], p50: [], p90: [], p99: [], conversations: [], queue: [] };
-  const state = { polls: 0, failures: 0, last: null, charts: {}, series };
+  const series = { t: [], rps: [], eps: [], tps: [], conversations: [], queue: [] };
+  // Latency per task: task -> { p50: [], p90: [] }, aligned with series.t (null before the task was first seen).
+  // One line per task, because sentiment (~0.1 s) and chat (seconds) mixed into one percentile swing as the mix changes.
+  const latency = {};
+  const palette = ["#2b6cb0", "#1f9d55", "#c53030", "#6b46c1", "#d69e2e", "#319795", "#b83280", "#4a5568"];
+  const state = { polls: 0, failures: 0, last: null, charts: {}, series, latency, latencyTasks: [] };
   window.qwenDashboard = state;
 
   const $ = (id) => document.getElementById(id);
@@ -22,14 +26,19 @@
     return node;
   }
 
-  function makeChart(id, lines) {
+  // lines: [label, stroke, scale?]; a second scale gets its own axis on the right.
+  function makeChart(id, lines, scales) {
     const target = $(id);
+    const names = scales || ["y"];
     const opts = {
       width: Math.max(300, target.clientWidth - 8),
       height: 220,
-      scales: { x: { time: true } },
-      series: [{}, ...lines.map(([label, stroke]) => ({ label, stroke, width: 2, points: { show: false } }))],
-      axes: [{}, { size: 56 }],
+      scales: Object.fromEntries([["x", { time: true }], ...names.map((s) => [s, { auto: true }])]),
+      series: [{}, ...lines.map(([label, stroke, scale]) => ({ label, stroke, scale: scale || names[0], width: 2, points: { show: false } }))],
+      axes: [{}, ...names.map((scale, i) => ({
+        scale, size: 56, side: i === 0 ? 3 : 1, grid: { show: i === 0 },
+        label: scales ? lines.filter(([, , s]) => (s || names[0]) === scale).map(([l]) => l).join(", ") : undefined,
+      }))],
       legend: { live: false },
     };
     const empty = [[], ...lines.map(() => [])];
@@ -38,8 +47,10 @@
 
   function charts() {
     if (state.charts.throughput) return;
-    state.charts.throughput = makeChart("chart-throughput", [["requests/s", "#2b6cb0"], ["tokens/s", "#1f9d55"], ["errors/s", "#c53030"]]);
-    state.charts.latency = makeChart("chart-latency", [["p50", "#2b6cb0"], ["p90", "#d69e2e"], ["p99", "#c53030"]]);
+    // Tokens/s runs in the hundreds while requests/s is a few: each gets its own axis, so neither flattens the other.
+    state.charts.throughput = makeChart("chart-throughput",
+      [["requests/s", "#2b6cb0", "rps"], ["errors/s", "#c53030", "rps"], ["tokens/s", "#1f9d55", "tps"]], ["rps", "tps"]);
+    state.charts.latency = makeChart("chart-latency", []);
     state.charts.conversations = makeChart("chart-conversations", [["active conversations", "#6b46c1"], ["queue", "#d69e2e"]]);
     window.addEventListener("resize", () => {
       for (const [name, chart] of Object.entries(state.charts)) {
@@ -49,23 +60,43 @@
     });
   }
 
+  // A task seen for the first time gets a p50 line (solid) and a p90 line (dashed) in its own colour.
+  function addLatencyTask(task) {
+    const chart = state.charts.latency;
+    const stroke = palette[state.latencyTasks.length % palette.length];
+    latency[task] = { p50: series.t.map(() => null), p90: series.t.map(() => null) };
+    state.latencyTasks.push(task);
+    chart.addSeries({ label: `${task} p50`, stroke, width: 2, points: { show: false } });
+    chart.addSeries({ label: `${task} p90`, stroke, width: 1, dash: [6, 4], points: { show: false } });
+  }
+
   function push(status) {
     const t = Date.parse(status.time) / 1000;
     const r = status.requests;
+    const byTask = r.by_task || {};
+    for (const task of Object.keys(byTask)) if (!latency[task]) addLatencyTask(task);
     const values = {
       t, rps: r.per_second, eps: r.errors_per_second, tps: status.cluster.tokens_per_second,
-      p50: r.latency_ms.p50, p90: r.latency_ms.p90, p99: r.latency_ms.p99,
       conversations: status.cluster.active_conversations, queue: status.cluster.queue,
     };
+    const trim = (a) => { if (a.length > maxPoints) a.shift(); };
     for (const [k, v] of Object.entries(values)) {
       series[k].push(v);
-      if (series[k].length > maxPoints) series[k].shift();
+      trim(series[k]);
     }
-    state.charts.throughput.setData([series.t, series.rps, series.tps, series.eps]);
-    state.charts.latency.setData([series.t, series.p50, series.p90, series.p99]);
+    // A task without answered requests in the window has no percentile: a gap, not a drop to zero.
+    for (const task of state.latencyTasks) {
+      const answered = byTask[task] && byTask[task].count > byTask[task].errors;
+      latency[task].p50.push(answered ? byTask[task].latency_ms.p50 : null);
+      latency[task].p90.push(answered ? byTask[task].latency_ms.p90 : null);
+      trim(latency[task].p50);
+      trim(latency[task].p90);
+    }
+    state.charts.throughput.setData([series.t, series.rps, series.eps, series.tps]);
+    state.charts.latency.setData([series.t, ...state.latencyTasks.flatMap((task) => [latency[task].p50, latency[task].p90])]);
     state.charts.conversations.setData([series.t, series.conversations, series.queue]);
     $("throughput-latest").textContent = `${fmt(values.rps, 2)} req/s · ${fmt(values.tps)} tok/s`;
-    $("latency-latest").textContent = `p50 ${fmt(values.p50, 0)} · p90 ${fmt(values.p90, 0)} · p99 ${fmt(values.p99, 0)}`;
+    $("latency-latest").textContent = Object.entries(byTask).map(([task, v]) => `${task} p50 ${fmt(v.latency_ms.p50, 0)}`).join(" · ");
     $("conversations-latest").textContent = `${values.conversations} active · ${values.queue} queued`;
   }
 

@@ -17,7 +17,10 @@ public sealed class ApiMetrics : IDisposable
         _meter = meters.Create(MeterName);
         _requests = _meter.CreateCounter<long>("qwen.api.requests", "{request}", "Requests answered by the Api, by task and HTTP status");
         _duration = _meter.CreateHistogram("qwen.api.request_duration", "s", "Time from request to the end of the response, by task",
-            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 1.5, 2, 3, 5, 10, 30, 60, 120] });
+            advice: new InstrumentAdvice<double>
+            {
+                HistogramBucketBoundaries = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 1.5, 2, 3, 5, 10, 30, 60, 120],
+            });
         _inFlight = _meter.CreateUpDownCounter<long>("qwen.api.in_flight", "{request}", "Requests being answered now");
     }
 

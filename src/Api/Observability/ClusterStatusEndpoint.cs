@@ -1,3 +1,5 @@
+using Qwen.Api.Cluster;
+using Qwen.Grains.Interfaces;
 
 namespace Qwen.Api.Observability;
 
@@ -13,17 +15,16 @@ public static class ClusterStatusEndpoint
     /// <summary>The window over which request rates and latency percentiles are computed.</summary>
     public static readonly TimeSpan Window = TimeSpan.FromSeconds(10);
 
-    public static IEndpointRouteBuilder MapClusterStatus(this IEndpointRouteBuilder app)
+    public static IEndpointRouteBuilder MapClusterStatus(this IEndpointRouteBuilder app, bool clustered)
     {
-        app.MapGet(Path, async (ISiloMetricsSource silos, RequestWindow requests, RecentErrors errors, TimeProvider time, CancellationToken ct) =>
+        app.MapGet(Path, (SiloDirectory directory, RequestWindow requests, RecentErrors errors, TimeProvider time) =>
         {
-            var snapshots = await silos.ReadAsync(ct);
-            var siloViews = snapshots.Select(SiloView).ToArray();
-            var live = siloViews.Where(s => s.status == "active").ToArray();
+            var siloViews = directory.All.Select(SiloView).ToArray();
+            var live = siloViews.Where(s => s.status == SiloStatusReport.Active).ToArray();
             return Results.Json(new
             {
                 time = time.GetUtcNow(),
-                mode = silos.IsEmbedded ? "embedded" : "cluster",
+                mode = clustered ? "cluster" : "embedded",
                 silos = siloViews,
                 cluster = new
                 {
@@ -52,34 +53,32 @@ public static class ClusterStatusEndpoint
         return app;
     }
 
-    private static SiloStatusView SiloView(SiloMetricsSnapshot s)
+    // Figures from the silo's last status report (polled every second); zeros for a silo that did not answer.
+    private static SiloStatusView SiloView(SiloView silo)
     {
-        double Read(string family) => s.Value(family) ?? 0;
-        var silo = s.Silo;
+        var load = silo.Load;
+        var activity = silo.Activity;
         return new SiloStatusView(
             id: silo.SiloId,
             endpoint: silo.Address,
             status: silo.Status,
-            reachable: s.Error is null && silo.Error is null,
-            error: s.Error ?? silo.Error,
+            reachable: silo.Error is null && activity is not null,
+            error: silo.Error,
             started_at: silo.StartedAt,
             last_heartbeat: silo.LastSeen,
-            model_loaded: silo.Load is not null,
-            queue: (int)Read("qwen_inference_queue_depth"),
-            queued_turns: (int)Read("qwen_silo_queued_turns"),
-            running: (int)Read("qwen_inference_running"),
-            // Live figures when the silo answered; otherwise what its last report said (as routing uses it).
-            load: s.Error is null
-                ? (int)(Read("qwen_inference_queue_depth") + Read("qwen_silo_queued_turns") + Read("qwen_inference_running"))
-                : silo.Backlog,
-            batch_size: (int)Read("qwen_inference_batch_size"),
+            model_loaded: load is not null,
+            queue: load?.Queued ?? 0,
+            queued_turns: activity?.QueuedTurns ?? 0,
+            running: load?.Running ?? 0,
+            load: silo.Backlog + (activity?.QueuedTurns ?? 0),
+            batch_size: load?.BatchSize ?? 0,
             tokens_per_second: silo.TokensPerSecond,
-            generated_tokens: (long)Read("qwen_inference_generated_tokens_total"),
-            active_conversations: (int)Read("qwen_silo_active_conversations"),
-            kv_in_use: (int)Read("qwen_inference_kv_in_use"),
-            kv_reserved: (int)Read("qwen_inference_kv_reserved"),
-            kv_budget: (int)Read("qwen_inference_kv_budget"),
-            rss_bytes: (long)Read("process_resident_memory_bytes"));
+            generated_tokens: load?.GeneratedTokens ?? 0,
+            active_conversations: activity?.ActiveConversations ?? 0,
+            kv_in_use: load?.KvInUse ?? 0,
+            kv_reserved: load?.KvReserved ?? 0,
+            kv_budget: load?.KvBudget ?? 0,
+            rss_bytes: activity?.ResidentBytes ?? 0);
     }
 
     private static object RequestsView(IReadOnlyList<RequestWindow.Entry> recent)
@@ -91,6 +90,8 @@ public static class ClusterStatusEndpoint
             count = recent.Count,
             per_second = Math.Round(recent.Count / seconds, 3),
             errors_per_second = Math.Round(recent.Count(e => e.IsError) / seconds, 3),
+            // Clients that hung up (499) are neither errors nor answered; shown apart so they are not lost.
+            client_closed_per_second = Math.Round(recent.Count(e => e.ClientClosed) / seconds, 3),
             latency_ms = Percentiles(recent),
             by_task = recent.GroupBy(e => e.Task).OrderBy(g => g.Key).ToDictionary(g => g.Key, g => new
             {
@@ -102,10 +103,10 @@ public static class ClusterStatusEndpoint
         };
     }
 
-    // Latency of answered requests only: refusals are fast and would hide slow service.
+    // Latency of answered requests only: refusals are fast and would hide slow service; a hang-up has no answer to time.
     private static object Percentiles(IReadOnlyList<RequestWindow.Entry> entries)
     {
-        var sorted = entries.Where(e => !e.IsError).Select(e => e.LatencyMs).Order().ToArray();
+        var sorted = entries.Where(e => e.IsAnswered).Select(e => e.LatencyMs).Order().ToArray();
         return new
         {
             p50 = Math.Round(RequestWindow.Percentile(sorted, 50), 1),
@@ -117,7 +118,8 @@ public static class ClusterStatusEndpoint
     // Property names are the JSON names the dashboard reads.
 #pragma warning disable IDE1006
     private sealed record SiloStatusView(string id, string endpoint, string status, bool reachable, string? error, DateTimeOffset started_at,
-        DateTimeOffset last_heartbeat, bool model_loaded, int queue, int queued_turns, int running, int load, int batch_size, double tokens_per_second,
+        DateTimeOffset last_heartbeat, bool model_loaded, int queue, int queued_turns, int running, int load, int batch_size,
+        double tokens_per_second,
         long generated_tokens, int active_conversations, int kv_in_use, int kv_reserved, int kv_budget, long rss_bytes);
 #pragma warning restore IDE1006
 }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
+using Microsoft.AspNetCore.Diagnostics;
 using Qwen.Api.Hosting;
 
 namespace Qwen.Api.Observability;
@@ -8,7 +9,7 @@ namespace Qwen.Api.Observability;
 /// <summary>
 /// Middleware that measures every public request: metrics by task and status, the recent
 /// window for the dashboard's rates and percentiles, and the recent-errors list with each
-/// failure's message. Operational paths (metrics, health, dashboard) are left out.
+/// failure's message. Operational paths (metrics, health, both dashboards) are left out.
 /// </summary>
 public sealed class PublicRequestObserver(ApiMetrics metrics, RequestWindow window, RecentErrors errors, TimeProvider time)
 {
@@ -40,10 +41,11 @@ public sealed class PublicRequestObserver(ApiMetrics metrics, RequestWindow wind
             string task = TaskOf(context);
             var elapsed = Stopwatch.GetElapsedTime(started);
             // A client that went away before the answer gets 499, as proxies count it.
-            if (context.RequestAborted.IsCancellationRequested && !context.Response.HasStarted) status = 499;
+            if (context.RequestAborted.IsCancellationRequested && !context.Response.HasStarted) status = RequestWindow.ClientClosedRequest;
             metrics.Finished(task, status, elapsed);
             window.Add(task, status, elapsed);
-            if (status >= 400)
+            // A hang-up is the client's choice, not a failure to show among the errors.
+            if (RequestWindow.IsFailure(status))
             {
                 errors.Add(new RecentErrors.RequestError(time.GetUtcNow(), context.Request.Method, context.Request.Path.Value ?? "", task, status,
                     DetailOf(capture.Head, status), context.Features.Get<RequestFingerprint>()?.Id ?? context.TraceIdentifier));
@@ -69,13 +71,16 @@ public sealed class PublicRequestObserver(ApiMetrics metrics, RequestWindow wind
 
     private static bool IsOperational(PathString path) =>
         path.StartsWithSegments("/metrics") || path.StartsWithSegments("/healthz") || path.StartsWithSegments("/readyz")
-        || path.StartsWithSegments("/dashboard") || path.StartsWithSegments("/openapi") || path.StartsWithSegments(ClusterStatusEndpoint.Path)
+        || path.StartsWithSegments("/dashboard") || path.StartsWithSegments(DashboardEndpoints.OrleansPath) || path.StartsWithSegments("/openapi")
+        || path.StartsWithSegments(ClusterStatusEndpoint.Path)
         || path == "/favicon.ico";
 
     /// <summary>The task a request serves, named after its route (so new endpoints are counted without a list here).</summary>
     public static string TaskOf(HttpContext context)
     {
-        string? route = (context.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText;
+        // The exception handler clears the endpoint before writing its 500; it keeps the original one for us.
+        var endpoint = context.GetEndpoint() ?? context.Features.Get<IExceptionHandlerFeature>()?.Endpoint;
+        string? route = (endpoint as RouteEndpoint)?.RoutePattern.RawText;
         string method = context.Request.Method;
         return (route, method) switch
         {

@@ -1,6 +1,6 @@
 namespace Qwen.Api.Observability;
 
-/// <summary>The last failed public requests (4xx and 5xx), newest first, for the dashboard.</summary>
+/// <summary>The last failed public requests (4xx and 5xx, hang-ups excluded), newest first, for the dashboard.</summary>
 public sealed class RecentErrors
 {
     public const int Capacity = 50;

@@ -13,8 +13,19 @@ public sealed class RequestWindow(TimeProvider time)
 
     public readonly record struct Entry(DateTimeOffset At, string Task, int Status, double LatencyMs)
     {
-        public bool IsError => Status >= 400;
+        /// <summary>Failed requests; a client that hung up (499) is not a failure of the service.</summary>
+        public bool IsError => IsFailure(Status);
+
+        public bool ClientClosed => Status == ClientClosedRequest;
+
+        public bool IsAnswered => Status < 400;
     }
+
+    /// <summary>The status a request gets when its client went away before the answer (as proxies count it).</summary>
+    public const int ClientClosedRequest = 499;
+
+    /// <summary>Whether a status counts as an error in the dashboard's rates and lists.</summary>
+    public static bool IsFailure(int status) => status >= 400 && status != ClientClosedRequest;
 
     public void Add(string task, int status, TimeSpan latency)
     {

@@ -1,59 +1,35 @@
-using System.Globalization;
+using Qwen.Observability.Prometheus;
 
 namespace Qwen.Cli.Load;
 
 /// <summary>
-/// Reads the server's resident memory from a Prometheus text exposition:
-/// <c>process_resident_memory_bytes</c> if present, otherwise the first metric whose name
-/// mentions RSS or resident memory.
+/// Reads the server's resident memory from a Prometheus text exposition (parsed by the project's one parser,
+/// <see cref="PrometheusTextParser"/>): <c>process_resident_memory_bytes</c> if present, otherwise the first metric
+/// whose name mentions RSS or resident memory.
 /// </summary>
 internal static class PrometheusText
 {
     public const string StandardRssMetric = "process_resident_memory_bytes";
 
-    /// <summary>One sample line: metric name, label set text (without braces, may be empty), value.</summary>
-    public sealed record Sample(string Name, string Labels, double Value);
-
-    public static IEnumerable<Sample> Parse(string text)
-    {
-        foreach (string raw in text.Split('\n'))
-        {
-            string line = raw.Trim();
-            if (line.Length == 0 || line[0] == '#') continue;
-            int brace = line.IndexOf('{', StringComparison.Ordinal);
-            int space = line.IndexOfAny([' ', '\t']);
-            if (space < 0) continue;
-            string name, labels, rest;
-            if (brace >= 0 && brace < space)
-            {
-                int close = line.LastIndexOf('}');
-                if (close < brace) continue;
-                name = line[..brace];
-                labels = line[(brace + 1)..close];
-                rest = line[(close + 1)..];
-            }
-            else
-            {
-                name = line[..space];
-                labels = "";
-                rest = line[space..];
-            }
-            string valueText = rest.Trim().Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries).FirstOrDefault() ?? "";
-            if (TryParseValue(valueText, out double value)) yield return new Sample(name, labels, value);
-        }
-    }
-
-    /// <summary>The server's RSS in MB and the metric it came from, or null when the exposition has no such metric.</summary>
+    /// <summary>The server's RSS in MB and the metric it came from, or null when the page has no such metric or is not Prometheus text.</summary>
     public static (string Metric, double Megabytes)? Rss(string text)
     {
-        var samples = Parse(text).Where(s => double.IsFinite(s.Value)).ToArray();
+        MetricSample[] samples;
+        try
+        {
+            samples = [.. PrometheusTextParser.Parse(text).SelectMany(f => f.Samples).Where(s => double.IsFinite(s.Value))];
+        }
+        catch (FormatException)
+        {
+            return null;
+        }
         string? name = samples.Any(s => s.Name == StandardRssMetric)
             ? StandardRssMetric
             : samples.Select(s => s.Name).FirstOrDefault(IsRssName);
         if (name is null) return null;
         var series = samples.Where(s => s.Name == name).ToArray();
         // The process's own unlabelled series if there is one; otherwise every labelled series (e.g. one per silo) together.
-        double value = series.FirstOrDefault(s => s.Labels.Length == 0)?.Value ?? series.Sum(s => s.Value);
+        double value = series.FirstOrDefault(s => s.Labels.Count == 0)?.Value ?? series.Sum(s => s.Value);
         return (name, value / BytesPerUnit(name) / (1024.0 * 1024.0));
     }
 
@@ -73,16 +49,5 @@ internal static class PrometheusText
         if (n.EndsWith("megabytes", StringComparison.Ordinal) || n.EndsWith("_mb", StringComparison.Ordinal)) return 1.0 / (1024 * 1024);
         if (n.EndsWith("kilobytes", StringComparison.Ordinal) || n.EndsWith("_kb", StringComparison.Ordinal)) return 1.0 / 1024;
         return 1.0;
-    }
-
-    private static bool TryParseValue(string text, out double value)
-    {
-        switch (text)
-        {
-            case "+Inf": value = double.PositiveInfinity; return true;
-            case "-Inf": value = double.NegativeInfinity; return true;
-            case "NaN": value = double.NaN; return true;
-            default: return double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out value);
-        }
     }
 }

@@ -1,35 +1,37 @@
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using OpenTelemetry.Metrics;
 using Qwen.Observability.Metrics;
-using Qwen.Observability.Prometheus;
 
 namespace Qwen.Observability.Hosting;
 
 public static class MetricsServiceCollectionExtensions
 {
-    /// <summary>The meters every Qwen process exposes: ours ("Qwen.*") and .NET's runtime meter (GC, threads, exceptions).</summary>
-    public static readonly string[] DefaultMeters = ["Qwen.*", "System.Runtime"];
+    /// <summary>
+    /// The meters every Qwen process exposes: ours ("Qwen.*"), Orleans' ("Microsoft.Orleans" and any sub-meter)
+    /// and .NET's runtime meter (GC, threads, exceptions).
+    /// </summary>
+    public static readonly string[] DefaultMeters = ["Qwen.*", "Microsoft.Orleans", "Microsoft.Orleans.*", "System.Runtime"];
 
-    /// <summary>Registers the meter collector (started at once, so no measurement is missed) and the process meter.</summary>
+    /// <summary>
+    /// OpenTelemetry metrics with the Prometheus exporter, over <see cref="DefaultMeters"/>, and the process meter.
+    /// Safe to call twice: the embedded default runs the Api's and the silo's registrations in one host.
+    /// </summary>
     public static IServiceCollection AddQwenMetrics(this IServiceCollection services)
     {
+        if (services.Any(d => d.ServiceType == typeof(ProcessMetrics))) return services;
         services.AddMetrics();
-        services.TryAddSingleton(_ => new MeterCollector(DefaultMeters));
         services.TryAddSingleton<ProcessMetrics>();
+        services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddMeter(DefaultMeters).AddPrometheusExporter());
         return services;
     }
 
-    /// <summary>GET /metrics: this process's metrics in the Prometheus text format.</summary>
+    /// <summary>GET /metrics: this process's metrics in the Prometheus text format (OpenTelemetry's exporter).</summary>
     public static IEndpointConventionBuilder MapPrometheusMetrics(this IEndpointRouteBuilder app, string path = "/metrics") =>
-        app.MapGet(path, (MeterCollector collector) => Results.Text(PrometheusText.Write(collector.Collect()), PrometheusText.ContentType));
+        app.MapPrometheusScrapingEndpoint(path);
 
-    /// <summary>Creates the collector and the process meter now (before requests start being measured).</summary>
-    public static void StartQwenMetrics(this IServiceProvider services)
-    {
-        services.GetRequiredService<MeterCollector>();
-        services.GetRequiredService<ProcessMetrics>();
-    }
+    /// <summary>Creates the process meter now, so the first scrape already has it.</summary>
+    public static void StartQwenMetrics(this IServiceProvider services) => services.GetRequiredService<ProcessMetrics>();
 }

@@ -1,13 +1,12 @@
 using System.Globalization;
 using System.Text;
-using Qwen.Observability.Metrics;
 
 namespace Qwen.Observability.Prometheus;
 
 /// <summary>
 /// Reads the Prometheus text exposition format (0.0.4) strictly: every rule a scraper relies on
-/// is checked, and a violation fails with the line number. Used by the Api to read the silos'
-/// metrics, and by tests to check what the service writes.
+/// is checked, and a violation fails with the line number. The one reader of /metrics pages:
+/// <c>qwen load</c> reads the server's memory with it, and tests check what the exporter writes.
 /// </summary>
 /// <remarks>
 /// Rules: metric and label names match [a-zA-Z_:][a-zA-Z0-9_:]* and [a-zA-Z_][a-zA-Z0-9_]*;
@@ -36,7 +35,7 @@ public static class PrometheusTextParser
                 if (parts.Length >= 3 && parts[0] == "#" && parts[1] is "HELP" or "TYPE")
                 {
                     string name = parts[2];
-                    if (!PrometheusNames.IsValidMetricName(name)) throw Error(lineNumber, $"invalid metric name '{name}'");
+                    if (!IsValidMetricName(name)) throw Error(lineNumber, $"invalid metric name '{name}'");
                     var family = Enter(name, lineNumber);
                     if (parts[1] == "TYPE")
                     {
@@ -56,7 +55,10 @@ public static class PrometheusTextParser
             var owner = FamilyOf(sample.Name);
             var target = Enter(owner, lineNumber);
             if (!target.Series.Add(sample.Name + "|" + string.Join(",", sample.Labels.Select(l => l.Key + "=" + l.Value))))
-                throw Error(lineNumber, $"the series {sample.Name}{{{string.Join(",", sample.Labels.Select(l => $"{l.Key}=\"{l.Value}\""))}}} appears twice");
+            {
+                string labels = string.Join(",", sample.Labels.Select(l => $"{l.Key}=\"{l.Value}\""));
+                throw Error(lineNumber, $"the series {sample.Name}{{{labels}}} appears twice");
+            }
             target.Samples.Add(sample);
         }
         foreach (var family in families) CheckHistogram(family);
@@ -97,7 +99,7 @@ public static class PrometheusTextParser
         int i = 0;
         while (i < line.Length && line[i] != '{' && line[i] != ' ') i++;
         string name = line[..i];
-        if (!PrometheusNames.IsValidMetricName(name)) throw Error(lineNumber, $"invalid metric name '{name}'");
+        if (!IsValidMetricName(name)) throw Error(lineNumber, $"invalid metric name '{name}'");
         var labels = new List<KeyValuePair<string, string>>();
         if (i < line.Length && line[i] == '{')
         {
@@ -113,7 +115,7 @@ public static class PrometheusTextParser
                 int start = i;
                 while (i < line.Length && line[i] != '=') i++;
                 string label = line[start..i];
-                if (!PrometheusNames.IsValidLabelName(label)) throw Error(lineNumber, $"invalid label name '{label}'");
+                if (!IsValidLabelName(label)) throw Error(lineNumber, $"invalid label name '{label}'");
                 if (labels.Any(l => l.Key == label)) throw Error(lineNumber, $"label '{label}' appears twice");
                 if (i + 1 >= line.Length || line[i + 1] != '"') throw Error(lineNumber, $"the value of label '{label}' is not quoted");
                 i += 2;
@@ -184,7 +186,8 @@ public static class PrometheusTextParser
                 previousCount = bucket.Value;
             }
             if (!double.IsPositiveInfinity(previousBound)) throw new FormatException($"histogram '{family.Name}' has no le=\"+Inf\" bucket");
-            if (previousCount != count.Value) throw new FormatException($"histogram '{family.Name}': the +Inf bucket ({previousCount}) differs from _count ({count.Value})");
+            if (previousCount != count.Value)
+                throw new FormatException($"histogram '{family.Name}': the +Inf bucket ({previousCount}) differs from _count ({count.Value})");
         }
     }
 
@@ -208,6 +211,16 @@ public static class PrometheusTextParser
         }
         return text.ToString();
     }
+
+    public static bool IsValidMetricName(string name) =>
+        name.Length > 0 && IsNameStart(name[0], allowColon: true) && name.All(c => IsNameChar(c, allowColon: true));
+
+    public static bool IsValidLabelName(string name) =>
+        name.Length > 0 && IsNameStart(name[0], allowColon: false) && name.All(c => IsNameChar(c, allowColon: false));
+
+    private static bool IsNameStart(char c, bool allowColon) => c is (>= 'a' and <= 'z') or (>= 'A' and <= 'Z') or '_' || (allowColon && c == ':');
+
+    private static bool IsNameChar(char c, bool allowColon) => IsNameStart(c, allowColon) || c is >= '0' and <= '9';
 
     private static FormatException Error(int line, string problem) => new($"line {line}: {problem}");
 

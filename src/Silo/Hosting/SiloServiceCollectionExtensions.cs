@@ -74,7 +74,6 @@ public static class SiloHostingExtensions
         services.AddQwenMetrics();
         services.AddSingleton<SiloMetrics>();
         services.AddSingleton<InferenceMetrics>();
-        services.AddSingleton<ISiloTelemetry, SiloTelemetry>();
         services.AddHostedService<SiloMetersService>();
 
         builder.UseOrleans(silo =>

@@ -1,6 +1,5 @@
 using FluentAssertions;
 using Qwen.Api.Tests.Cluster;
-using Qwen.Observability.Metrics;
 using Qwen.Observability.Prometheus;
 using Xunit;
 
@@ -29,8 +28,8 @@ public sealed class ObservedCluster : IAsyncLifetime
     }
 
     /// <summary>
-    /// Scrapes until <paramref name="ready"/> holds (the Api reads the silos at most once a second,
-    /// so their figures may lag a moment); returns the last scrape either way, for the assertions.
+    /// Scrapes until <paramref name="ready"/> holds (the Api's cluster totals come from the silos' status reports, polled
+    /// every second, so they may lag a moment); returns the last scrape either way, for the assertions.
     /// </summary>
     public async Task<IReadOnlyList<MetricFamily>> ScrapeUntilAsync(string baseUrl, Func<IReadOnlyList<MetricFamily>, bool> ready)
     {
@@ -48,16 +47,4 @@ public sealed class ObservedCluster : IAsyncLifetime
 public sealed class ObservedClusterCollection : ICollectionFixture<ObservedCluster>
 {
     public const string Name = "observed cluster";
-}
-
-internal static class MetricQueries
-{
-    /// <summary>Sum of the samples named <paramref name="sample"/> whose labels include all of <paramref name="labels"/>.</summary>
-    public static double Sum(this IReadOnlyList<MetricFamily> families, string sample, params (string Key, string Value)[] labels) =>
-        families.SelectMany(f => f.Samples)
-            .Where(s => s.Name == sample && labels.All(l => s.Label(l.Key) == l.Value))
-            .Sum(s => s.Value);
-
-    public static IEnumerable<MetricSample> Samples(this IReadOnlyList<MetricFamily> families, string sample) =>
-        families.SelectMany(f => f.Samples).Where(s => s.Name == sample);
 }

@@ -1,4 +1,4 @@
-namespace Qwen.Observability.Metrics;
+namespace Qwen.Observability.Prometheus;
 
 /// <summary>The Prometheus metric types this service exposes.</summary>
 public enum MetricType
