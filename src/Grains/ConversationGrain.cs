@@ -77,7 +77,7 @@ public sealed partial class ConversationGrain : Grain, IConversationGrain
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         ValidateTurn(request);
-        await EnterTurnAsync(cancellationToken);
+        await EnterTurnAsync(request.Deadline, cancellationToken);
         try
         {
             var state = _state ??= await ReadStateAsync(cancellationToken);
@@ -114,18 +114,31 @@ public sealed partial class ConversationGrain : Grain, IConversationGrain
         }
     }
 
-    /// <summary>Waits for the turn before this one to end (counted as waiting meanwhile).</summary>
-    private async Task EnterTurnAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Waits for the turn before this one to end (counted as waiting meanwhile), at most until the
+    /// turn's deadline: a turn stuck behind a long one fails as Timeout instead of waiting on.
+    /// </summary>
+    private async Task EnterTurnAsync(DateTimeOffset? deadline, CancellationToken cancellationToken)
     {
         _activity.Waiting();
+        bool entered;
         try
         {
-            await _turnGate.WaitAsync(cancellationToken);
+            var wait = deadline is { } at ? at - DateTimeOffset.UtcNow : Timeout.InfiniteTimeSpan;
+            entered = wait != Timeout.InfiniteTimeSpan && wait <= TimeSpan.Zero
+                ? _turnGate.Wait(0, CancellationToken.None)
+                : await _turnGate.WaitAsync(wait, cancellationToken);
         }
         catch
         {
             _activity.Abandoned();
             throw;
+        }
+        if (!entered)
+        {
+            _activity.Abandoned();
+            throw new GrainCallException(GrainErrorKind.Timeout,
+                $"the turn's deadline passed while an earlier turn of conversation '{UserId}' was still running; nothing was run or stored");
         }
         _activity.Started();
     }
