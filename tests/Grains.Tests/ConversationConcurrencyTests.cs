@@ -165,6 +165,29 @@ public sealed class ConversationConcurrencyTests(TinyModelFixture model)
     }
 
     [Fact]
+    public async Task A_turn_whose_deadline_passes_while_waiting_fails_as_timeout_without_running()
+    {
+        await using var cluster = await QwenTestCluster.StartAsync(model);
+        var grain = cluster.Conversation("tess");
+        cluster.Observer.Hold();
+        var running = grain.SendMessageAsync(new ChatTurnRequest("1", "first"), TestTimeout.Token);
+        await cluster.Observer.WaitForGenerationAsync(TestTimeout.Token);
+
+        // The first turn is held inside the worker, so this one can only wait behind it until its deadline.
+        var late = grain.SendMessageAsync(new ChatTurnRequest("2", "too late") { Deadline = DateTimeOffset.UtcNow.AddMilliseconds(300) },
+            TestTimeout.Token);
+        var error = (await late.Invoking(t => t).Should().ThrowAsync<GrainCallException>()).Which;
+        error.Kind.Should().Be(GrainErrorKind.Timeout);
+        error.Message.Should().Contain("deadline passed while an earlier turn");
+        cluster.Activity(0).WaitingTurns.Should().Be(0);
+
+        cluster.Observer.Release();
+        (await running).TurnNumber.Should().Be(1);
+        cluster.Observer.RequestsOf("tess").Select(r => r.Messages[^1].Content).Should().Equal("first");
+        (await cluster.StoredTurnsAsync("tess")).Select(t => t.TurnId).Should().Equal("1");
+    }
+
+    [Fact]
     public async Task A_running_turn_cancelled_by_its_caller_stores_nothing()
     {
         await using var cluster = await QwenTestCluster.StartAsync(model);
