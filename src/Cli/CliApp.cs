@@ -46,7 +46,7 @@ public static class CliApp
             return await body();
         }
         catch (Exception e) when (e is InvalidModelException or ArgumentException or FileNotFoundException
-                                      or DirectoryNotFoundException or FormatException or OrtException)
+                                      or DirectoryNotFoundException or FormatException or OrtException or PlatformNotSupportedException)
         {
             await Console.Error.WriteLineAsync($"error: {e.Message}");
             return UsageError;
