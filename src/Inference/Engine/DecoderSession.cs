@@ -12,13 +12,13 @@ namespace Qwen.Inference.Engine;
 /// </summary>
 public sealed class DecoderSession : IDisposable
 {
-    private readonly InferenceSession _session;
+    private readonly OrtSession _session;
     private readonly string[] _outputNames;
     // The session's own CPU allocator (its arena when enabled), for the logits a shared-buffer step
     // writes into a tensor we supply: the same memory ORT would have given an output it allocated.
     private readonly OrtAllocator _logitsAllocator;
 
-    private DecoderSession(ModelDirectory model, InferenceSession session, DecoderIo io, int contextWindow, TimeSpan loadTime)
+    private DecoderSession(ModelDirectory model, OrtSession session, DecoderIo io, int contextWindow, TimeSpan loadTime)
     {
         Model = model;
         _session = session;
@@ -26,7 +26,7 @@ public sealed class DecoderSession : IDisposable
         ContextWindow = contextWindow;
         LoadTime = loadTime;
         _outputNames = [io.Logits, .. io.PresentKeys, .. io.PresentValues];
-        _logitsAllocator = new OrtAllocator(session, OrtMemoryInfo.DefaultInstance);
+        _logitsAllocator = new OrtAllocator(session.Session, OrtMemoryInfo.DefaultInstance);
     }
 
     public ModelDirectory Model { get; }
@@ -39,12 +39,15 @@ public sealed class DecoderSession : IDisposable
 
     public TimeSpan LoadTime { get; }
 
+    /// <summary>Whether steps treat denormal floats as zero (<see cref="DecoderSessionOptions.FlushDenormals"/>, where available).</summary>
+    public bool FlushesDenormals => _session.FlushesDenormals;
+
     public static DecoderSession Open(string modelDirectory, DecoderSessionOptions? options = null)
     {
         options ??= new DecoderSessionOptions();
         var stopwatch = Stopwatch.StartNew();
         var model = ModelDirectory.Open(modelDirectory, options.OnnxFile);
-        InferenceSession session;
+        OrtSession session;
         try
         {
             session = OrtSessionFactory.Create(model.OnnxPath, options);
@@ -55,7 +58,7 @@ public sealed class DecoderSession : IDisposable
         }
         try
         {
-            var io = DecoderIo.Read(session.InputMetadata, session.OutputMetadata, model.Config);
+            var io = DecoderIo.Read(session.Session.InputMetadata, session.Session.OutputMetadata, model.Config);
             int window = options.ContextWindow > 0 ? Math.Min(options.ContextWindow, model.Config.MaxPositionEmbeddings) : model.Config.MaxPositionEmbeddings;
             return new DecoderSession(model, session, io, window, stopwatch.Elapsed);
         }
@@ -128,7 +131,7 @@ public sealed class DecoderSession : IDisposable
             logits = OrtValue.CreateAllocatedTensorValue(_logitsAllocator, TensorElementType.Float, [batch, keep, VocabSize]);
             // The present outputs are the past inputs: ORT writes the new positions in place.
             OrtValue[] outputs = [logits, .. keys, .. values];
-            CancellableRun.RunInto(_session, names, inputs, _outputNames, outputs, cancellationToken);
+            _session.RunInto(names, inputs, _outputNames, outputs, cancellationToken);
             for (int r = 0; r < batch; r++) cache.SetLength(firstSlot + r, seqlens[r] + 1);
             var result = new StepLogits(logits);
             logits = null;
@@ -301,7 +304,7 @@ public sealed class DecoderSession : IDisposable
                 Add(Io.PastValues[l], cache.Values[l], false);
             }
 
-            OrtValue[] outputs = [.. CancellableRun.Run(_session, names, values, _outputNames, cancellationToken)];
+            OrtValue[] outputs = [.. _session.Run(names, values, _outputNames, cancellationToken)];
             int layers = Io.Layers;
             cache.Replace(outputs[1..(1 + layers)], outputs[(1 + layers)..], total);
             return new StepLogits(outputs[0]);

@@ -26,9 +26,9 @@ public sealed record DecoderSessionOptions
     public IReadOnlyDictionary<string, string> SessionConfig { get; init; } = new Dictionary<string, string>();
 
     /// <summary>
-    /// Treat denormal floats as zero (ORT's <c>session.set_denormal_as_zero</c>, with the whole graph
-    /// run on ORT's own threads; see <see cref="OrtSessionFactory"/>). Much faster where attention
-    /// weights and activations underflow, and still deterministic; off keeps IEEE gradual underflow.
+    /// Treat denormal floats as zero (ORT's <c>session.set_denormal_as_zero</c>, with runs on threads
+    /// that flush too; see <see cref="DenormalFlushThreads"/>). Much faster where attention weights and
+    /// activations underflow, and still deterministic; off keeps IEEE gradual underflow.
     /// </summary>
     public bool FlushDenormals { get; init; } = true;
 

@@ -10,7 +10,7 @@ namespace Qwen.Inference.Tests.OnnxRuntime;
 
 using DataType = TensorProto.Types.DataType;
 
-/// <summary>The one seam over ORT's Run: outputs into caller-owned tensors, and cancellation through RunOptions.Terminate.</summary>
+/// <summary>The seam over ORT's Run: outputs into caller-owned tensors, cancellation through RunOptions.Terminate.</summary>
 public sealed class CancellableRunTests : IDisposable
 {
     private readonly TempDirectory _dir = new();
@@ -30,7 +30,7 @@ public sealed class CancellableRunTests : IDisposable
         using var vb = OrtValue.CreateTensorValueFromMemory(b, [2, 2]);
         using var vc = OrtValue.CreateTensorValueFromMemory(c, [2, 2]);
 
-        CancellableRun.RunInto(session, ["A", "B"], [va, vb], ["C"], [vc], CancellationToken.None);
+        session.RunInto(["A", "B"], [va, vb], ["C"], [vc], CancellationToken.None);
 
         c.Should().Equal(11, 22, 33, 44);
     }
@@ -44,7 +44,7 @@ public sealed class CancellableRunTests : IDisposable
         using var vb = OrtValue.CreateTensorValueFromMemory(new float[] { 10, 20, 30, 40 }, [2, 2]);
         using var cts = new CancellationTokenSource();
 
-        CancellableRun.RunInto(session, ["A", "B"], [va, vb], ["C"], [va], cts.Token);
+        session.RunInto(["A", "B"], [va, vb], ["C"], [va], cts.Token);
 
         a.Should().Equal(11, 22, 33, 44);
     }
@@ -55,7 +55,7 @@ public sealed class CancellableRunTests : IDisposable
         using var session = OrtSessionFactory.Create(Add().Save(_dir), new DecoderSessionOptions());
         using var va = OrtValue.CreateTensorValueFromMemory(new float[] { 1, 2 }, [1, 2]);
 
-        using var outputs = CancellableRun.Run(session, ["A", "B"], [va, va], ["C"], CancellationToken.None);
+        using var outputs = session.Run(["A", "B"], [va, va], ["C"], CancellationToken.None);
 
         outputs.Single().GetTensorDataAsSpan<float>().ToArray().Should().Equal(2, 4);
     }
@@ -68,7 +68,7 @@ public sealed class CancellableRunTests : IDisposable
         using var cts = new CancellationTokenSource();
         cts.Cancel();
 
-        Action run = () => CancellableRun.Run(session, ["A", "B"], [a, a], ["C"], cts.Token).Dispose();
+        Action run = () => session.Run(["A", "B"], [a, a], ["C"], cts.Token).Dispose();
 
         run.Should().Throw<OperationCanceledException>().Which.CancellationToken.Should().Be(cts.Token);
     }
@@ -94,7 +94,7 @@ public sealed class CancellableRunTests : IDisposable
         using var cts = new CancellationTokenSource();
 
         var clock = Stopwatch.StartNew();
-        Task running = Task.Run(() => CancellableRun.Run(session, ["X"], [x], ["Y"], cts.Token).Dispose());
+        Task running = Task.Run(() => session.Run(["X"], [x], ["Y"], cts.Token).Dispose());
         // A dedicated thread cancels, so a thread pool busy with other tests cannot delay it.
         var canceller = new Thread(() =>
         {

@@ -85,7 +85,7 @@ public sealed class DenormalFlushTests(TinyModels models) : IDisposable
         using var vx = OrtValue.CreateTensorValueFromMemory(Enumerable.Repeat(x, Elements).ToArray(), [Elements]);
         using var vs = OrtValue.CreateTensorValueFromMemory(new[] { s }, [1]);
         using var vy = OrtValue.CreateTensorValueFromMemory(product, [Elements]);
-        CancellableRun.RunInto(session, ["X", "S"], [vx, vs], ["Y"], [vy], CancellationToken.None);
+        session.RunInto(["X", "S"], [vx, vs], ["Y"], [vy], CancellationToken.None);
         return product;
     }
 
