@@ -26,8 +26,9 @@ internal static class OrtSessionFactory
             foreach (var (key, value) in options.SessionConfig) sessionOptions.AddSessionConfigEntry(key, value);
             if (options.ProfileFilePrefix is { } profile)
             {
-                sessionOptions.EnableProfiling = true;
+                // The prefix first: enabling profiling passes the prefix set at that moment to ORT.
                 sessionOptions.ProfileOutputPathPrefix = Path.GetFullPath(profile);
+                sessionOptions.EnableProfiling = true;
             }
             return sessionOptions;
         }
