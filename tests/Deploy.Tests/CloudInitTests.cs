@@ -25,6 +25,16 @@ public sealed class CloudInitTests : IDisposable
     }
 
     [Fact]
+    public async Task Silo_user_data_installs_ICU_which_every_program_needs()
+    {
+        var run = await ScriptRun.RunAsync("/usr/bin/python3",
+            ["-c", "import sys, yaml; print('\\n'.join(yaml.safe_load(open(sys.argv[1]))['packages']))", UserData]);
+
+        run.ExitCode.Should().Be(0, run.ToString());
+        run.Stdout.Split('\n', StringSplitOptions.TrimEntries).Should().Contain("libicu72");
+    }
+
+    [Fact]
     public async Task The_schema_check_fails_a_broken_file()
     {
         string broken = Path.Combine(_root, "broken.yaml");

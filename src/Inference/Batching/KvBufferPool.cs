@@ -1,3 +1,5 @@
+using Microsoft.ML.OnnxRuntime;
+
 namespace Qwen.Inference.Batching;
 
 /// <summary>
@@ -9,7 +11,7 @@ namespace Qwen.Inference.Batching;
 internal sealed class KvBufferPool(int capacity)
 {
     private readonly Shelf<float> _floats = new(capacity);
-    private readonly Shelf<Half> _halves = new(capacity);
+    private readonly Shelf<Float16> _halves = new(capacity);
 
     /// <summary>A buffer of at least <paramref name="length"/> elements, contents undefined.</summary>
     public T[] Rent<T>(int length) where T : unmanaged => ShelfOf<T>().Rent(length);
@@ -18,7 +20,7 @@ internal sealed class KvBufferPool(int capacity)
 
     private Shelf<T> ShelfOf<T>() where T : unmanaged =>
         (Shelf<T>)(object)(typeof(T) == typeof(float) ? _floats
-            : typeof(T) == typeof(Half) ? _halves
+            : typeof(T) == typeof(Float16) ? _halves
             : throw new NotSupportedException($"KV tensors of {typeof(T).Name} are not supported"));
 
     private sealed class Shelf<T>(int capacity) where T : unmanaged

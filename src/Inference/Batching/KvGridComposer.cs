@@ -1,5 +1,6 @@
 using Qwen.Inference.Engine;
-using Qwen.Inference.Runtime;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
 
 namespace Qwen.Inference.Batching;
 
@@ -32,8 +33,8 @@ internal sealed class KvGridComposer
             Parallel.For(0, tensors.Length, t =>
             {
                 Func<GridRow, OrtValue> tensorOf = t < layers ? row => row.Grid.Cache.Keys[t] : row => row.Grid.Cache.Values[t - layers];
-                tensors[t] = sources[t].ElementType == TensorElementType.Float16
-                    ? Compose<Half>(rows, used, length, tensorOf)
+                tensors[t] = sources[t].GetTensorTypeAndShape().ElementDataType == TensorElementType.Float16
+                    ? Compose<Float16>(rows, used, length, tensorOf)
                     : Compose<float>(rows, used, length, tensorOf);
             });
         }
@@ -62,7 +63,7 @@ internal sealed class KvGridComposer
     /// <summary>Copies [row, head, last used positions, :] of each source into [i, head, right-aligned, :], zeros to the left.</summary>
     private KvTensor Compose<T>(IReadOnlyList<GridRow> rows, int[] used, int length, Func<GridRow, OrtValue> tensorOf) where T : unmanaged
     {
-        long[] shape = tensorOf(rows[0]).Shape;
+        long[] shape = tensorOf(rows[0]).GetTensorTypeAndShape().Shape;
         int heads = (int)shape[1], headDim = (int)shape[3];
         int size = rows.Count * heads * length * headDim;
         T[] buffer = _pool.Rent<T>(size);
@@ -70,7 +71,7 @@ internal sealed class KvGridComposer
         for (int i = 0; i < rows.Count; i++)
         {
             var (grid, row) = rows[i];
-            ReadOnlySpan<T> source = tensorOf(rows[i]).GetTensorSpan<T>();
+            ReadOnlySpan<T> source = tensorOf(rows[i]).GetTensorDataAsSpan<T>();
             int sourceLength = grid.Length, pad = length - used[i];
             for (int h = 0; h < heads; h++)
             {
@@ -80,7 +81,8 @@ internal sealed class KvGridComposer
                 source.Slice(from, used[i] * headDim).CopyTo(result[(to + pad * headDim)..]);
             }
         }
-        var value = OrtValue.CreateTensor(buffer.AsMemory(0, size), [rows.Count, heads, length, headDim]);
+        var value = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, buffer.AsMemory(0, size),
+            [rows.Count, heads, length, headDim]);
         return new KvTensor(value, () => _pool.Return(buffer));
     }
 

@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 using Qwen.Inference.Engine;
-using Qwen.Inference.Runtime;
+using Qwen.Inference.Native;
 
 namespace Qwen.Inference.Batching;
 

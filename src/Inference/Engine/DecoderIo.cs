@@ -1,6 +1,7 @@
 using System.Text.RegularExpressions;
 using Qwen.Inference.Models;
-using Qwen.Inference.Runtime;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
 
 namespace Qwen.Inference.Engine;
 
@@ -43,7 +44,8 @@ public sealed partial record DecoderIo
     [GeneratedRegex(@"^present(?:_key_values)?\.(\d+)\.(key|value)$")]
     private static partial Regex PresentPattern();
 
-    public static DecoderIo Read(IReadOnlyList<NodeInfo> inputs, IReadOnlyList<NodeInfo> outputs, QwenConfig config)
+    public static DecoderIo Read(IReadOnlyDictionary<string, NodeMetadata> inputs, IReadOnlyDictionary<string, NodeMetadata> outputs,
+        QwenConfig config)
     {
         int layers = config.NumHiddenLayers;
         var pastKeys = new string?[layers];
@@ -51,8 +53,9 @@ public sealed partial record DecoderIo
         string? inputIds = null, mask = null, positions = null, useCache = null, keep = null, seqlens = null, total = null;
         TensorElementType? kvType = null;
 
-        foreach (var input in inputs)
+        foreach (var (name, metadata) in inputs)
         {
+            var input = Node.Of(name, metadata);
             switch (input.Name)
             {
                 case "input_ids": inputIds = Expect(input, TensorElementType.Int64); break;
@@ -89,8 +92,9 @@ public sealed partial record DecoderIo
         var presentKeys = new string?[layers];
         var presentValues = new string?[layers];
         string? logits = null;
-        foreach (var output in outputs)
+        foreach (var (name, metadata) in outputs)
         {
+            var output = Node.Of(name, metadata);
             if (output.Name == "logits")
             {
                 logits = Expect(output, TensorElementType.Float);
@@ -130,11 +134,11 @@ public sealed partial record DecoderIo
         };
     }
 
-    private static string Expect(NodeInfo node, TensorElementType type) => node.ElementType == type
+    private static string Expect(Node node, TensorElementType type) => node.ElementType == type
         ? node.Name
         : throw new InvalidModelException($"model tensor '{node.Name}' has element type {node.ElementType}, expected {type}");
 
-    private static void CheckKv(NodeInfo node, QwenConfig config, ref TensorElementType? kvType)
+    private static void CheckKv(Node node, QwenConfig config, ref TensorElementType? kvType)
     {
         if (node.ElementType is not (TensorElementType.Float or TensorElementType.Float16))
             throw new InvalidModelException($"KV tensor '{node.Name}' has element type {node.ElementType}; float32 or float16 expected");
@@ -155,5 +159,13 @@ public sealed partial record DecoderIo
             if (names[i] is null)
                 throw new InvalidModelException($"model has no '{string.Format(System.Globalization.CultureInfo.InvariantCulture, pattern, i)}' although config.json has {layers} layers");
         }
+    }
+
+    /// <summary>A model input or output: its name, element type and shape (-1 for a dynamic dimension).</summary>
+    private sealed record Node(string Name, TensorElementType ElementType, int[] Shape)
+    {
+        public static Node Of(string name, NodeMetadata metadata) => metadata.IsTensor
+            ? new Node(name, metadata.ElementDataType, metadata.Dimensions)
+            : throw new InvalidModelException($"model input or output '{name}' is not a tensor; only tensors are supported");
     }
 }

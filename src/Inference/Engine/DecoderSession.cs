@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Qwen.Inference.Models;
-using Qwen.Inference.Runtime;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
 
 namespace Qwen.Inference.Engine;
 
@@ -11,10 +12,13 @@ namespace Qwen.Inference.Engine;
 /// </summary>
 public sealed class DecoderSession : IDisposable
 {
-    private readonly InferenceSession _session;
+    private readonly OrtSession _session;
     private readonly string[] _outputNames;
+    // The session's own CPU allocator (its arena when enabled), for the logits a shared-buffer step
+    // writes into a tensor we supply: the same memory ORT would have given an output it allocated.
+    private readonly OrtAllocator _logitsAllocator;
 
-    private DecoderSession(ModelDirectory model, InferenceSession session, DecoderIo io, int contextWindow, TimeSpan loadTime)
+    private DecoderSession(ModelDirectory model, OrtSession session, DecoderIo io, int contextWindow, TimeSpan loadTime)
     {
         Model = model;
         _session = session;
@@ -22,6 +26,7 @@ public sealed class DecoderSession : IDisposable
         ContextWindow = contextWindow;
         LoadTime = loadTime;
         _outputNames = [io.Logits, .. io.PresentKeys, .. io.PresentValues];
+        _logitsAllocator = new OrtAllocator(session.Session, OrtMemoryInfo.DefaultInstance);
     }
 
     public ModelDirectory Model { get; }
@@ -34,33 +39,26 @@ public sealed class DecoderSession : IDisposable
 
     public TimeSpan LoadTime { get; }
 
+    /// <summary>Whether steps treat denormal floats as zero (<see cref="DecoderSessionOptions.FlushDenormals"/>, where available).</summary>
+    public bool FlushesDenormals => _session.FlushesDenormals;
+
     public static DecoderSession Open(string modelDirectory, DecoderSessionOptions? options = null)
     {
         options ??= new DecoderSessionOptions();
         var stopwatch = Stopwatch.StartNew();
         var model = ModelDirectory.Open(modelDirectory, options.OnnxFile);
-        using var sessionOptions = new SessionOptions
-        {
-            IntraOpThreads = options.IntraOpThreads > 0 ? options.IntraOpThreads : Environment.ProcessorCount,
-            GraphOptimizationLevel = options.OptimizationLevel,
-            EnableCpuMemArena = options.EnableMemoryArena,
-            EnableMemoryPattern = options.EnableMemoryPattern,
-            FlushDenormals = options.FlushDenormals,
-        };
-        foreach (var (key, value) in options.SessionConfig) sessionOptions.AddConfigEntry(key, value);
-        if (options.ProfileFilePrefix is { } profile) sessionOptions.ProfileFilePrefix = profile;
-        InferenceSession session;
+        OrtSession session;
         try
         {
-            session = new InferenceSession(model.OnnxPath, sessionOptions);
+            session = OrtSessionFactory.Create(model.OnnxPath, options);
         }
-        catch (OrtException e)
+        catch (OnnxRuntimeException e)
         {
             throw new InvalidModelException($"ONNX Runtime cannot load '{model.OnnxPath}': {e.Message}", e);
         }
         try
         {
-            var io = DecoderIo.Read(session.Inputs, session.Outputs, model.Config);
+            var io = DecoderIo.Read(session.Session.InputMetadata, session.Session.OutputMetadata, model.Config);
             int window = options.ContextWindow > 0 ? Math.Min(options.ContextWindow, model.Config.MaxPositionEmbeddings) : model.Config.MaxPositionEmbeddings;
             return new DecoderSession(model, session, io, window, stopwatch.Elapsed);
         }
@@ -106,36 +104,42 @@ public sealed class DecoderSession : IDisposable
             total = Math.Max(total, length);
         }
 
+        int keep = Io.LogitsToKeep is null || logitsToKeep <= 0 ? sequenceLength : Math.Min(logitsToKeep, sequenceLength);
         var (keys, values) = cache.Views(firstSlot, batch);
         var names = new List<string>(5 + 2 * Io.Layers);
         var inputs = new List<OrtValue>(5 + 2 * Io.Layers);
-        var owned = new List<OrtValue>(5) { };
+        var owned = new List<OrtValue>(5);
         void Add(string name, OrtValue value, bool own)
         {
             names.Add(name);
             inputs.Add(value);
             if (own) owned.Add(value);
         }
+        OrtValue? logits = null;
         try
         {
-            Add(Io.InputIds, OrtValue.CreateTensor(inputIds, [batch, sequenceLength]), true);
-            Add(Io.PositionIds!, OrtValue.CreateTensor(positionIds, [batch, sequenceLength]), true);
-            Add(Io.SeqlensK!, OrtValue.CreateTensor(seqlens, [batch]), true);
-            Add(Io.TotalSequenceLength!, OrtValue.CreateTensor(new[] { total }, []), true);
-            if (Io.LogitsToKeep is { } keep) Add(keep, OrtValue.CreateTensor(new[] { (long)logitsToKeep }, []), true);
+            Add(Io.InputIds, Tensor(inputIds, batch, sequenceLength), true);
+            Add(Io.PositionIds!, Tensor(positionIds, batch, sequenceLength), true);
+            Add(Io.SeqlensK!, OrtValue.CreateTensorValueFromMemory(seqlens, [batch]), true);
+            Add(Io.TotalSequenceLength!, OrtValue.CreateTensorValueFromMemory(new[] { total }, []), true);
+            if (Io.LogitsToKeep is { } keepInput) Add(keepInput, OrtValue.CreateTensorValueFromMemory(new[] { (long)logitsToKeep }, []), true);
             for (int l = 0; l < Io.Layers; l++)
             {
                 Add(Io.PastKeys[l], keys[l], false);
                 Add(Io.PastValues[l], values[l], false);
             }
+            logits = OrtValue.CreateAllocatedTensorValue(_logitsAllocator, TensorElementType.Float, [batch, keep, VocabSize]);
             // The present outputs are the past inputs: ORT writes the new positions in place.
-            OrtValue?[] supplied = [null, .. keys, .. values];
-            OrtValue[] outputs = _session.Run(names, inputs, _outputNames, supplied, cancellationToken);
+            OrtValue[] outputs = [logits, .. keys, .. values];
+            _session.RunInto(names, inputs, _outputNames, outputs, cancellationToken);
             for (int r = 0; r < batch; r++) cache.SetLength(firstSlot + r, seqlens[r] + 1);
-            return new StepLogits(outputs[0]);
+            var result = new StepLogits(logits);
+            logits = null;
+            return result;
         }
         finally
         {
+            logits?.Dispose();
             foreach (var v in owned) v.Dispose();
             foreach (var v in keys) v.Dispose();
             foreach (var v in values) v.Dispose();
@@ -184,8 +188,8 @@ public sealed class DecoderSession : IDisposable
             slot.SetLength(0, 0);
             for (int l = 0; l < layers; l++)
             {
-                var pastKeys = cache.Keys[l].GetTensorSpan<float>();
-                var pastValues = cache.Values[l].GetTensorSpan<float>();
+                var pastKeys = cache.Keys[l].GetTensorDataAsSpan<float>();
+                var pastValues = cache.Values[l].GetTensorDataAsSpan<float>();
                 for (int h = 0; h < heads; h++)
                 {
                     for (int i = 0; i < pastCount; i++)
@@ -229,9 +233,9 @@ public sealed class DecoderSession : IDisposable
             }
         }
         long[] shape = [batch, heads, total, headDim];
-        cache.Replace(presentKeys.Select(k => OrtValue.CreateTensor(k, shape)).ToArray(),
-            presentValues.Select(v => OrtValue.CreateTensor(v, shape)).ToArray(), total);
-        return new StepLogits(OrtValue.CreateTensor(logits, [batch, keep, vocab]));
+        cache.Replace(presentKeys.Select(k => OrtValue.CreateTensorValueFromMemory(k, shape)).ToArray(),
+            presentValues.Select(v => OrtValue.CreateTensorValueFromMemory(v, shape)).ToArray(), total);
+        return new StepLogits(OrtValue.CreateTensorValueFromMemory(logits, [batch, keep, vocab]));
     }
 
     private void RequireLayout(bool shared)
@@ -289,18 +293,18 @@ public sealed class DecoderSession : IDisposable
         }
         try
         {
-            Add(Io.InputIds, OrtValue.CreateTensor(inputIds, [batch, sequenceLength]), true);
-            Add(Io.AttentionMask!, OrtValue.CreateTensor(attentionMask, [batch, total]), true);
-            if (Io.PositionIds is { } positions) Add(positions, OrtValue.CreateTensor(positionIds, [batch, sequenceLength]), true);
-            if (Io.UseCacheBranch is { } branch) Add(branch, OrtValue.CreateTensor(new[] { cache.PastLength > 0 }, [1]), true);
-            if (Io.LogitsToKeep is { } keep) Add(keep, OrtValue.CreateTensor(new[] { (long)logitsToKeep }, []), true);
+            Add(Io.InputIds, Tensor(inputIds, batch, sequenceLength), true);
+            Add(Io.AttentionMask!, Tensor(attentionMask, batch, total), true);
+            if (Io.PositionIds is { } positions) Add(positions, Tensor(positionIds, batch, sequenceLength), true);
+            if (Io.UseCacheBranch is { } branch) Add(branch, OrtValue.CreateTensorValueFromMemory(new[] { cache.PastLength > 0 }, [1]), true);
+            if (Io.LogitsToKeep is { } keep) Add(keep, OrtValue.CreateTensorValueFromMemory(new[] { (long)logitsToKeep }, []), true);
             for (int l = 0; l < Io.Layers; l++)
             {
                 Add(Io.PastKeys[l], cache.Keys[l], false);
                 Add(Io.PastValues[l], cache.Values[l], false);
             }
 
-            OrtValue[] outputs = _session.Run(names, values, _outputNames, cancellationToken);
+            OrtValue[] outputs = [.. _session.Run(names, values, _outputNames, cancellationToken)];
             int layers = Io.Layers;
             cache.Replace(outputs[1..(1 + layers)], outputs[(1 + layers)..], total);
             return new StepLogits(outputs[0]);
@@ -311,5 +315,11 @@ public sealed class DecoderSession : IDisposable
         }
     }
 
-    public void Dispose() => _session.Dispose();
+    private static OrtValue Tensor(long[] data, int rows, int columns) => OrtValue.CreateTensorValueFromMemory(data, [rows, columns]);
+
+    public void Dispose()
+    {
+        _logitsAllocator.Dispose();
+        _session.Dispose();
+    }
 }

@@ -1,4 +1,4 @@
-using Qwen.Inference.Runtime;
+using Microsoft.ML.OnnxRuntime;
 
 namespace Qwen.Inference.Engine;
 
@@ -8,7 +8,7 @@ public sealed record DecoderSessionOptions
     /// <summary>Intra-op threads; 0 uses one per processor.</summary>
     public int IntraOpThreads { get; init; }
 
-    public GraphOptimizationLevel OptimizationLevel { get; init; } = GraphOptimizationLevel.All;
+    public GraphOptimizationLevel OptimizationLevel { get; init; } = GraphOptimizationLevel.ORT_ENABLE_ALL;
 
     /// <summary>ORT's CPU arena: faster allocation, but it keeps its peak size for the process lifetime.</summary>
     public bool EnableMemoryArena { get; init; } = true;
@@ -26,9 +26,9 @@ public sealed record DecoderSessionOptions
     public IReadOnlyDictionary<string, string> SessionConfig { get; init; } = new Dictionary<string, string>();
 
     /// <summary>
-    /// Treat denormal floats as zero (on x64; see <see cref="SessionOptions.FlushDenormals"/>). Much
-    /// faster where attention weights and activations underflow, and still deterministic; off
-    /// keeps IEEE gradual underflow.
+    /// Treat denormal floats as zero (ORT's <c>session.set_denormal_as_zero</c>, with runs on threads
+    /// that flush too; see <see cref="DenormalFlushThreads"/>). Much faster where attention weights and
+    /// activations underflow, and still deterministic; off keeps IEEE gradual underflow.
     /// </summary>
     public bool FlushDenormals { get; init; } = true;
 

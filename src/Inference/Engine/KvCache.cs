@@ -1,4 +1,5 @@
-using Qwen.Inference.Runtime;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
 
 namespace Qwen.Inference.Engine;
 
@@ -42,8 +43,8 @@ public sealed class KvCache : IDisposable
         new(keys, values, batchSize, pastLength);
 
     private static OrtValue EmptyTensor(TensorElementType type, long[] shape) => type == TensorElementType.Float16
-        ? OrtValue.CreateTensor(Array.Empty<Half>(), shape)
-        : OrtValue.CreateTensor(Array.Empty<float>(), shape);
+        ? OrtValue.CreateTensorValueFromMemory(Array.Empty<Float16>(), shape)
+        : OrtValue.CreateTensorValueFromMemory(Array.Empty<float>(), shape);
 
     internal void Replace(OrtValue[] keys, OrtValue[] values, int pastLength)
     {
@@ -65,15 +66,18 @@ public sealed class KvCache : IDisposable
 
     private static OrtValue RepeatTensor(OrtValue source, int copies)
     {
-        long[] shape = source.Shape.ToArray();
+        var info = source.GetTensorTypeAndShape();
+        long[] shape = info.Shape;
         shape[0] *= copies;
-        return source.ElementType == TensorElementType.Float16 ? Repeat<Half>(source, copies, shape) : Repeat<float>(source, copies, shape);
+        return info.ElementDataType == TensorElementType.Float16
+            ? Repeat<Float16>(source, copies, shape)
+            : Repeat<float>(source, copies, shape);
     }
 
     private static OrtValue Repeat<T>(OrtValue source, int copies, long[] shape) where T : unmanaged
     {
-        var data = source.GetTensorSpan<T>();
-        int rows = (int)source.Shape[0];
+        var data = source.GetTensorDataAsSpan<T>();
+        int rows = (int)(shape[0] / copies);
         int rowLength = rows == 0 ? 0 : data.Length / rows;
         var result = new T[data.Length * copies];
         for (int r = 0; r < rows; r++)
@@ -81,7 +85,7 @@ public sealed class KvCache : IDisposable
             var row = data.Slice(r * rowLength, rowLength);
             for (int c = 0; c < copies; c++) row.CopyTo(result.AsSpan((r * copies + c) * rowLength));
         }
-        return OrtValue.CreateTensor(result, shape);
+        return OrtValue.CreateTensorValueFromMemory(result, shape);
     }
 
     private void DisposeAll()

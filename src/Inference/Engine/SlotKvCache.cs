@@ -1,4 +1,5 @@
-using Qwen.Inference.Runtime;
+using Microsoft.ML.OnnxRuntime;
+using Qwen.Inference.Native;
 
 namespace Qwen.Inference.Engine;
 

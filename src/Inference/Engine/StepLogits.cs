@@ -1,19 +1,24 @@
-using Qwen.Inference.Runtime;
+using Microsoft.ML.OnnxRuntime;
 
 namespace Qwen.Inference.Engine;
 
 /// <summary>The logits one decoder step produced, [batch, positions, vocab], read in place.</summary>
-public sealed class StepLogits : IDisposable
+public sealed unsafe class StepLogits : IDisposable
 {
     private readonly OrtValue _value;
+    // Looked up once: ORT's span accessors query the tensor's shape on every call. The data is
+    // native memory the value owns, so the address holds until disposal.
+    private readonly float* _data;
+    private bool _disposed;
 
     internal StepLogits(OrtValue value)
     {
         _value = value;
-        var shape = value.Shape;
+        long[] shape = value.GetTensorTypeAndShape().Shape;
         BatchSize = (int)shape[0];
         Positions = (int)shape[1];
         VocabSize = (int)shape[2];
+        fixed (byte* data = value.GetTensorMutableRawData()) _data = (float*)data;
     }
 
     public int BatchSize { get; }
@@ -24,11 +29,20 @@ public sealed class StepLogits : IDisposable
     public int VocabSize { get; }
 
     /// <summary>Logits of sequence <paramref name="batchIndex"/> at kept position <paramref name="position"/>.</summary>
-    public ReadOnlySpan<float> Row(int batchIndex, int position) =>
-        _value.GetTensorSpan<float>().Slice((batchIndex * Positions + position) * VocabSize, VocabSize);
+    public ReadOnlySpan<float> Row(int batchIndex, int position)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if ((uint)batchIndex >= (uint)BatchSize) throw new ArgumentOutOfRangeException(nameof(batchIndex));
+        if ((uint)position >= (uint)Positions) throw new ArgumentOutOfRangeException(nameof(position));
+        return new ReadOnlySpan<float>(_data + ((long)batchIndex * Positions + position) * VocabSize, VocabSize);
+    }
 
     /// <summary>Logits of sequence <paramref name="batchIndex"/> at its last position.</summary>
     public ReadOnlySpan<float> Last(int batchIndex) => Row(batchIndex, Positions - 1);
 
-    public void Dispose() => _value.Dispose();
+    public void Dispose()
+    {
+        _disposed = true;
+        _value.Dispose();
+    }
 }

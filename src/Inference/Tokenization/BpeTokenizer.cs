@@ -21,6 +21,7 @@ public sealed class BpeTokenizer
     {
         _tokenOf = definition.TokenOf;
         _normalize = definition.Normalize;
+        if (_normalize) NfcText.EnsureAvailable();
         _idOf = new Dictionary<string, int>(definition.Vocabulary, StringComparer.Ordinal);
         AddedTokens = definition.AddedTokens;
         _addedOf = new AddedToken?[_tokenOf.Length];
@@ -131,7 +132,7 @@ public sealed class BpeTokenizer
 
     private void EncodeText(string text, List<int> ids)
     {
-        if (_normalize) text = UnicodeNfc.Normalize(text);
+        if (_normalize) text = NfcText.Normalize(text);
         var pieces = new List<(int Start, int Length)>();
         QwenPreTokenizer.Split(text, pieces);
         foreach (var (start, length) in pieces) _model.Encode(text.AsSpan(start, length), ids);

@@ -1,11 +1,11 @@
 using Google.Protobuf;
 using Qwen.Inference.Onnx.Proto;
 
-namespace Qwen.Inference.Tests.Runtime;
+namespace Qwen.Inference.Tests.OnnxRuntime;
 
 using DataType = TensorProto.Types.DataType;
 
-/// <summary>Builds tiny ONNX models (IR 10, default opset 21) for exercising the runtime binding.</summary>
+/// <summary>Builds tiny ONNX models (IR 10, default opset 21) for exercising ONNX Runtime directly.</summary>
 internal static class OnnxModels
 {
     /// <summary>A tensor value description; each dim is a long (fixed) or a string (symbolic).</summary>

@@ -1,4 +1,4 @@
-namespace Qwen.Inference.Tests.Runtime;
+namespace Qwen.Inference.Tests.OnnxRuntime;
 
 /// <summary>A fresh directory for one test's model files, deleted on dispose.</summary>
 internal sealed class TempDirectory : IDisposable

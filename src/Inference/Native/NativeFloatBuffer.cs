@@ -1,7 +1,8 @@
 using System.Buffers;
 using System.Runtime.InteropServices;
+using Microsoft.ML.OnnxRuntime;
 
-namespace Qwen.Inference.Runtime;
+namespace Qwen.Inference.Native;
 
 /// <summary>
 /// Floats outside the GC heap, for large long-lived tensors such as KV caches: memory is mapped
@@ -9,7 +10,7 @@ namespace Qwen.Inference.Runtime;
 /// from the native allocator elsewhere. Contents start unspecified. A tensor created over it
 /// pins it, so it is freed only after the last such tensor is disposed.
 /// </summary>
-public sealed unsafe class NativeFloatBuffer : SafeHandle, IPinnable
+public sealed unsafe class NativeFloatBuffer : SafeHandle
 {
     private readonly nuint _bytes;
     private readonly bool _mapped;
@@ -47,28 +48,44 @@ public sealed unsafe class NativeFloatBuffer : SafeHandle, IPinnable
         return new Span<float>(Pointer + start, count);
     }
 
-    /// <summary>A tensor of <paramref name="shape"/> over floats from <paramref name="start"/>, sharing this memory.</summary>
-    public OrtValue Tensor(long start, ReadOnlySpan<long> shape)
+    /// <summary>
+    /// A tensor of <paramref name="shape"/> over floats from <paramref name="start"/>, sharing this
+    /// memory. ORT pins the memory for the tensor's lifetime, which keeps this buffer alive.
+    /// </summary>
+    public OrtValue Tensor(long start, long[] shape)
     {
-        long count = OrtValue.CountElements(shape);
-        if (start < 0 || start + count > Length)
+        long count = 1;
+        foreach (long dim in shape) count = checked(count * dim);
+        if (start < 0 || count < 0 || start + count > Length)
             throw new ArgumentOutOfRangeException(nameof(start), $"[{start}, {start + count}) is outside the buffer of {Length}");
-        return OrtValue.CreateTensor(Pointer + start, count, shape, Pin(0));
+        var window = new Window(this, start, checked((int)count));
+        return OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, window.Memory, shape);
     }
-
-    public MemoryHandle Pin(int elementIndex)
-    {
-        bool added = false;
-        DangerousAddRef(ref added);
-        return new MemoryHandle(Pointer + elementIndex, default, this);
-    }
-
-    public void Unpin() => DangerousRelease();
 
     protected override bool ReleaseHandle()
     {
         if (_mapped) AnonymousMemory.Unmap(handle, _bytes);
         else NativeMemory.AlignedFree((void*)handle);
         return true;
+    }
+
+    /// <summary>Part of the buffer as <see cref="Memory{T}"/>; pinning it holds a reference on the buffer.</summary>
+    private sealed class Window(NativeFloatBuffer owner, long start, int length) : MemoryManager<float>
+    {
+        public override Span<float> GetSpan() => new(owner.Pointer + start, length);
+
+        public override MemoryHandle Pin(int elementIndex = 0)
+        {
+            ArgumentOutOfRangeException.ThrowIfGreaterThan((uint)elementIndex, (uint)length);
+            bool added = false;
+            owner.DangerousAddRef(ref added);
+            return new MemoryHandle(owner.Pointer + start + elementIndex, default, this);
+        }
+
+        public override void Unpin() => owner.DangerousRelease();
+
+        protected override void Dispose(bool disposing)
+        {
+        }
     }
 }

@@ -1,14 +1,15 @@
 using System.Runtime.InteropServices;
 
-namespace Qwen.Inference.Runtime;
+namespace Qwen.Inference.Native;
 
 /// <summary>
 /// Private anonymous memory mappings (Unix mmap): pages cost nothing until touched, read as zero,
 /// and go back to the system the moment they are unmapped, unlike the GC heap or malloc's arenas.
+/// Mappings are readable and writable, never executable.
 /// </summary>
 internal static partial class AnonymousMemory
 {
-    private const int ProtRead = 1, ProtWrite = 2, ProtExec = 4, MapPrivate = 2, MapAnonymous = 0x20, MapNoReserve = 0x4000;
+    private const int ProtRead = 1, ProtWrite = 2, MapPrivate = 2, MapAnonymous = 0x20, MapNoReserve = 0x4000;
 
     public static bool IsSupported => OperatingSystem.IsLinux();
 
@@ -19,16 +20,10 @@ internal static partial class AnonymousMemory
         return address == -1 ? 0 : address;
     }
 
-    /// <summary>Makes a mapping read-only and executable (for code written into it).</summary>
-    public static bool MakeExecutable(nint address, nuint bytes) => mprotect(address, bytes, ProtRead | ProtExec) == 0;
-
     public static void Unmap(nint address, nuint bytes) => _ = munmap(address, bytes);
 
     [LibraryImport("libc", SetLastError = true)]
     private static partial nint mmap(nint address, nuint length, int protection, int flags, int fd, nint offset);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int mprotect(nint address, nuint length, int protection);
 
     [LibraryImport("libc", SetLastError = true)]
     private static partial int munmap(nint address, nuint length);
