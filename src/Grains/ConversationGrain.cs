@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Orleans.Concurrency;
 using Orleans.Storage;
 using Qwen.Grains.Interfaces;
 using Qwen.Grains.Persistence;
@@ -13,10 +14,11 @@ namespace Qwen.Grains;
 /// One user's conversation: its history is grain state, read through the
 /// <see cref="StorageName"/> storage provider; each turn sends the history and the new message to
 /// the silo's inference worker and writes the completed turn (with the ETag it read) before
-/// answering. Orleans interleaves the steps of a streamed reply with other calls, so a turn gate
-/// keeps turns one at a time in arrival order.
+/// answering. Reentrant, with a turn gate instead of Orleans' one-call-at-a-time: Orleans
+/// interleaves the steps of a streamed reply with other calls anyway, and behind the gate a
+/// waiting turn (whole or streamed) can leave at its deadline while history reads never wait.
 /// </summary>
-[WarmSiloPlacement]
+[WarmSiloPlacement, Reentrant]
 public sealed partial class ConversationGrain : Grain, IConversationGrain
 {
     /// <summary>The grain storage provider that holds conversations.</summary>

@@ -68,7 +68,7 @@ public sealed class OrleansCallTests(TinyModelFixture model)
             "the worker counts the reply as cancelled and its row is free");
         var load = worker.Load();
         load.DecodedRows.Should().BeLessThan(Long, "the reply stopped long before its end");
-        load.GeneratedTokens.Should().Be(0, "a cancelled reply is not counted as generated");
+        load.GeneratedTokens.Should().BeLessThan(Long, "tokens count as they are generated, and the cancelled reply stopped early");
         await TestTimeout.UntilAsync(() => cluster.Activity(0).RunningTurns == 0, TimeSpan.FromSeconds(30), "the turn ends");
         (await cluster.StoredTurnsAsync("una")).Should().BeEmpty();
         (await cluster.Conversation("una").SendMessageAsync(new ChatTurnRequest("2", "short"), TestTimeout.Token)).TurnNumber.Should().Be(1);

@@ -69,7 +69,7 @@ public sealed class WorkerBackpressureTests(TinyModelFixture model)
         await Task.Delay(200);
         worker.Load().DecodedRows.Should().Be(load.DecodedRows, "nothing decodes once the reply has left");
         load.Cancelled.Should().Be(1);
-        load.GeneratedTokens.Should().Be(0, "a cancelled reply is not counted as generated");
+        load.GeneratedTokens.Should().BeLessThan(Long, "tokens count as they are generated, and the cancelled reply stopped early");
     }
 
     [Fact]
