@@ -16,7 +16,7 @@ public sealed record SiloOptions
     /// <summary>A silo whose last heartbeat is older than this is declared dead by the others.</summary>
     public TimeSpan DeadSiloTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
-    /// <summary>Longest time a graceful stop waits for in-flight turns.</summary>
+    /// <summary>Longest time a graceful stop waits for in-flight turns before Orleans deactivates the grains.</summary>
     public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(60);
 
     /// <summary>

@@ -111,6 +111,7 @@ public static class SiloHostingExtensions
             else
                 silo.AddMemoryGrainStorage(ConversationGrain.StorageName);
 
+            silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, TurnDrain>();
             silo.Services.AddSingleton<WarmSilos>();
             silo.Services.AddHostedService(sp => sp.GetRequiredService<WarmSilos>());
             silo.AddPlacementDirector<SiloKeyedPlacement, SiloKeyedPlacementDirector>();

@@ -204,6 +204,13 @@ public sealed class TestCluster : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        // For diagnosing a failed run: QWEN_TEST_LOGS=DIR keeps every process's last output lines.
+        if (Environment.GetEnvironmentVariable("QWEN_TEST_LOGS") is { Length: > 0 } logs)
+        {
+            string directory = Directory.CreateDirectory(Path.Combine(logs, ClusterId)).FullName;
+            foreach (var process in _silos.Values.Concat(_retired).Append(Api).OfType<ServiceProcess>())
+                await File.AppendAllTextAsync(Path.Combine(directory, $"{process.Name}.log"), process.RecentOutput);
+        }
         _client?.Dispose();
         if (Api is not null) await Api.DisposeAsync();
         foreach (var silo in _silos.Values.Concat(_retired)) await silo.DisposeAsync();
