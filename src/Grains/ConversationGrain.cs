@@ -242,7 +242,8 @@ public sealed partial class ConversationGrain : Grain, IConversationGrain
         }
         catch (StorageUnavailableException e)
         {
-            throw new GrainCallException(GrainErrorKind.Unavailable, $"conversation storage is unavailable: {e.Message}", e);
+            // Without the inner exception: its type has no Orleans codec, so the call failed with CodecNotFoundException (a 500).
+            throw new GrainCallException(GrainErrorKind.Unavailable, $"conversation storage is unavailable: {e.Message}");
         }
     }
 
