@@ -24,10 +24,20 @@ public enum GrainErrorKind
 [GenerateSerializer, Alias("qwen.GrainCallException")]
 public sealed class GrainCallException : Exception
 {
-    public GrainCallException(GrainErrorKind kind, string message, Exception? inner = null) : base(message, inner) => Kind = kind;
+    /// <param name="inner">Named in <see cref="Cause"/>, not kept: this exception crosses silo and client boundaries, and most
+    /// inner types (engine, storage, ArgumentException) have no Orleans codec, which failed the whole call (a 500).</param>
+    public GrainCallException(GrainErrorKind kind, string message, Exception? inner = null) : base(message)
+    {
+        Kind = kind;
+        Cause = inner?.GetType().FullName;
+    }
 
     [Id(0)]
     public GrainErrorKind Kind { get; private set; }
+
+    /// <summary>The type of the exception that led to this one, if any.</summary>
+    [Id(1)]
+    public string? Cause { get; private set; }
 
     public bool IsRetryable => Kind is GrainErrorKind.Overloaded or GrainErrorKind.NotOwner or GrainErrorKind.Unavailable;
 }
