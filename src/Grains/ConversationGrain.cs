@@ -36,13 +36,15 @@ public sealed partial class ConversationGrain : Grain, IConversationGrain
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _turnGate = new(1, 1);
     private readonly ConversationActivity _activity;
+    private readonly ISiloModel _silo;
 
     // Null until read, and again whenever storage may hold more than this copy.
     private GrainState<ConversationGrainState>? _state;
 
     public ConversationGrain(IServiceProvider services, IOptions<ConversationOptions> options, SiloIdentity silo, ConversationActivity activity,
-        ILogger<ConversationGrain> logger)
+        ISiloModel model, ILogger<ConversationGrain> logger)
     {
+        _silo = model;
         _activity = activity;
         _storage = services.GetRequiredKeyedService<IGrainStorage>(StorageName);
         _options = options.Value.Validate();
@@ -93,8 +95,10 @@ public sealed partial class ConversationGrain : Grain, IConversationGrain
             var generation = new ChatGenerationRequest([.. Messages(Of(state)), new(ConversationMessage.User, request.Content)],
                 request.MaxNewTokens ?? _options.MaxNewTokens, request.Temperature) { Sampling = request.Sampling, Deadline = request.Deadline };
             GenerationSummary? reply = null;
-            var worker = GrainFactory.GetGrain<IInferenceWorker>(0);
-            await foreach (var e in worker.GenerateReplyAsync(generation, cancellationToken))
+            // This silo's worker, called in-process (what the stateless worker grain would reach): a streamed grain call
+            // sends each MoveNext as its own message, and on a silo that had just joined those were placed on other
+            // silos' workers, which had no record of the enumerator (EnumerationAbortedException, a 500).
+            await foreach (var e in _silo.Worker.GenerateReplyAsync(generation, cancellationToken))
             {
                 if (e.TextDelta is { Length: > 0 } delta) yield return new ChatStreamEvent(delta, null);
                 reply = e.Summary ?? reply;
