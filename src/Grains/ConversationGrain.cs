@@ -105,8 +105,8 @@ public sealed partial class ConversationGrain : Grain, IConversationGrain
             }
             if (reply is null) throw new InvalidOperationException("the inference worker ended without a summary");
 
-            var (turn, turnNumber) = await SaveTurnAsync(state, new StoredTurn(request.TurnId, request.Content, reply.Text, DateTimeOffset.UtcNow),
-                cancellationToken);
+            var completed = new StoredTurn(request.TurnId, request.Content, Storable(reply.Text), DateTimeOffset.UtcNow);
+            var (turn, turnNumber) = await SaveTurnAsync(state, completed, cancellationToken);
             LogTurn(_logger, UserId, request.TurnId, turnNumber, reply.PromptTokens, reply.CompletionTokens);
             yield return new ChatStreamEvent(null, new ChatTurnResult(UserId, turn.TurnId, turn.AssistantReply, turnNumber,
                 reply.PromptTokens, reply.CompletionTokens, reply.FinishReason, reply.Truncation, reply.SiloId, reply.Degraded));
@@ -206,6 +206,17 @@ public sealed partial class ConversationGrain : Grain, IConversationGrain
         }
         _state = state;
         return (turn, Of(state).Turns.Count);
+    }
+
+    /// <summary>
+    /// The reply as a store can hold it: a model may emit NUL or half a surrogate pair, which PostgreSQL refuses (the turn
+    /// failed as a 500); each becomes U+FFFD.
+    /// </summary>
+    private static string Storable(string text)
+    {
+        var builder = new System.Text.StringBuilder(text.Length);
+        foreach (var rune in text.EnumerateRunes()) builder.Append(rune.Value == 0 ? System.Text.Rune.ReplacementChar : rune);
+        return builder.ToString();
     }
 
     private static GrainCallException Invalid(string message) => new(GrainErrorKind.InvalidRequest, message);

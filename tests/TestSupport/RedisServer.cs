@@ -118,7 +118,8 @@ public sealed class RedisServer : IAsyncDisposable
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         _process = process;
-        await File.WriteAllTextAsync(Path.Combine(_directory, ServerPidFileName), process.Id.ToString(CultureInfo.InvariantCulture), cancellationToken);
+        string pid = process.Id.ToString(CultureInfo.InvariantCulture);
+        await File.WriteAllTextAsync(Path.Combine(_directory, ServerPidFileName), pid, cancellationToken);
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
         while (!await PingAsync(cancellationToken))
         {
@@ -221,7 +222,8 @@ public sealed class RedisServer : IAsyncDisposable
         {
             if (!int.TryParse(ReadOrEmpty(Path.Combine(directory, OwnerFileName)), out int owner) || Directory.Exists($"/proc/{owner}")) continue;
             if (int.TryParse(ReadOrEmpty(Path.Combine(directory, ServerPidFileName)), out int server)
-                && File.Exists($"/proc/{server}/cmdline") && File.ReadAllText($"/proc/{server}/cmdline").Contains("redis-server", StringComparison.Ordinal))
+                && File.Exists($"/proc/{server}/cmdline")
+                && File.ReadAllText($"/proc/{server}/cmdline").Contains("redis-server", StringComparison.Ordinal))
             {
                 Signal(server, "KILL");
             }

@@ -22,7 +22,8 @@ internal sealed partial class TurnDrain(ConversationActivity turns, IOptions<Sil
     {
         var waited = Stopwatch.StartNew();
         int atStart = turns.RunningTurns + turns.WaitingTurns;
-        while (turns.RunningTurns + turns.WaitingTurns > 0 && waited.Elapsed < options.Value.DrainTimeout && !cancellationToken.IsCancellationRequested)
+        while (turns.RunningTurns + turns.WaitingTurns > 0 && waited.Elapsed < options.Value.DrainTimeout
+               && !cancellationToken.IsCancellationRequested)
             await Task.Delay(Poll, CancellationToken.None);
         LogDrained(logger, atStart, waited.Elapsed.TotalSeconds, turns.RunningTurns + turns.WaitingTurns);
     }

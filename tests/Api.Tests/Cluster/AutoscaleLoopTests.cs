@@ -43,7 +43,8 @@ public sealed class AutoscaleLoopTests(ITestOutputHelper output) : IAsyncLifetim
         string siloDll = RepositoryPaths.BuiltAssembly("Silo", "Qwen.Silo.dll");
         string[] siloArgs =
         [
-            .. TestCluster.SiloArguments(_cluster.ConnectionString, _cluster.ModelDirectory, "unused").Where(a => !a.StartsWith("--Silo:SiloId=", StringComparison.Ordinal)),
+            .. TestCluster.SiloArguments(_cluster.ConnectionString, _cluster.ModelDirectory, "unused")
+                .Where(a => !a.StartsWith("--Silo:SiloId=", StringComparison.Ordinal)),
             .. TestCluster.ClusterArguments(_cluster.Redis.Configuration, _cluster.ClusterId), "--Cluster:AdvertisedAddress=127.0.0.1",
         ];
         static string Port() => FreePort.Next().ToString(System.Globalization.CultureInfo.InvariantCulture);

@@ -14,7 +14,10 @@ public sealed class ColdSiloTests(ITestOutputHelper output) : IAsyncLifetime
 
     // Any served request is over this tiny SLO: once enough requests are measured, the Api wants two silos.
     public async Task InitializeAsync() => _cluster = await TestCluster.StartAsync(silos: 1, apiArguments:
-        ["--Autoscale:TargetP90Ms=0.001", "--Autoscale:MinLatencySamples=12", "--Autoscale:MaxSilos=2", "--Autoscale:EvaluationInterval=00:00:00.250"]);
+    [
+        "--Autoscale:TargetP90Ms=0.001", "--Autoscale:MinLatencySamples=12", "--Autoscale:MaxSilos=2",
+        "--Autoscale:EvaluationInterval=00:00:00.250",
+    ]);
 
     public async Task DisposeAsync() => await _cluster.DisposeAsync();
 

@@ -42,7 +42,8 @@ public sealed class StoreOutageTests(StoreOutageTests.TwoSilos fixture, ITestOut
         int chats = 0, sentiments = 0;
         for (int i = 0; outage.Elapsed < Outage; i++)
         {
-            var (status, body, retryAfter) = await PostAsync($"/v1/conversations/{users[i % users.Length]}/messages", new { content = $"during {i}" });
+            string user = users[i % users.Length];
+            var (status, body, retryAfter) = await PostAsync($"/v1/conversations/{user}/messages", new { content = $"during {i}" });
             status.Should().Be(503, $"chat needs its storage: {body}");
             retryAfter.Should().NotBeNull("a 503 says when to retry");
             body.GetProperty("detail").GetString().Should().Contain("conversation storage").And.Contain("PostgreSQL");

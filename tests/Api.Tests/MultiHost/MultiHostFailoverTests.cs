@@ -62,6 +62,13 @@ public sealed class MultiHostFailoverTests(ITestOutputHelper output) : IAsyncLif
 
     public async Task DisposeAsync()
     {
+        // For diagnosing a failed run: QWEN_TEST_LOGS=DIR keeps every process's last output lines.
+        if (Environment.GetEnvironmentVariable("QWEN_TEST_LOGS") is { Length: > 0 } logs)
+        {
+            string directory = Directory.CreateDirectory(Path.Combine(logs, _clusterId)).FullName;
+            foreach (var process in _silos.Values.Concat(_retired).Append(_api).OfType<ServiceProcess>())
+                await File.AppendAllTextAsync(Path.Combine(directory, $"{process.Name}.log"), process.RecentOutput);
+        }
         _client?.Dispose();
         if (_api is not null) await _api.DisposeAsync();
         foreach (var silo in _silos.Values.Concat(_retired)) await silo.DisposeAsync();
@@ -177,7 +184,8 @@ public sealed class MultiHostFailoverTests(ITestOutputHelper output) : IAsyncLif
             var (status, body) = await _client!.GetAsync("/v1/cluster/status");
             var silos = status == 200 ? body.GetProperty("silos").EnumerateArray().Select(SiloState.Of).ToArray() : [];
             if (condition(silos)) return silos;
-            if (DateTime.UtcNow > deadline) throw new TimeoutException($"not within {timeout}: {what}; the Api sees {string.Join(", ", silos.AsEnumerable())}");
+            if (DateTime.UtcNow > deadline)
+                throw new TimeoutException($"not within {timeout}: {what}; the Api sees {string.Join(", ", silos.AsEnumerable())}");
             await Task.Delay(100);
         }
     }
