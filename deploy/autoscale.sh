@@ -4,13 +4,17 @@
 # falls (the silo drains its in-flight turns, then leaves). On exit it stops every silo it started.
 #
 #   deploy/autoscale.sh [--api URL] [--interval SECONDS] [--host ADDRESS] [--base-port PORT]
+#                       [--silo-port PORT] [--gateway-port PORT]
 #                       [--id-prefix NAME] [--log-dir DIR] -- SILO_COMMAND [ARGS...]
 #
 # SILO_COMMAND starts one silo in the foreground; the script appends
-# --urls=http://HOST:PORT and --Silo:SiloId=PREFIX-PORT. Example:
+# --urls=http://HOST:PORT, --Silo:SiloId=PREFIX-PORT and, so silos on one machine do not
+# collide, Orleans' --Cluster:SiloPort and --Cluster:GatewayPort: --silo-port and
+# --gateway-port (defaults 11111 and 30000) plus the silo's offset from --base-port. Example:
 #
 #   deploy/autoscale.sh --api http://127.0.0.1:8080 -- \
 #       dotnet src/Silo/bin/Release/net10.0/Qwen.Silo.dll \
+#       --Cluster:Redis=127.0.0.1:6379 \
 #       --Postgres:ConnectionString="Host=127.0.0.1;Database=qwen;Username=qwen;Password=..." \
 #       --Model:Path=/var/lib/qwen/models/qwen2.5-0.5b-instruct
 #
@@ -22,6 +26,8 @@ api="${QWEN_API_URL:-http://127.0.0.1:8080}"
 interval="${AUTOSCALE_INTERVAL:-2}"
 host="${AUTOSCALE_HOST:-127.0.0.1}"
 base_port="${AUTOSCALE_BASE_PORT:-7101}"
+silo_port="${AUTOSCALE_SILO_PORT:-11111}"
+gateway_port="${AUTOSCALE_GATEWAY_PORT:-30000}"
 id_prefix="${AUTOSCALE_ID_PREFIX:-$(hostname -s 2>/dev/null || echo silo)}"
 log_dir="${AUTOSCALE_LOG_DIR:-${TMPDIR:-/tmp}/qwen-autoscale}"
 
@@ -31,10 +37,12 @@ while [ $# -gt 0 ]; do
     --interval) interval="$2"; shift 2 ;;
     --host) host="$2"; shift 2 ;;
     --base-port) base_port="$2"; shift 2 ;;
+    --silo-port) silo_port="$2"; shift 2 ;;
+    --gateway-port) gateway_port="$2"; shift 2 ;;
     --id-prefix) id_prefix="$2"; shift 2 ;;
     --log-dir) log_dir="$2"; shift 2 ;;
     --) shift; break ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
     *) echo "error: unknown option $1 (the silo command goes after --)" >&2; exit 2 ;;
   esac
 done
@@ -75,8 +83,9 @@ reap() {
 start_silo() {
   local port="$base_port"
   while [ -n "${pid_of[$port]:-}" ] || [ -n "${stopping[$port]:-}" ]; do port=$((port + 1)); done
-  local id="$id_prefix-$port"
-  "${silo_command[@]}" "--urls=http://$host:$port" "--Silo:SiloId=$id" >>"$log_dir/$id.log" 2>&1 &
+  local id="$id_prefix-$port" offset=$((port - base_port))
+  "${silo_command[@]}" "--urls=http://$host:$port" "--Silo:SiloId=$id" \
+    "--Cluster:SiloPort=$((silo_port + offset))" "--Cluster:GatewayPort=$((gateway_port + offset))" >>"$log_dir/$id.log" 2>&1 &
   pid_of[$port]=$!
   order+=("$port")
   log "started silo $id (pid ${pid_of[$port]}) at http://$host:$port"

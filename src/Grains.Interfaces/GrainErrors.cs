@@ -27,22 +27,20 @@ public enum GrainErrorKind
 [GenerateSerializer, Alias("qwen.GrainCallException")]
 public sealed class GrainCallException : Exception
 {
-    public GrainCallException(GrainErrorKind kind, string message, Exception? cause = null) : base(message)
+    /// <param name="inner">Named in <see cref="Cause"/>, not kept: this exception crosses silo and client boundaries, and most
+    /// inner types (engine, storage, ArgumentException) have no Orleans codec, which failed the whole call (a 500).</param>
+    public GrainCallException(GrainErrorKind kind, string message, Exception? inner = null) : base(message)
     {
         Kind = kind;
-        Cause = cause;
+        Cause = inner?.GetType().FullName;
     }
-
-    /// <summary>
-    /// The internal error behind this one, on the silo that threw it only. Not the inner exception: an inner
-    /// exception is serialized with the call's result, and the engine's and the stores' exception types have
-    /// no codec, so the caller would get a serialization error instead of this exception.
-    /// </summary>
-    [field: NonSerialized]
-    public Exception? Cause { get; }
 
     [Id(0)]
     public GrainErrorKind Kind { get; private set; }
+
+    /// <summary>The type of the exception that led to this one, if any.</summary>
+    [Id(1)]
+    public string? Cause { get; private set; }
 
     public bool IsRetryable => Kind is GrainErrorKind.Overloaded or GrainErrorKind.NotOwner or GrainErrorKind.Unavailable;
 }

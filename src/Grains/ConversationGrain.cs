@@ -38,13 +38,15 @@ public sealed partial class ConversationGrain : Grain, IConversationGrain
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _turnGate = new(1, 1);
     private readonly ConversationActivity _activity;
+    private readonly ISiloModel _silo;
 
     // Null until read, and again whenever storage may hold more than this copy.
     private GrainState<ConversationGrainState>? _state;
 
     public ConversationGrain(IServiceProvider services, IOptions<ConversationOptions> options, SiloIdentity silo, ConversationActivity activity,
-        ILogger<ConversationGrain> logger)
+        ISiloModel model, ILogger<ConversationGrain> logger)
     {
+        _silo = model;
         _activity = activity;
         _storage = services.GetRequiredKeyedService<IGrainStorage>(StorageName);
         _options = options.Value.Validate();
@@ -95,16 +97,16 @@ public sealed partial class ConversationGrain : Grain, IConversationGrain
             var generation = new ChatGenerationRequest([.. Messages(Of(state)), new(ConversationMessage.User, request.Content)],
                 request.MaxNewTokens ?? _options.MaxNewTokens, request.Temperature) { Sampling = request.Sampling, Deadline = request.Deadline };
             GenerationSummary? reply = null;
-            var worker = GrainFactory.GetGrain<IInferenceWorker>(0);
-            await foreach (var e in worker.GenerateReplyAsync(generation, cancellationToken))
+            // In-process, not through the worker grain: see ISiloModel.GenerateConversationReplyAsync.
+            await foreach (var e in _silo.GenerateConversationReplyAsync(UserId, generation, cancellationToken))
             {
                 if (e.TextDelta is { Length: > 0 } delta) yield return new ChatStreamEvent(delta, null);
                 reply = e.Summary ?? reply;
             }
             if (reply is null) throw new InvalidOperationException("the inference worker ended without a summary");
 
-            var (turn, turnNumber) = await SaveTurnAsync(state, new StoredTurn(request.TurnId, request.Content, reply.Text, DateTimeOffset.UtcNow),
-                cancellationToken);
+            var completed = new StoredTurn(request.TurnId, request.Content, Storable(reply.Text), DateTimeOffset.UtcNow);
+            var (turn, turnNumber) = await SaveTurnAsync(state, completed, cancellationToken);
             LogTurn(_logger, UserId, request.TurnId, turnNumber, reply.PromptTokens, reply.CompletionTokens);
             yield return new ChatStreamEvent(null, new ChatTurnResult(UserId, turn.TurnId, turn.AssistantReply, turnNumber,
                 reply.PromptTokens, reply.CompletionTokens, reply.FinishReason, reply.Truncation, reply.SiloId, reply.Degraded));
@@ -231,6 +233,17 @@ public sealed partial class ConversationGrain : Grain, IConversationGrain
         return (turn, Of(state).Turns.Count);
     }
 
+    /// <summary>
+    /// The reply as a store can hold it: a model may emit NUL or half a surrogate pair, which PostgreSQL refuses (the turn
+    /// failed as a 500); each becomes U+FFFD.
+    /// </summary>
+    private static string Storable(string text)
+    {
+        var builder = new System.Text.StringBuilder(text.Length);
+        foreach (var rune in text.EnumerateRunes()) builder.Append(rune.Value == 0 ? System.Text.Rune.ReplacementChar : rune);
+        return builder.ToString();
+    }
+
     private static GrainCallException Invalid(string message) => new(GrainErrorKind.InvalidRequest, message);
 
     private ChatTurnResult Replayed(StoredTurn turn, int number) => new(UserId, turn.TurnId, turn.AssistantReply, number, 0, 0,
@@ -269,7 +282,8 @@ public sealed partial class ConversationGrain : Grain, IConversationGrain
         }
         catch (StorageUnavailableException e)
         {
-            throw new GrainCallException(GrainErrorKind.Unavailable, $"conversation storage is unavailable: {e.Message}", e);
+            // Without the inner exception: its type has no Orleans codec, so the call failed with CodecNotFoundException (a 500).
+            throw new GrainCallException(GrainErrorKind.Unavailable, $"conversation storage is unavailable: {e.Message}");
         }
     }
 

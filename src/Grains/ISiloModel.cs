@@ -15,6 +15,14 @@ public interface ISiloModel
     /// <exception cref="GrainCallException"><see cref="GrainErrorKind.Unavailable"/> while cold, warming or stopping.</exception>
     InferenceWorker Worker { get; }
 
+    /// <summary>
+    /// The next reply of user <paramref name="userId"/>'s conversation, generated on this silo's worker in-process.
+    /// A conversation grain calls its own silo's worker this way rather than through the stateless worker grain:
+    /// a streamed grain call sends each MoveNext as its own message, and on a silo that had just joined those
+    /// were placed on other silos' workers, which had no record of the enumerator.
+    /// </summary>
+    IAsyncEnumerable<GenerationEvent> GenerateConversationReplyAsync(string userId, ChatGenerationRequest request, CancellationToken cancellationToken);
+
     /// <summary>Loads the model (once; later calls share the first) and completes when the silo serves.</summary>
     Task WarmUpAsync(CancellationToken cancellationToken);
 }

@@ -6,9 +6,9 @@ namespace Qwen.Grains;
 /// <summary>
 /// The grain face of the silo's <see cref="InferenceWorker"/>: a stateless worker, so each call runs
 /// on the calling silo, and reentrant, so concurrent requests reach the engine together and
-/// continuous batching can put them into shared model steps. One activation per silo: a streamed
-/// reply's later steps (MoveNext, DisposeAsync) must reach the activation that started it, and a
-/// stateless worker with several activations routes each call to any of them.
+/// continuous batching can put them into shared model steps. One activation per silo: each MoveNext of
+/// a streamed reply is its own call and must reach the activation holding that enumerator (with more
+/// activations a busy silo answered EnumerationAbortedException); reentrancy already gives the concurrency.
 /// </summary>
 [StatelessWorker(1), Reentrant]
 public sealed class InferenceWorkerGrain(ISiloModel silo) : Grain, IInferenceWorker

@@ -99,6 +99,21 @@ public sealed class ServiceProcess : IAsyncDisposable
         throw new TimeoutException($"{Name} was not ready within {timeout}:\n{RecentOutput}");
     }
 
+    /// <summary>Waits for the process to exit on its own; returns its exit code, or fails with its output after <paramref name="timeout"/>.</summary>
+    public async Task<int> WaitForExitAsync(TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        try
+        {
+            await _process.WaitForExitAsync(cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            throw new TimeoutException($"{Name} did not exit within {timeout}:\n{RecentOutput}");
+        }
+        return _process.ExitCode;
+    }
+
     /// <summary>SIGKILL: the process dies at once, without any shutdown code.</summary>
     public void Kill()
     {

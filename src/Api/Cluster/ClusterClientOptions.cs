@@ -19,5 +19,11 @@ public sealed record ClusterClientOptions
     /// <summary>How long a grain call may take before Orleans gives up on it (the request's own deadline usually ends it first).</summary>
     public TimeSpan CallTimeout { get; init; } = TimeSpan.FromMinutes(5);
 
+    /// <summary>
+    /// How often the client re-reads the silos' gateways from the membership (Orleans' default: 1 minute). Short, so that
+    /// after a restart of every silo the Api finds the new ones within seconds.
+    /// </summary>
+    public TimeSpan GatewayListRefreshPeriod { get; init; } = TimeSpan.FromSeconds(5);
+
     public bool IsClustered => !string.IsNullOrWhiteSpace(Redis);
 }

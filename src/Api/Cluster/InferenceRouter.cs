@@ -7,7 +7,7 @@ namespace Qwen.Api.Cluster;
 /// sentiment the next one when a silo refuses (full or stopping). A cluster where every silo
 /// refuses answers Overloaded (429). Conversations do not come here: Orleans places them.
 /// </summary>
-public sealed class InferenceRouter(SiloDirectory directory, IGrainFactory grains)
+public sealed partial class InferenceRouter(SiloDirectory directory, IGrainFactory grains, ILogger<InferenceRouter> logger)
 {
     public async Task<SentimentResult> AnalyzeSentimentAsync(SentimentRequest request, CancellationToken cancellationToken)
     {
@@ -24,6 +24,12 @@ public sealed class InferenceRouter(SiloDirectory directory, IGrainFactory grain
             catch (GrainCallException e) when (e.Kind is GrainErrorKind.Overloaded or GrainErrorKind.Unavailable)
             {
                 refused = refused?.Kind == GrainErrorKind.Overloaded ? refused : e;
+                LogRefused(logger, silo.SiloId, e.Kind, e.Message);
+            }
+            catch (Exception e) when (Endpoints.ApiErrors.IsSiloLost(e) && !cancellationToken.IsCancellationRequested)
+            {
+                // Gone since the last poll (killed, or its link cut): the next silo serves.
+                refused ??= new GrainCallException(GrainErrorKind.Unavailable, $"silo {silo.SiloId} is unreachable: {e.Message}", e);
             }
         }
         throw refused!;
@@ -37,6 +43,9 @@ public sealed class InferenceRouter(SiloDirectory directory, IGrainFactory grain
             ? grains.GetGrain<IInferenceWorker>(0).GenerateReplyAsync(request, cancellationToken)
             : Silo(silos[0]).GenerateReplyAsync(request, cancellationToken);
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Silo {SiloId} could not serve ({Kind}): {Reason}; trying the next")]
+    private static partial void LogRefused(ILogger logger, string siloId, GrainErrorKind kind, string reason);
 
     private ISiloGrain Silo(SiloView silo) => grains.GetGrain<ISiloGrain>(SiloGrainKey.For(silo.Address));
 }

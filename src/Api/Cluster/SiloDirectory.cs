@@ -30,7 +30,8 @@ public sealed partial class SiloDirectory(IGrainFactory grains, TimeProvider tim
     {
         try
         {
-            var hosts = await grains.GetGrain<IManagementGrain>(0).GetDetailedHosts(onlyActive: false);
+            // Bounded here: a call stuck on a silo that just died (or was cut off) must not freeze the view until the call timeout.
+            var hosts = await grains.GetGrain<IManagementGrain>(0).GetDetailedHosts(onlyActive: false).WaitAsync(Period * 2, cancellationToken);
             var now = time.GetUtcNow();
             var previous = _silos.ToDictionary(s => s.Address);
             var entries = hosts.Where(h => h.Status != SiloStatus.Dead || now - new DateTimeOffset(h.IAmAliveTime, TimeSpan.Zero) < DeadSilosShownFor);
@@ -68,7 +69,8 @@ public sealed partial class SiloDirectory(IGrainFactory grains, TimeProvider tim
         timeout.CancelAfter(Period * 2);
         try
         {
-            var report = await grains.GetGrain<ISiloGrain>(SiloGrainKey.For(address)).GetStatusAsync(timeout.Token);
+            var report = await grains.GetGrain<ISiloGrain>(SiloGrainKey.For(address)).GetStatusAsync(timeout.Token)
+                .WaitAsync(Period * 2, cancellationToken);
             var now = time.GetUtcNow();
             double rate = 0;
             if (before?.Load is { } was && report.Load is { } load && now > before.LastSeen)
@@ -78,7 +80,7 @@ public sealed partial class SiloDirectory(IGrainFactory grains, TimeProvider tim
         catch (Exception e) when (!cancellationToken.IsCancellationRequested)
         {
             return new SiloView(before?.SiloId ?? entry.SiloName, address, MembershipStatus(entry.Status), started, seen, null, 0,
-                e is OperationCanceledException ? "status timed out" : e.Message);
+                e is OperationCanceledException or TimeoutException ? "status timed out" : e.Message);
         }
     }
 

@@ -48,5 +48,15 @@ internal static class ApiErrors
         {
             return For(context, e);
         }
+        catch (Exception e) when (IsSiloLost(e))
+        {
+            // The silo serving the call died, left or could not be reached: the client may retry (with its Idempotency-Key).
+            return For(context, StatusCodes.Status503ServiceUnavailable, $"the silo serving this request became unavailable; retry: {e.Message}",
+                retryAfter: TimeSpan.FromSeconds(1));
+        }
     }
+
+    /// <summary>Orleans could not deliver the call or its answer (silo gone, connection lost, no answer in time).</summary>
+    public static bool IsSiloLost(Exception e) =>
+        e is OrleansMessageRejectionException or Orleans.Runtime.Messaging.ConnectionFailedException or ClientNotAvailableException or TimeoutException;
 }

@@ -33,6 +33,7 @@ public static class ApiHostingExtensions
                     o.ServiceId = cluster.ServiceId;
                 });
                 client.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = cluster.CallTimeout);
+                client.Configure<GatewayOptions>(o => o.GatewayListRefreshPeriod = cluster.GatewayListRefreshPeriod);
                 client.AddDashboard();
             });
             services.Configure<AutoscaleOptions>(configuration.GetSection(AutoscaleOptions.Section));

@@ -24,6 +24,9 @@ public sealed partial class SiloModel(ModelHost model, IServiceProvider services
             ? "this silo is shutting down and takes no new work; retry on another silo"
             : $"this silo is {_state}: its model is not loaded; retry on another silo");
 
+    public IAsyncEnumerable<GenerationEvent> GenerateConversationReplyAsync(string userId, ChatGenerationRequest request,
+        CancellationToken cancellationToken) => Worker.GenerateReplyAsync(request, cancellationToken);
+
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         lifetime.ApplicationStopping.Register(() => _state = SiloStatusReport.Stopping);

@@ -114,6 +114,7 @@ public static class SiloHostingExtensions
 
             // Grain and silo statistics for the Orleans Dashboard, which the Api serves.
             silo.AddDashboard();
+            silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, TurnDrain>();
             silo.Services.AddSingleton<WarmSilos>();
             silo.Services.AddHostedService(sp => sp.GetRequiredService<WarmSilos>());
             silo.AddPlacementDirector<SiloKeyedPlacement, SiloKeyedPlacementDirector>();

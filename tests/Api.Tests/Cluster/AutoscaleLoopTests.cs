@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using FluentAssertions;
-using Qwen.Cluster.Membership;
 using Qwen.TestSupport;
 using Xunit;
 using Xunit.Abstractions;
@@ -42,9 +41,15 @@ public sealed class AutoscaleLoopTests(ITestOutputHelper output) : IAsyncLifetim
     {
         string script = Path.Combine(RepositoryPaths.Root, "deploy", "autoscale.sh");
         string siloDll = RepositoryPaths.BuiltAssembly("Silo", "Qwen.Silo.dll");
-        var siloArgs = TestCluster.SiloArguments(_cluster.ConnectionString, _cluster.ModelDirectory, "unused").Where(a => !a.StartsWith("--Silo:SiloId=", StringComparison.Ordinal));
+        string[] siloArgs =
+        [
+            .. TestCluster.SiloArguments(_cluster.ConnectionString, _cluster.ModelDirectory, "unused")
+                .Where(a => !a.StartsWith("--Silo:SiloId=", StringComparison.Ordinal)),
+            .. TestCluster.ClusterArguments(_cluster.Redis.Configuration, _cluster.ClusterId), "--Cluster:AdvertisedAddress=127.0.0.1",
+        ];
+        static string Port() => FreePort.Next().ToString(System.Globalization.CultureInfo.InvariantCulture);
         _loop = ServiceProcess.StartCommand("autoscale", _cluster.ApiUrl, "bash",
-            [script, "--api", _cluster.ApiUrl, "--interval", "0.5", "--base-port", FreePort.Next().ToString(System.Globalization.CultureInfo.InvariantCulture),
+            [script, "--api", _cluster.ApiUrl, "--interval", "0.5", "--base-port", Port(), "--silo-port", Port(), "--gateway-port", Port(),
              "--id-prefix", "auto", "--log-dir", _logDirectory, "--", "dotnet", siloDll, .. siloArgs],
             RepositoryPaths.Root);
 
@@ -83,8 +88,8 @@ public sealed class AutoscaleLoopTests(ITestOutputHelper output) : IAsyncLifetim
         failures.Should().BeEmpty("no request may fail while silos join or leave");
         await traffic.VerifyHistoriesAsync();
         output.WriteLine($"{watchedTurns} turns of watched users, histories intact");
-        var members = await _cluster.ReadMembershipAsync();
-        members.Where(s => s.Status == SiloStatus.Dead).Should().HaveCount(2, "the two silos the loop stopped left the cluster");
+        var members = await _cluster.ReadSilosAsync();
+        members.Where(s => s.Status == "dead").Should().HaveCount(2, "the two silos the loop stopped left the cluster");
         _loop.RecentOutput.Should().Contain("stopped (exit 0)").And.NotContain("exited on its own");
         output.WriteLine(_loop.RecentOutput);
 
@@ -101,9 +106,7 @@ public sealed class AutoscaleLoopTests(ITestOutputHelper output) : IAsyncLifetim
     /// <summary>Waits for qwen load to end; every one of its requests must have succeeded.</summary>
     private async Task<string> FinishQwenLoadAsync(ServiceProcess load)
     {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
-        while (!load.HasExited) await Task.Delay(200, timeout.Token);
-        load.ExitCode.Should().Be(0, load.RecentOutput);
+        (await load.WaitForExitAsync(TimeSpan.FromMinutes(3))).Should().Be(0, load.RecentOutput);
         string file = Path.Combine(_logDirectory, $"{load.Name["qwen-load-".Length..]}.json");
         using var report = System.Text.Json.JsonDocument.Parse(await File.ReadAllTextAsync(file));
         var row = report.RootElement.GetProperty("rows")[0];
@@ -138,9 +141,9 @@ public sealed class AutoscaleLoopTests(ITestOutputHelper output) : IAsyncLifetim
         var deadline = DateTime.UtcNow + timeout;
         while (true)
         {
-            var members = await _cluster.ReadMembershipAsync();
-            int active = members.Count(s => s.Status == SiloStatus.Active && s.Load.ModelLoaded);
-            int live = members.Count(s => s.Status is not SiloStatus.Dead);
+            var members = await _cluster.ReadSilosAsync();
+            int active = members.Count(s => s.IsActive);
+            int live = members.Count(s => s.Status != "dead");
             if (active == count && live == count) return;
             if (failures is { IsEmpty: false }) throw new InvalidOperationException($"requests failed: {string.Join("; ", failures.Take(5))}");
             if (DateTime.UtcNow > deadline || until is { HasExited: true })
@@ -161,7 +164,7 @@ public sealed class AutoscaleLoopTests(ITestOutputHelper output) : IAsyncLifetim
                 try
                 {
                     return File.ReadAllText($"/proc/{p.Id}/cmdline").Contains("--Silo:SiloId=auto-", StringComparison.Ordinal)
-                           && File.ReadAllText($"/proc/{p.Id}/cmdline").Contains(_cluster.ConnectionString.Split(';').First(s => s.StartsWith("Port=", StringComparison.Ordinal)), StringComparison.Ordinal);
+                           && File.ReadAllText($"/proc/{p.Id}/cmdline").Contains(_cluster.ClusterId, StringComparison.Ordinal);
                 }
                 catch (IOException)
                 {

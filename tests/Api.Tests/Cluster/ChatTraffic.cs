@@ -41,7 +41,7 @@ public sealed class ChatTraffic(ApiClient cluster)
     }
 
     /// <summary>
-    /// Sends one turn as a careful client does: on a failure (5xx, 429, connection error) it sends the
+    /// Sends one turn as a careful client does: on a retryable failure (429, 503, 504, connection error) it sends the
     /// same turn again with the same Idempotency-Key until it is acknowledged. Returns the turn and how many tries it took.
     /// </summary>
     public async Task<(AckedTurn Turn, int Attempts)> SendUntilAckedAsync(string user, int round, TimeSpan giveUpAfter)
@@ -62,7 +62,7 @@ public sealed class ChatTraffic(ApiClient cluster)
                     Acked.GetOrAdd(user, _ => []).Add(turn);
                     return (turn, attempt);
                 }
-                status.Should().BeOneOf([429, 500, 502, 503, 504], $"only transient failures are retried: {body}");
+                status.Should().BeOneOf([429, 503, 504], $"a lost or busy silo is a retryable failure, never a 500: {body}");
                 failure = $"HTTP {status}: {body}";
             }
             catch (HttpRequestException e)

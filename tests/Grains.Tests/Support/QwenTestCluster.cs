@@ -83,7 +83,7 @@ internal sealed class QwenTestCluster : IAsyncDisposable
         services.AddSingleton(identity);
         services.AddSingleton(Options.Create(settings.Conversations));
         services.AddSingleton<ConversationActivity>();
-        services.AddSingleton(_ => new TestSiloModel(model.Model, settings.Inference, identity, cold));
+        services.AddSingleton(_ => new TestSiloModel(model.Model, settings.Inference, identity, cold, observer));
         services.AddSingleton<ISiloModel>(sp => sp.GetRequiredService<TestSiloModel>());
 
         if (settings.Store is { } store)

@@ -7,9 +7,10 @@ namespace Qwen.Grains.Tests.Support;
 
 /// <summary>
 /// A test silo's model as the grains see it: a real <see cref="InferenceWorker"/> on the shared tiny
-/// model, built at start for a warm silo and on warm-up for a cold one.
+/// model, built at start for a warm silo and on warm-up for a cold one; conversation replies are watched by the observer.
 /// </summary>
-internal sealed class TestSiloModel(LoadedModel model, InferenceWorkerOptions options, SiloIdentity silo, bool cold) : ISiloModel, IDisposable
+internal sealed class TestSiloModel(LoadedModel model, InferenceWorkerOptions options, SiloIdentity silo, bool cold, WorkerCallObserver observer)
+    : ISiloModel, IDisposable
 {
     private readonly Lock _gate = new();
     private InferenceWorker? _worker = cold ? null : Create(model, options, silo);
@@ -18,6 +19,13 @@ internal sealed class TestSiloModel(LoadedModel model, InferenceWorkerOptions op
 
     public InferenceWorker Worker => Volatile.Read(ref _worker)
         ?? throw new GrainCallException(GrainErrorKind.Unavailable, "this silo is cold: its model is not loaded; retry on another silo");
+
+    public IAsyncEnumerable<GenerationEvent> GenerateConversationReplyAsync(string userId, ChatGenerationRequest request,
+        CancellationToken cancellationToken)
+    {
+        var worker = Worker;
+        return observer.Watch(userId, silo.Id, request, () => worker.GenerateReplyAsync(request, cancellationToken), cancellationToken);
+    }
 
     public Task WarmUpAsync(CancellationToken cancellationToken)
     {

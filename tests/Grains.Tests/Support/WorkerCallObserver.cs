@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 using Orleans.Serialization.Invocation;
 using Qwen.Grains.Interfaces;
 
@@ -8,11 +9,11 @@ namespace Qwen.Grains.Tests.Support;
 internal sealed record ObservedGeneration(string? UserId, string Silo, ChatGenerationRequest Request);
 
 /// <summary>
-/// Watches the calls that reach the inference worker grains of every silo (an incoming grain call
-/// filter, so the grains themselves run unchanged): the generation requests in arrival order, which
-/// user's conversation sent them, and how many ran at once. A streamed reply is one enumeration
-/// (StartEnumeration, MoveNext..., DisposeAsync) on the worker grain; it runs from its start until
-/// a call ends the enumeration. <see cref="Hold"/> keeps new generations at the door until
+/// Watches the generations that reach the inference workers of every silo: the conversation grains'
+/// in-process calls (<see cref="Watch"/>, through the test silo model) and the calls to the worker
+/// grains (an incoming grain call filter): the requests in arrival order, which user's conversation
+/// sent them, and how many ran at once. A streamed reply on the worker grain is one enumeration
+/// (StartEnumeration, MoveNext..., DisposeAsync); it runs from its start until a call ends it. <see cref="Hold"/> keeps new generations at the door until
 /// <see cref="Release"/>, so a test can keep a turn running while it queues or cancels others.
 /// </summary>
 internal sealed class WorkerCallObserver
@@ -77,6 +78,23 @@ internal sealed class WorkerCallObserver
 
     /// <summary>The filter for one silo.</summary>
     public IIncomingGrainCallFilter For(string silo) => new Filter(this, silo);
+
+    /// <summary>A conversation's reply generated in-process on <paramref name="silo"/>, watched like a worker grain call.</summary>
+    public async IAsyncEnumerable<GenerationEvent> Watch(string userId, string silo, ChatGenerationRequest request,
+        Func<IAsyncEnumerable<GenerationEvent>> reply, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var generation = Guid.NewGuid();
+        Started(generation, new ObservedGeneration(userId, silo, request));
+        try
+        {
+            await Volatile.Read(ref _door).Task.WaitAsync(cancellationToken);
+            await foreach (var e in reply().WithCancellation(cancellationToken)) yield return e;
+        }
+        finally
+        {
+            Ended(generation);
+        }
+    }
 
     private async Task InvokeAsync(IIncomingGrainCallContext context, string silo)
     {
