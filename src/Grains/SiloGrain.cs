@@ -17,8 +17,9 @@ public sealed class SiloGrain(ISiloModel silo, ConversationActivity conversation
         return Task.FromResult(new SiloStatusReport(identity.Id, this.GetPrimaryKeyString(), state, load, activity));
     }
 
+    // Through the stateless worker grain, which Orleans activates on this silo (a one-shot call, unlike a streamed reply).
     public Task<SentimentResult> AnalyzeSentimentAsync(SentimentRequest request, CancellationToken cancellationToken) =>
-        silo.Worker.AnalyzeSentimentAsync(request, cancellationToken);
+        GrainFactory.GetGrain<IInferenceWorker>(0).AnalyzeSentimentAsync(request, cancellationToken);
 
     public IAsyncEnumerable<GenerationEvent> GenerateReplyAsync(ChatGenerationRequest request, CancellationToken cancellationToken) =>
         silo.Worker.GenerateReplyAsync(request, cancellationToken);

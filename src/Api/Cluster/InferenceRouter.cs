@@ -11,9 +11,7 @@ public sealed partial class InferenceRouter(SiloDirectory directory, IGrainFacto
 {
     public async Task<SentimentResult> AnalyzeSentimentAsync(SentimentRequest request, CancellationToken cancellationToken)
     {
-        var silos = directory.Active;
-        // Before the first poll (or while no silo answered one): whichever silo the gateway picks.
-        if (silos.Count == 0) return await grains.GetGrain<IInferenceWorker>(0).AnalyzeSentimentAsync(request, cancellationToken);
+        var silos = ActiveSilos();
         GrainCallException? refused = null;
         foreach (var silo in silos)
         {
@@ -38,14 +36,18 @@ public sealed partial class InferenceRouter(SiloDirectory directory, IGrainFacto
     /// <summary>A reply for a conversation given whole (nothing stored), from the least busy silo.</summary>
     public IAsyncEnumerable<GenerationEvent> GenerateReplyAsync(ChatGenerationRequest request, CancellationToken cancellationToken)
     {
-        var silos = directory.Active;
-        return silos.Count == 0
-            ? grains.GetGrain<IInferenceWorker>(0).GenerateReplyAsync(request, cancellationToken)
-            : Silo(silos[0]).GenerateReplyAsync(request, cancellationToken);
+        return Silo(ActiveSilos()[0]).GenerateReplyAsync(request, cancellationToken);
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Silo {SiloId} could not serve ({Kind}): {Reason}; trying the next")]
     private static partial void LogRefused(ILogger logger, string siloId, GrainErrorKind kind, string reason);
+
+    private IReadOnlyList<SiloView> ActiveSilos()
+    {
+        var silos = directory.Active;
+        return silos.Count > 0 ? silos
+            : throw new GrainCallException(GrainErrorKind.Unavailable, "no silo with a loaded model is active in the cluster; retry shortly");
+    }
 
     private ISiloGrain Silo(SiloView silo) => grains.GetGrain<ISiloGrain>(SiloGrainKey.For(silo.Address));
 }

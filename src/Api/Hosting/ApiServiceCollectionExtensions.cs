@@ -36,6 +36,9 @@ public static class ApiHostingExtensions
                 client.Configure<GatewayOptions>(o => o.GatewayListRefreshPeriod = cluster.GatewayListRefreshPeriod);
                 client.AddDashboard();
             });
+            // The HTTP server comes up while the client still waits for a gateway: with no silo yet the Api must answer
+            // /healthz and /v1/cluster/scale, since the autoscaler starts the first silo from them.
+            services.Configure<HostOptions>(o => o.ServicesStartConcurrently = true);
             services.Configure<AutoscaleOptions>(configuration.GetSection(AutoscaleOptions.Section));
             services.TryAddSingleton(TimeProvider.System);
             services.AddSingleton<RequestLatencyWindow>();
