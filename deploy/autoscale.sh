@@ -12,11 +12,9 @@
 # collide, Orleans' --Cluster:SiloPort and --Cluster:GatewayPort: --silo-port and
 # --gateway-port (defaults 11111 and 30000) plus the silo's offset from --base-port. Example:
 #
+#   set -a; . /etc/qwen/silo.env; set +a     # settings and passwords from the environment, never argv
 #   deploy/autoscale.sh --api http://127.0.0.1:8080 -- \
-#       dotnet src/Silo/bin/Release/net10.0/Qwen.Silo.dll \
-#       --Cluster:Redis=127.0.0.1:6379 \
-#       --Postgres:ConnectionString="Host=127.0.0.1;Database=qwen;Username=qwen;Password=..." \
-#       --Model:Path=/var/lib/qwen/models/qwen2.5-0.5b-instruct
+#       dotnet src/Silo/bin/Release/net10.0/Qwen.Silo.dll
 #
 # Give the silo command itself (dotnet DLL or the published executable), not `dotnet run`,
 # so SIGTERM reaches the silo. Needs bash and curl.
