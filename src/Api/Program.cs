@@ -26,7 +26,9 @@ builder.Services.AddOptions<RequestTimeoutOptions>().Configure<IOptions<ApiLimit
     if (limits.Value.RequestTimeout <= TimeSpan.Zero) return;
     timeouts.DefaultPolicy = new RequestTimeoutPolicy
     {
-        Timeout = limits.Value.RequestTimeout,
+        // A backstop: the deadline travels with the grain call and the silo answers at it (saying what it stopped);
+        // this fires only if no answer comes back in time.
+        Timeout = limits.Value.RequestTimeout + RequestDeadlineMiddleware.Grace,
         TimeoutStatusCode = StatusCodes.Status504GatewayTimeout,
         WriteTimeoutResponse = context => ApiErrors.For(context, StatusCodes.Status504GatewayTimeout,
             $"the request did not finish within {limits.Value.RequestTimeout.TotalSeconds:0.###} s").ExecuteAsync(context),

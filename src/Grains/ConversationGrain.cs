@@ -84,6 +84,13 @@ public sealed partial class ConversationGrain : Grain, IConversationGrain
         await EnterTurnAsync(request.Deadline, cancellationToken);
         try
         {
+            if (_silo.State == SiloStatusReport.Stopping)
+            {
+                // This silo is leaving: let the conversation move (the next call activates it on another silo) rather than refuse it.
+                this.DeactivateOnIdle();
+                throw new GrainCallException(GrainErrorKind.NotOwner,
+                    $"the silo holding conversation '{UserId}' is stopping; nothing was run: send the turn again to continue on another silo");
+            }
             var state = _state ??= await ReadStateAsync(cancellationToken);
             if (StoredTurnNumber(Of(state), request) is int storedNumber)
             {

@@ -134,10 +134,10 @@ internal static class ChatCompletionEndpoints
             var grain = grains.GetGrain<IConversationGrain>(user);
             if (!call.Stream)
             {
-                yield return new Piece(null, Done(await grain.SendMessageAsync(turn, ct)));
+                yield return new Piece(null, Done(await ConversationTurns.SendAsync(grain, turn, ct)));
                 yield break;
             }
-            await foreach (var e in grain.StreamMessageAsync(turn, ct))
+            await foreach (var e in ConversationTurns.StreamAsync(grain, turn, ct))
                 yield return new Piece(e.TextDelta, e.Completed is { } completed ? Done(completed) : null);
             yield break;
         }

@@ -1,3 +1,4 @@
+using Qwen.Api.Cluster;
 using System.Diagnostics;
 using Microsoft.Extensions.Options;
 using Qwen.Api.Contracts;
@@ -52,12 +53,12 @@ internal static class ConversationEndpoints
             var grain = grains.GetGrain<IConversationGrain>(userId);
             if (!stream)
             {
-                var turn = await grain.SendMessageAsync(request, ct);
+                var turn = await ConversationTurns.SendAsync(grain, request, ct);
                 return Results.Ok(Reply(turn, fingerprint, started));
             }
 
             // The first event decides between an error response and a stream.
-            await using var events = grain.StreamMessageAsync(request, ct).GetAsyncEnumerator(ct);
+            await using var events = ConversationTurns.StreamAsync(grain, request, ct).GetAsyncEnumerator(ct);
             bool more = await events.MoveNextAsync();
             var sse = ServerSentEvents.Start(context);
             try

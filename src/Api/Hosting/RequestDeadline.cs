@@ -27,7 +27,7 @@ public sealed record RequestDeadline(DateTimeOffset At, TimeSpan Timeout)
 internal sealed class RequestDeadlineMiddleware(RequestDelegate next, IOptionsMonitor<ApiLimits> limits)
 {
     // The silos answer at the deadline itself; this margin covers the way back.
-    private static readonly TimeSpan Grace = TimeSpan.FromSeconds(2);
+    internal static readonly TimeSpan Grace = TimeSpan.FromSeconds(2);
     private static readonly TimeSpan Longest = TimeSpan.FromDays(1);
 
     public async Task InvokeAsync(HttpContext context)

@@ -1,0 +1,49 @@
+using System.Runtime.CompilerServices;
+using Qwen.Grains.Interfaces;
+
+namespace Qwen.Api.Cluster;
+
+/// <summary>
+/// A conversation turn sent again when its grain answered NotOwner before any of the reply: the
+/// grain's silo is stopping (the grain deactivates, so the next call activates it on another silo)
+/// or another writer changed the conversation (the next call reads it afresh). The turn id is the
+/// same, so a turn is still run and stored at most once.
+/// </summary>
+internal static class ConversationTurns
+{
+    public const int MaxAttempts = 4;
+
+    public static async Task<ChatTurnResult> SendAsync(IConversationGrain grain, ChatTurnRequest request, CancellationToken cancellationToken)
+    {
+        for (int attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await grain.SendMessageAsync(request, cancellationToken);
+            }
+            catch (GrainCallException e) when (e.Kind == GrainErrorKind.NotOwner && attempt < MaxAttempts)
+            {
+            }
+        }
+    }
+
+    public static async IAsyncEnumerable<ChatStreamEvent> StreamAsync(IConversationGrain grain, ChatTurnRequest request,
+        [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        for (int attempt = 1; ; attempt++)
+        {
+            await using var events = grain.StreamMessageAsync(request, cancellationToken).GetAsyncEnumerator(cancellationToken);
+            bool more;
+            try
+            {
+                more = await events.MoveNextAsync();
+            }
+            catch (GrainCallException e) when (e.Kind == GrainErrorKind.NotOwner && attempt < MaxAttempts)
+            {
+                continue;
+            }
+            for (; more; more = await events.MoveNextAsync()) yield return events.Current;
+            yield break;
+        }
+    }
+}
