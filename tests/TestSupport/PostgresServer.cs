@@ -25,7 +25,7 @@ public sealed class PostgresServer : IDisposable, IAsyncDisposable
     private static readonly HashSet<PostgresServer> Live = [];
     private static readonly Lazy<bool> OrphansSwept = new(SweepOrphans);
 
-    private readonly string rootDirectory;
+    private readonly string _rootDirectory;
     private bool disposed;
 
     static PostgresServer()
@@ -48,11 +48,11 @@ public sealed class PostgresServer : IDisposable, IAsyncDisposable
 
     private PostgresServer(string rootDirectory, IReadOnlyList<string>? extraListenAddresses = null)
     {
-        this.rootDirectory = rootDirectory;
-        this.extraListenAddresses = extraListenAddresses ?? [];
+        _rootDirectory = rootDirectory;
+        _extraListenAddresses = extraListenAddresses ?? [];
     }
 
-    private readonly IReadOnlyList<string> extraListenAddresses;
+    private readonly IReadOnlyList<string> _extraListenAddresses;
 
     public string Host => "127.0.0.1";
 
@@ -61,9 +61,9 @@ public sealed class PostgresServer : IDisposable, IAsyncDisposable
     public bool IsRunning { get; private set; }
 
     /// <summary>The data directory (owned by the server's user).</summary>
-    public string DataDirectory => Path.Combine(rootDirectory, "data");
+    public string DataDirectory => Path.Combine(_rootDirectory, "data");
 
-    public string LogFile => Path.Combine(rootDirectory, "server.log");
+    public string LogFile => Path.Combine(_rootDirectory, "server.log");
 
     /// <summary>Connection string of <see cref="DefaultDatabase"/>.</summary>
     public string ConnectionString => ConnectionStringFor(DefaultDatabase);
@@ -179,7 +179,7 @@ public sealed class PostgresServer : IDisposable, IAsyncDisposable
         }
 
         IsRunning = false;
-        DeleteDirectory(rootDirectory);
+        DeleteDirectory(_rootDirectory);
     }
 
     private async Task StartOnFreePortAsync(CancellationToken cancellationToken)
@@ -202,9 +202,9 @@ public sealed class PostgresServer : IDisposable, IAsyncDisposable
     private async Task StartAsync(CancellationToken cancellationToken)
     {
         string settings = string.Join(' ',
-            $"-c listen_addresses={string.Join(',', ["127.0.0.1", .. extraListenAddresses])}",
+            $"-c listen_addresses={string.Join(',', ["127.0.0.1", .. _extraListenAddresses])}",
             $"-c port={Port}",
-            $"-c unix_socket_directories={rootDirectory}",
+            $"-c unix_socket_directories={_rootDirectory}",
             "-c max_connections=200",
             // Throwaway data: skip fsync. Commits stay synchronous, so an immediate stop keeps every acknowledged commit.
             "-c fsync=off");
@@ -225,8 +225,8 @@ public sealed class PostgresServer : IDisposable, IAsyncDisposable
     {
         string path = Path.Combine(BinDirectory, tool);
         return RunAsPostgresUser
-            ? ChildProcess.RunAsync("runuser", ["-u", "postgres", "--", path, .. arguments], rootDirectory, cancellationToken)
-            : ChildProcess.RunAsync(path, arguments, rootDirectory, cancellationToken);
+            ? ChildProcess.RunAsync("runuser", ["-u", "postgres", "--", path, .. arguments], _rootDirectory, cancellationToken)
+            : ChildProcess.RunAsync(path, arguments, _rootDirectory, cancellationToken);
     }
 
     /// <summary>Stops and deletes servers left by test processes that died without cleaning up.</summary>

@@ -17,19 +17,19 @@ namespace Qwen.Silo.Storage;
 /// </remarks>
 public sealed class PostgresConversationStore : IConversationStore
 {
-    private readonly PostgresExecutor executor;
-    private readonly ILogger<PostgresConversationStore> logger;
+    private readonly PostgresExecutor _executor;
+    private readonly ILogger<PostgresConversationStore> _logger;
 
     public PostgresConversationStore(NpgsqlDataSource dataSource, ILogger<PostgresConversationStore> logger)
     {
-        executor = new PostgresExecutor(dataSource, (message, _, e) => new StorageUnavailableException(message, e));
-        this.logger = logger;
+        _executor = new PostgresExecutor(dataSource, (message, _, e) => new StorageUnavailableException(message, e));
+        _logger = logger;
     }
 
     public Task<ConversationState> ReadAsync(string userId, CancellationToken cancellationToken)
     {
         StorableText.ValidateUserId(userId);
-        return executor.RunAsync(
+        return _executor.RunAsync(
             async (connection, ct) =>
             {
                 // One statement, so the version and the turns come from one snapshot.
@@ -65,13 +65,13 @@ public sealed class PostgresConversationStore : IConversationStore
         StorableText.ValidateTurn(turn);
         ArgumentOutOfRangeException.ThrowIfNegative(expectedVersion);
         StoredTurn stored = turn with { CompletedAt = PostgresTimestamps.Normalize(turn.CompletedAt) };
-        return executor.RunAsync((connection, ct) => AppendAsync(connection, userId, stored, expectedVersion, ct), cancellationToken);
+        return _executor.RunAsync((connection, ct) => AppendAsync(connection, userId, stored, expectedVersion, ct), cancellationToken);
     }
 
     public Task<long> ResetAsync(string userId, CancellationToken cancellationToken)
     {
         StorableText.ValidateUserId(userId);
-        return executor.RunAsync(
+        return _executor.RunAsync(
             async (connection, ct) =>
             {
                 await using NpgsqlTransaction transaction = await connection.BeginTransactionAsync(ct);
@@ -117,7 +117,7 @@ public sealed class PostgresConversationStore : IConversationStore
             }
 
             long current = await CurrentVersionAsync(connection, userId, cancellationToken);
-            logger.LogDebug(
+            _logger.LogDebug(
                 "Conversation {UserId} is at version {CurrentVersion}, not {ExpectedVersion}: turn {TurnId} rejected",
                 userId, current, expectedVersion, turn.TurnId);
             throw new ConcurrencyConflictException(

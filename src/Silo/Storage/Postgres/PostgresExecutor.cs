@@ -11,15 +11,15 @@ namespace Qwen.Silo.Storage.Postgres;
 /// </summary>
 public sealed class PostgresExecutor
 {
-    private readonly NpgsqlDataSource dataSource;
-    private readonly PostgresFailureFactory failure;
+    private readonly NpgsqlDataSource _dataSource;
+    private readonly PostgresFailureFactory _failure;
 
     /// <param name="failure">Builds the exception callers see.</param>
     public PostgresExecutor(NpgsqlDataSource dataSource, PostgresFailureFactory failure)
     {
-        this.dataSource = dataSource;
-        this.failure = failure;
-        Server = DescribeServer(dataSource);
+        _dataSource = dataSource;
+        _failure = failure;
+        Server = DescribeServer(_dataSource);
     }
 
     /// <summary>Which server this talks to, e.g. <c>127.0.0.1:5432, database 'qwen'</c> (no credentials).</summary>
@@ -38,7 +38,7 @@ public sealed class PostgresExecutor
             bool opened = false;
             try
             {
-                await using NpgsqlConnection connection = await dataSource.OpenConnectionAsync(cancellationToken);
+                await using NpgsqlConnection connection = await _dataSource.OpenConnectionAsync(cancellationToken);
                 opened = true;
                 return await work(connection, cancellationToken);
             }
@@ -48,7 +48,7 @@ public sealed class PostgresExecutor
                 if (broken)
                 {
                     // The other idle connections went down with this one.
-                    dataSource.Clear();
+                    _dataSource.Clear();
                 }
 
                 if (broken && opened && attempt == 1)
@@ -56,7 +56,7 @@ public sealed class PostgresExecutor
                     continue;
                 }
 
-                throw failure(Describe(e), Server, e);
+                throw _failure(Describe(e), Server, e);
             }
         }
     }

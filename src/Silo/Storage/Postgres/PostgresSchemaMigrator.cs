@@ -13,26 +13,26 @@ public sealed class PostgresSchemaMigrator
     // Arbitrary but fixed: every process of every version must agree on it ("QWENSCMA").
     private const long MigrationLockKey = 0x5157454E53434D41;
 
-    private readonly IReadOnlyList<SchemaModule> modules;
-    private readonly PostgresExecutor executor;
-    private readonly ILogger<PostgresSchemaMigrator> logger;
+    private readonly IReadOnlyList<SchemaModule> _modules;
+    private readonly PostgresExecutor _executor;
+    private readonly ILogger<PostgresSchemaMigrator> _logger;
 
     public PostgresSchemaMigrator(NpgsqlDataSource dataSource, IEnumerable<SchemaModule> modules, ILogger<PostgresSchemaMigrator> logger)
     {
-        this.modules = [.. modules];
-        Validate(this.modules);
-        this.logger = logger;
-        executor = new PostgresExecutor(dataSource, (message, server, e) => new PostgresUnavailableException(message, server, e));
+        _modules = [.. modules];
+        Validate(_modules);
+        _logger = logger;
+        _executor = new PostgresExecutor(dataSource, (message, server, e) => new PostgresUnavailableException(message, server, e));
     }
 
     /// <summary>Applies the migrations the database does not have yet; returns them (empty when up to date).</summary>
     /// <exception cref="PostgresUnavailableException">PostgreSQL cannot be reached or refused a migration.</exception>
     public async Task<IReadOnlyList<AppliedMigration>> MigrateAsync(CancellationToken cancellationToken)
     {
-        IReadOnlyList<AppliedMigration> applied = await executor.RunAsync(MigrateAsync, cancellationToken);
+        IReadOnlyList<AppliedMigration> applied = await _executor.RunAsync(MigrateAsync, cancellationToken);
         foreach (AppliedMigration migration in applied)
         {
-            logger.LogInformation(
+            _logger.LogInformation(
                 "Applied schema migration {Module} v{Version}: {Description}", migration.Module, migration.Version, migration.Description);
         }
 
@@ -57,14 +57,14 @@ public sealed class PostgresSchemaMigrator
 
         Dictionary<string, int> current = await ReadVersionsAsync(connection, cancellationToken);
         var applied = new List<AppliedMigration>();
-        foreach (SchemaModule module in modules)
+        foreach (SchemaModule module in _modules)
         {
             int have = current.GetValueOrDefault(module.Name);
             int known = module.Migrations.Count;
             if (have > known)
             {
                 // A newer build migrated this database; migrations are additive, so older code keeps working.
-                logger.LogWarning(
+                _logger.LogWarning(
                     "Schema module {Module} is at v{DatabaseVersion}, newer than this build's v{KnownVersion}",
                     module.Name, have, known);
                 continue;
