@@ -4,10 +4,11 @@ using Qwen.Grains.Interfaces;
 namespace Qwen.Api.Cluster;
 
 /// <summary>
-/// A conversation turn sent again when its grain answered NotOwner before any of the reply: the
-/// grain's silo is stopping (the grain deactivates, so the next call activates it on another silo)
-/// or another writer changed the conversation (the next call reads it afresh). The turn id is the
-/// same, so a turn is still run and stored at most once.
+/// A conversation turn sent again when it failed before any of the reply with NotOwner (the grain's
+/// silo is stopping: the grain deactivates, so the next call activates it on another silo; or
+/// another writer changed the conversation: the next call reads it afresh), or because Orleans
+/// could not deliver it (the silo or gateway it went through was leaving). The turn id is the same,
+/// so a turn is still run and stored at most once.
 /// </summary>
 internal static class ConversationTurns
 {
@@ -21,7 +22,7 @@ internal static class ConversationTurns
             {
                 return await grain.SendMessageAsync(request, cancellationToken);
             }
-            catch (GrainCallException e) when (e.Kind == GrainErrorKind.NotOwner && attempt < MaxAttempts)
+            catch (Exception e) when (IsWorthResending(e) && attempt < MaxAttempts)
             {
             }
         }
@@ -38,7 +39,7 @@ internal static class ConversationTurns
             {
                 more = await events.MoveNextAsync();
             }
-            catch (GrainCallException e) when (e.Kind == GrainErrorKind.NotOwner && attempt < MaxAttempts)
+            catch (Exception e) when (IsWorthResending(e) && attempt < MaxAttempts)
             {
                 continue;
             }
@@ -46,4 +47,7 @@ internal static class ConversationTurns
             yield break;
         }
     }
+
+    private static bool IsWorthResending(Exception e) =>
+        e is GrainCallException { Kind: GrainErrorKind.NotOwner } || Endpoints.ApiErrors.IsSiloLost(e);
 }
