@@ -44,7 +44,7 @@ public sealed partial class InferenceRouter(SiloDirectory directory, IGrainFacto
 
     private IReadOnlyList<SiloView> ActiveSilos()
     {
-        var silos = directory.Active;
+        var silos = directory.Candidates;
         return silos.Count > 0 ? silos
             : throw new GrainCallException(GrainErrorKind.Unavailable, "no silo with a loaded model is active in the cluster; retry shortly");
     }

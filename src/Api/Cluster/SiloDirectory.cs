@@ -22,6 +22,13 @@ public sealed partial class SiloDirectory(IGrainFactory grains, TimeProvider tim
     /// <summary>Silos with their model loaded that answered the last poll, least busy first.</summary>
     public IReadOnlyList<SiloView> Active => [.. _silos.Where(s => s.IsActive).OrderBy(s => s.Backlog)];
 
+    /// <summary>
+    /// Silos to try, best first: the active ones that answered the last poll, then those whose last poll only failed
+    /// (a busy silo may miss one status call and still serve).
+    /// </summary>
+    public IReadOnlyList<SiloView> Candidates =>
+        [.. Active, .. _silos.Where(s => s.Status == SiloStatusReport.Active && s.Error is not null)];
+
     /// <summary>Completes after the first poll (successful or not).</summary>
     public Task FirstRefresh => _firstRefresh.Task;
 

@@ -38,7 +38,7 @@ internal static class ApiErrors
     public static async Task<IResult> Guard(HttpContext context, Func<Task<IResult>> handler)
     {
         // With no active silo (none started yet, all cold or gone) no grain call can succeed: say so rather than try.
-        if (context.RequestServices.GetService<SiloDirectory>() is { FirstRefresh.IsCompleted: true, Active.Count: 0 })
+        if (context.RequestServices.GetService<SiloDirectory>() is { FirstRefresh.IsCompleted: true, Candidates.Count: 0 })
             return For(context, StatusCodes.Status503ServiceUnavailable, "no silo with a loaded model is active in the cluster; retry shortly",
                 retryAfter: TimeSpan.FromSeconds(2));
         try
