@@ -21,8 +21,10 @@ public sealed class EmbeddedMetricsTests : IClassFixture<EmbeddedApi>, IDisposab
         (await _http.PostAsync(_api.Url + "/v1/sentiment", Json("{\"text\":1}"))).StatusCode.Should().Be(HttpStatusCode.BadRequest);
         (await _http.GetAsync(_api.Url + "/v1/no-such-route")).StatusCode.Should().Be(HttpStatusCode.NotFound);
 
-        // The cluster totals come from the silo's status report, polled every second: wait for the one that saw the turn.
-        var families = await ScrapeUntilAsync(f => f.Sum("qwen_cluster_silo_active_conversations") == 1);
+        // The cluster totals come from the silo's status report, polled every second: wait for one taken after the turn
+        // (a poll taken while the reply was still being prefilled already counts the conversation but no tokens yet).
+        var families = await ScrapeUntilAsync(f =>
+            f.Sum("qwen_cluster_silo_active_conversations") == 1 && f.Sum("qwen_cluster_inference_generated_tokens_total") > 0);
 
         families.Sum("qwen_api_requests_total", ("task", "chat"), ("status", "200")).Should().Be(1);
         families.Sum("qwen_api_requests_total", ("task", "sentiment"), ("status", "400")).Should().Be(1);
