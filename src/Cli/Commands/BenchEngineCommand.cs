@@ -29,11 +29,11 @@ internal static class BenchEngineCommand
             Description = "Record ONNX Runtime's per-operator times to PREFIX_<time>.json (Chrome trace, e.g. for chrome://tracing)",
         };
 
-        var keepDenormals = new Option<bool>("--keep-denormals") { Description = "Compute with denormal floats instead of flushing them to zero (slower)" };
+        var flushDenormals = new Option<bool>("--flush-denormals") { Description = "Treat denormal floats as zero, each step run on a flushing thread (off by default)" };
 
         var command = new Command("bench-engine", "Benchmark the engine on one model: load, prefill, decode, memory, bandwidth.")
         {
-            model, json, threads, steps, batches, prompts, noArena, noMemoryPattern, sessionConfig, profile, keepDenormals,
+            model, json, threads, steps, batches, prompts, noArena, noMemoryPattern, sessionConfig, profile, flushDenormals,
         };
         command.SetAction((parse, ct) => CliApp.Guard(() =>
         {
@@ -47,7 +47,7 @@ internal static class BenchEngineCommand
                 !parse.GetValue(noMemoryPattern),
                 ParseConfig(parse.GetValue(sessionConfig) ?? []),
                 parse.GetValue(profile),
-                !parse.GetValue(keepDenormals));
+                parse.GetValue(flushDenormals));
             var report = EngineBenchmark.Run(settings, line => AnsiConsole.MarkupLine($"[grey]{Markup.Escape(line)}[/]"), ct);
             Print(report);
             if (parse.GetValue(json) is { } file)

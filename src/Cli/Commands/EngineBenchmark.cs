@@ -8,7 +8,7 @@ namespace Qwen.Cli.Commands;
 internal static class EngineBenchmark
 {
     public sealed record Settings(string ModelPath, int Threads, int DecodeSteps, int[] Batches, int[] PromptLengths, bool Arena, bool MemoryPattern,
-        IReadOnlyDictionary<string, string> SessionConfig, string? ProfileFilePrefix = null, bool FlushDenormals = true);
+        IReadOnlyDictionary<string, string> SessionConfig, string? ProfileFilePrefix = null, bool FlushDenormals = false);
 
     public sealed record PrefillResult(int PromptTokens, double Milliseconds, double TokensPerSecond);
 

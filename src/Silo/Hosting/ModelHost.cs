@@ -32,7 +32,11 @@ public sealed class ModelHost(ModelProvisioner provisioner, IOptions<ModelOption
             if (_model is not null) return;
             string directory = await provisioner.GetModelDirectoryAsync(cancellationToken);
             var watch = System.Diagnostics.Stopwatch.StartNew();
-            _model = await Task.Run(() => LoadedModel.Open(directory, new DecoderSessionOptions { IntraOpThreads = options.Value.Threads }), cancellationToken);
+            _model = await Task.Run(() => LoadedModel.Open(directory, new DecoderSessionOptions
+            {
+                IntraOpThreads = options.Value.Threads,
+                FlushDenormals = options.Value.FlushDenormals,
+            }), cancellationToken);
             logger.LogInformation("Model {ModelPath} loaded in {LoadMs} ms", directory, watch.ElapsedMilliseconds);
             _loaded.TrySetResult();
         }

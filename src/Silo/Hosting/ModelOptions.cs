@@ -18,4 +18,7 @@ public sealed record ModelOptions
 
     /// <summary>Intra-op threads of the model session; 0 = one per core.</summary>
     public int Threads { get; init; }
+
+    /// <summary>Treat denormal floats as zero on every computing thread (off by default; docs/engine.md measures both).</summary>
+    public bool FlushDenormals { get; init; }
 }
