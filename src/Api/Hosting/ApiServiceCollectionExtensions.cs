@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Configuration.Memory;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Orleans.Configuration;
 using Orleans.Dashboard;
@@ -24,6 +25,13 @@ public static class ApiHostingExtensions
         services.AddApiObservability(cluster.IsClustered);
         if (cluster.IsClustered)
         {
+            // User text is personal data: a cluster's request log lines give its length unless Api:LogText says otherwise.
+            // First source, so any configured value wins.
+            if (configuration[$"{ApiLimits.Section}:{nameof(ApiLimits.LogText)}"] is null)
+                builder.Configuration.Sources.Insert(0, new MemoryConfigurationSource
+                {
+                    InitialData = [new($"{ApiLimits.Section}:{nameof(ApiLimits.LogText)}", "false")],
+                });
             builder.UseOrleansClient(client =>
             {
                 client.UseRedisClustering(cluster.Redis!);
