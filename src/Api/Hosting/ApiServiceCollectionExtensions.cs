@@ -2,6 +2,7 @@ using Microsoft.Extensions.Configuration.Memory;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Orleans.Configuration;
 using Orleans.Dashboard;
+using Qwen.ClusterTransport;
 using Qwen.Api.Cluster;
 using Qwen.Api.Endpoints;
 using Qwen.Api.Observability;
@@ -35,6 +36,7 @@ public static class ApiHostingExtensions
             builder.UseOrleansClient(client =>
             {
                 client.UseRedisClustering(cluster.Redis!);
+                client.UseClusterTls(configuration.GetSection(ClusterTlsOptions.Section).Get<ClusterTlsOptions>() ?? new ClusterTlsOptions());
                 client.Configure<ClusterOptions>(o =>
                 {
                     o.ClusterId = cluster.ClusterId;

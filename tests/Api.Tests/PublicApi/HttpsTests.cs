@@ -1,5 +1,4 @@
 using System.Net.Http.Json;
-using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using FluentAssertions;
 using Qwen.TestSupport;
@@ -25,10 +24,8 @@ public sealed class HttpsTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         _directory = Directory.CreateTempSubdirectory("qwen-api-tls-").FullName;
-        _certificate = SelfSigned();
-        string pfx = Path.Combine(_directory, "api.pfx");
-        await File.WriteAllBytesAsync(pfx, _certificate.Export(X509ContentType.Pfx, Password));
-        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(pfx, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        _certificate = SelfSignedCertificate.Create();
+        string pfx = await SelfSignedCertificate.WritePfxAsync(_certificate, _directory, Password);
         int httpPort = FreePort.Next();
         _httpsPort = FreePort.Next();
         _api = await EmbeddedApi.StartAsync(httpPort,
@@ -71,18 +68,5 @@ public sealed class HttpsTests : IAsyncLifetime
         using var strict = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
         await strict.Invoking(c => c.GetAsync($"https://localhost:{_httpsPort}/healthz")).Should().ThrowAsync<HttpRequestException>();
         _api.Process.RecentOutput.Should().NotContain(Password, "the certificate's password stays out of the log");
-    }
-
-    private static X509Certificate2 SelfSigned()
-    {
-        using var key = RSA.Create(2048);
-        var request = new CertificateRequest("CN=localhost", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
-        var names = new SubjectAlternativeNameBuilder();
-        names.AddDnsName("localhost");
-        names.AddIpAddress(System.Net.IPAddress.Loopback);
-        request.CertificateExtensions.Add(names.Build());
-        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1")], critical: false));
-        var now = DateTimeOffset.UtcNow;
-        return request.CreateSelfSigned(now.AddMinutes(-5), now.AddDays(1));
     }
 }
