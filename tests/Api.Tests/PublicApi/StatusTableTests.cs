@@ -1,6 +1,8 @@
 using System.Text;
 using System.Text.Json;
 using FluentAssertions;
+using Qwen.Api.Tests.Observability;
+using Qwen.Observability.Prometheus;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -60,8 +62,12 @@ public sealed class StatusTableTests(EmbeddedApiCollection.Fixture fixture, ITes
             $"POST {Messages} HTTP/1.1\r\nHost: x\r\nX-Request-Id: {id}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{{\"content\":\"hel"));
 
         string line = await LogLineAsync(id);
-        line.Should().Contain("status=499");
+        line.Should().Contain("TASK=chat").And.Contain("status=499");
         _api.Process.RecentOutput.Should().NotContain("Exception");
+        // Counted as 499 (the line is written as the request ends, after it was measured).
+        var families = PrometheusTextParser.Parse(await _api.Http.GetStringAsync(_api.Url + "/metrics"));
+        families.Sum("qwen_api_requests_total", ("task", "chat"), ("status", "499")).Should().BeGreaterThanOrEqualTo(1);
+        families.Sum("qwen_api_requests_total", ("task", "chat"), ("status", "500")).Should().Be(0);
     }
 
     private IEnumerable<Row> Rows()
