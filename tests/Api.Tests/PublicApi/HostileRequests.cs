@@ -37,6 +37,7 @@ public sealed class HostileRequests(int seed)
         ("GET", "/metrics", null),
         ("GET", "/dashboard", null),
         ("GET", "/openapi/v1.json", null),
+        ("GET", "/orleans-dashboard", null),
         ("GET", "/", null),
     ];
 

@@ -75,13 +75,40 @@ public static class RawHttp
         try
         {
             int read;
-            while ((read = await stream.ReadAsync(chunk, cancellationToken)) > 0) buffer.Write(chunk, 0, read);
+            while ((read = await stream.ReadAsync(chunk, cancellationToken)) > 0)
+            {
+                buffer.Write(chunk, 0, read);
+                // A complete answer on a connection the server keeps open (no "Connection: close" sent) ends here.
+                if (IsComplete(buffer.GetBuffer().AsSpan(0, (int)buffer.Length))) break;
+            }
         }
         catch (Exception e) when (e is IOException or OperationCanceledException)
         {
             // A reset or silence ends the answer; what arrived before counts.
         }
         return buffer.ToArray();
+    }
+
+    /// <summary>Whether <paramref name="data"/> holds a whole final answer: its head, and all of a body its head gives the length of.</summary>
+    private static bool IsComplete(ReadOnlySpan<byte> data)
+    {
+        while (true)
+        {
+            int end = data.IndexOf("\r\n\r\n"u8);
+            if (end < 0) return false;
+            string head = Encoding.Latin1.GetString(data[..end]);
+            var body = data[(end + 4)..];
+            if (head.Length > 9 && head[9] == '1')
+            {
+                data = body; // an interim 1xx answer; the final one follows
+                continue;
+            }
+            string[] lines = head.Split("\r\n");
+            if (lines.Any(l => l.StartsWith("Transfer-Encoding:", StringComparison.OrdinalIgnoreCase)))
+                return body.EndsWith("0\r\n\r\n"u8);
+            string? length = lines.FirstOrDefault(l => l.StartsWith("Content-Length:", StringComparison.OrdinalIgnoreCase));
+            return length is not null && int.TryParse(length["Content-Length:".Length..].Trim(), out int n) && body.Length >= n;
+        }
     }
 
     private static RawResponse? Parse(byte[] response)
