@@ -42,12 +42,15 @@ public static class ClusterTls
         {
             var certificate = X509CertificateLoader.LoadPkcs12FromFile(options.CertificatePath!, options.CertificatePassword);
             if (!certificate.HasPrivateKey)
-                throw new InvalidOperationException($"{ClusterTlsOptions.Section}: the certificate in '{options.CertificatePath}' has no private key");
+                throw new ClusterTlsException($"{ClusterTlsOptions.Section}: the certificate in '{options.CertificatePath}' has no private key");
             return certificate;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException)
         {
-            throw new InvalidOperationException($"{ClusterTlsOptions.Section}: cannot load the certificate '{options.CertificatePath}': {e.Message}", e);
+            throw new ClusterTlsException($"{ClusterTlsOptions.Section}: cannot load the certificate '{options.CertificatePath}': {e.Message}", e);
         }
     }
 }
+
+/// <summary>The cluster certificate cannot be used: a configuration error, reported at start in one line.</summary>
+public sealed class ClusterTlsException(string message, Exception? inner = null) : Exception(message, inner);

@@ -13,7 +13,16 @@ public static class SiloProgram
     {
         // appsettings.json (log levels) sits beside the program, wherever it is started from.
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
-        builder.AddQwenSilo();
+        try
+        {
+            builder.AddQwenSilo();
+        }
+        catch (ClusterTransport.ClusterTlsException e)
+        {
+            // A configuration error (exit 2): restarting cannot help, and the unit does not.
+            await Console.Error.WriteLineAsync($"error: {e.Message}");
+            return 2;
+        }
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(90));
         var app = builder.Build();
         app.Services.StartQwenMetrics();

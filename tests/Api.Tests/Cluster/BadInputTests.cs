@@ -108,6 +108,20 @@ public sealed class BadInputTests(BadInputTests.OneSiloCluster fixture) : IClass
     }
 
     [Fact]
+    public async Task A_silo_whose_cluster_certificate_cannot_be_loaded_exits_2_with_one_error_line()
+    {
+        string missing = Path.Combine(Path.GetTempPath(), $"no-such-{Guid.NewGuid():N}.pfx");
+        await using var silo = ServiceProcess.Start("bad-tls", RepositoryPaths.BuiltAssembly("Silo", "Qwen.Silo.dll"), FreePort.Next(),
+        [
+            $"--Model:Path={_cluster.ModelDirectory}", $"--Cluster:Redis={_cluster.Redis.Configuration}", $"--Cluster:ClusterId={_cluster.ClusterId}",
+            $"--Cluster:SiloPort={FreePort.Next()}", $"--Cluster:GatewayPort={FreePort.Next()}", "--Cluster:AdvertisedAddress=127.0.0.1",
+            $"--Cluster:Tls:CertificatePath={missing}",
+        ]);
+        (await silo.WaitForExitAsync(TimeSpan.FromSeconds(60))).Should().Be(2, silo.RecentOutput);
+        silo.RecentOutput.Should().Contain($"error: Cluster:Tls: cannot load the certificate '{missing}'").And.NotContain("   at ");
+    }
+
+    [Fact]
     public async Task A_silo_that_cannot_reach_PostgreSQL_at_start_exits_with_a_clear_error()
     {
         int unusedPort = FreePort.Next();
