@@ -73,25 +73,20 @@ internal sealed class JsonBody
                 else tooLarge = true;
             }
         }
-        catch (IOException e) when (IsHangUp(request.HttpContext, e))
-        {
-            throw new RequestRejectedException(ClientClosedRequest, "the client closed the connection before it sent the whole body");
-        }
         catch (IOException e)
         {
             // Kestrel's framing errors (a bad chunk size, one that overflows, a bad chunk end, ...) are the client's fault;
             // some come wrapped in a plain IOException.
             var framing = e as BadHttpRequestException ?? e.InnerException as BadHttpRequestException;
             if (framing?.StatusCode == StatusCodes.Status413PayloadTooLarge) tooLarge = true;
+            else if (IsHangUp(request.HttpContext, e))
+                throw new RequestRejectedException(StatusCodes.Status499ClientClosedRequest, "the client closed the connection before it sent the whole body");
             else throw new RequestRejectedException(StatusCodes.Status400BadRequest, $"the request body is malformed: {e.Message}");
         }
         if (tooLarge)
             throw new RequestRejectedException(StatusCodes.Status413PayloadTooLarge, $"the body is larger than the limit of {maxBytes} bytes");
         return buffer.ToArray();
     }
-
-    /// <summary>The status proxies give a request whose client went away before the answer.</summary>
-    public const int ClientClosedRequest = 499;
 
     /// <summary>
     /// The client went away while sending the body: the connection was reset or aborted, or it ended before the
