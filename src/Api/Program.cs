@@ -6,7 +6,8 @@ using Qwen.Api.Hosting;
 using Qwen.Api.Observability;
 using Qwen.Api.Scaling;
 
-var builder = WebApplication.CreateBuilder(args);
+// appsettings.json (log levels) sits beside the program, wherever it is started from.
+var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
 builder.WebHost.ConfigureKestrel(k =>
 {
     // Bodies above the API's own limit are drained and refused with 413; beyond this, Kestrel cuts the connection.

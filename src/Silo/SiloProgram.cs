@@ -11,8 +11,18 @@ public static class SiloProgram
 {
     public static async Task<int> RunAsync(string[] args)
     {
-        var builder = WebApplication.CreateBuilder(args);
-        builder.AddQwenSilo();
+        // appsettings.json (log levels) sits beside the program, wherever it is started from.
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
+        try
+        {
+            builder.AddQwenSilo();
+        }
+        catch (ClusterTransport.ClusterTlsException e)
+        {
+            // A configuration error (exit 2): restarting cannot help, and the unit does not.
+            await Console.Error.WriteLineAsync($"error: {e.Message}");
+            return 2;
+        }
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(90));
         var app = builder.Build();
         app.Services.StartQwenMetrics();

@@ -13,6 +13,8 @@ public sealed class ServiceProcess : IAsyncDisposable
 {
     private readonly Process _process;
     private readonly ConcurrentQueue<string> _output = new();
+    private long _linesWritten;
+    private long _charsWritten;
 
     private ServiceProcess(string name, Process process, string url)
     {
@@ -28,6 +30,10 @@ public sealed class ServiceProcess : IAsyncDisposable
 
     /// <summary>The exit code once the process has exited.</summary>
     public int ExitCode => _process.ExitCode;
+
+    /// <summary>Every line the process wrote so far (stdout and stderr), and their characters (line ends included).</summary>
+    public long LinesWritten => Interlocked.Read(ref _linesWritten);
+    public long CharsWritten => Interlocked.Read(ref _charsWritten);
 
     /// <summary>The last lines the process wrote (stdout and stderr).</summary>
     public string RecentOutput => string.Join('\n', _output);
@@ -72,6 +78,8 @@ public sealed class ServiceProcess : IAsyncDisposable
     private void Keep(string? line)
     {
         if (line is null) return;
+        Interlocked.Add(ref _charsWritten, line.Length + 1);
+        Interlocked.Increment(ref _linesWritten);
         _output.Enqueue(line);
         while (_output.Count > 400) _output.TryDequeue(out _);
     }

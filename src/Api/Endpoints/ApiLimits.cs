@@ -41,7 +41,10 @@ public sealed record ApiLimits
     /// <summary>The model id of the OpenAI-compatible endpoints (GET /v1/models).</summary>
     public string ModelId { get; init; } = "qwen-aio";
 
-    /// <summary>False: request log lines give text lengths instead of (shortened) inputs and outputs.</summary>
+    /// <summary>
+    /// False: request log lines give text lengths instead of (shortened) inputs and outputs. Unset, it is false in
+    /// clustered mode (user text is personal data; see ApiHostingExtensions) and true in the embedded default.
+    /// </summary>
     public bool LogText { get; init; } = true;
 
     /// <summary>Characters of input and output shown in a request log line.</summary>

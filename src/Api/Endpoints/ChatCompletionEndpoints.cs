@@ -68,6 +68,8 @@ internal static class ChatCompletionEndpoints
             var call = ChatCompletionCall.Read(body, limits, limits.ModelId);
             fingerprint.Input = call.LastUserMessage;
             if (call.User is not null) fingerprint.Task = $"chat.completions user={call.User}";
+            // A turn of a conversation: refuse a bad Idempotency-Key now, before a stream could start.
+            if (call.User is not null) ConversationEndpoints.TurnId(context);
             string id = "chatcmpl-" + fingerprint.Id;
             long created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
 

@@ -108,9 +108,28 @@ internal static class ConversationEndpoints
         if (UserIdFormat.Problem(userId) is { } problem) throw RequestRejectedException.BadRequest(problem, "user");
     }
 
-    /// <summary>One id per HTTP request (or the client's Idempotency-Key): retries across silos reuse it.</summary>
-    public static string TurnId(HttpContext context) =>
-        context.Request.Headers["Idempotency-Key"].FirstOrDefault() is { Length: > 0 and <= 128 } key ? key : Guid.NewGuid().ToString("N");
+    public const string IdempotencyKeyHeader = "Idempotency-Key";
+    public const int MaxIdempotencyKeyChars = 128;
+
+    /// <summary>
+    /// One id per HTTP request, or the client's Idempotency-Key: retries across silos reuse it. A key that breaks the
+    /// rule is refused, never replaced: a fresh id would store a retried turn twice.
+    /// </summary>
+    public static string TurnId(HttpContext context)
+    {
+        var values = context.Request.Headers[IdempotencyKeyHeader];
+        if (values.Count == 0) return Guid.NewGuid().ToString("N");
+        if (values.Count > 1)
+            throw RequestRejectedException.BadRequest($"the {IdempotencyKeyHeader} header is given {values.Count} times; give it once");
+        string key = values[0] ?? "";
+        if (key.Length is 0 or > MaxIdempotencyKeyChars)
+            throw RequestRejectedException.BadRequest(
+                $"the {IdempotencyKeyHeader} header has {key.Length} characters; it must have 1 to {MaxIdempotencyKeyChars}");
+        if (key.AsSpan().IndexOfAnyExceptInRange('!', '~') is int at and >= 0)
+            throw RequestRejectedException.BadRequest(
+                $"the {IdempotencyKeyHeader} header may hold only visible ASCII characters; character {at} is not one");
+        return key;
+    }
 
     private static ConversationReply Reply(ChatTurnResult turn, RequestFingerprint fingerprint, long started)
     {

@@ -33,7 +33,8 @@ internal sealed class JsonBody
             throw RequestRejectedException.BadRequest($"the body is not valid UTF-8: invalid byte 0x{bytes[validBytes]:X2} at offset {validBytes}");
         try
         {
-            using var document = JsonDocument.Parse(bytes, new JsonDocumentOptions { MaxDepth = MaxDepth });
+            // Duplicate keys are refused: two parsers (ours, a proxy's, a client's) must never read different values from one body.
+            using var document = JsonDocument.Parse(bytes, new JsonDocumentOptions { MaxDepth = MaxDepth, AllowDuplicateProperties = false });
             if (document.RootElement.ValueKind != JsonValueKind.Object)
                 throw RequestRejectedException.BadRequest($"the body must be a JSON object, not {Describe(document.RootElement.ValueKind)}");
             return new JsonBody(document.RootElement.Clone());
@@ -72,14 +73,28 @@ internal sealed class JsonBody
                 else tooLarge = true;
             }
         }
-        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        catch (IOException e)
         {
-            tooLarge = true;
+            // Kestrel's framing errors (a bad chunk size, one that overflows, a bad chunk end, ...) are the client's fault;
+            // some come wrapped in a plain IOException.
+            var framing = e as BadHttpRequestException ?? e.InnerException as BadHttpRequestException;
+            if (framing?.StatusCode == StatusCodes.Status413PayloadTooLarge) tooLarge = true;
+            else if (IsHangUp(request.HttpContext, e))
+                throw new RequestRejectedException(StatusCodes.Status499ClientClosedRequest, "the client closed the connection before it sent the whole body");
+            else throw new RequestRejectedException(StatusCodes.Status400BadRequest, $"the request body is malformed: {e.Message}");
         }
         if (tooLarge)
             throw new RequestRejectedException(StatusCodes.Status413PayloadTooLarge, $"the body is larger than the limit of {maxBytes} bytes");
         return buffer.ToArray();
     }
+
+    /// <summary>
+    /// The client went away while sending the body: the connection was reset or aborted, or it ended before the
+    /// announced length (Kestrel reports the latter as a bad request, though nobody is left to read an answer).
+    /// </summary>
+    private static bool IsHangUp(HttpContext context, IOException e) =>
+        context.RequestAborted.IsCancellationRequested || e is Microsoft.AspNetCore.Connections.ConnectionResetException
+        || e.Message.StartsWith("Unexpected end of request content", StringComparison.Ordinal);
 
     /// <summary>Refuses any field not in <paramref name="known"/>, naming it and the accepted ones.</summary>
     public void RejectUnknownFields(IReadOnlyCollection<string> known)

@@ -1,6 +1,8 @@
+using Microsoft.Extensions.Configuration.Memory;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Orleans.Configuration;
 using Orleans.Dashboard;
+using Qwen.ClusterTransport;
 using Qwen.Api.Cluster;
 using Qwen.Api.Endpoints;
 using Qwen.Api.Observability;
@@ -24,9 +26,17 @@ public static class ApiHostingExtensions
         services.AddApiObservability(cluster.IsClustered);
         if (cluster.IsClustered)
         {
+            // User text is personal data: a cluster's request log lines give its length unless Api:LogText says otherwise.
+            // First source, so any configured value wins.
+            if (configuration[$"{ApiLimits.Section}:{nameof(ApiLimits.LogText)}"] is null)
+                builder.Configuration.Sources.Insert(0, new MemoryConfigurationSource
+                {
+                    InitialData = [new($"{ApiLimits.Section}:{nameof(ApiLimits.LogText)}", "false")],
+                });
             builder.UseOrleansClient(client =>
             {
                 client.UseRedisClustering(cluster.Redis!);
+                client.UseClusterTls(configuration.GetSection(ClusterTlsOptions.Section).Get<ClusterTlsOptions>() ?? new ClusterTlsOptions());
                 client.Configure<ClusterOptions>(o =>
                 {
                     o.ClusterId = cluster.ClusterId;

@@ -27,8 +27,26 @@ internal sealed class RequestShapeGuard(RequestDelegate next, IOptionsMonitor<Ap
         }
         if (headerBytes > options.MaxHeaderBytes)
             return Refuse(context, StatusCodes.Status431RequestHeaderFieldsTooLarge, $"the request headers have {headerBytes} bytes; at most {options.MaxHeaderBytes} are allowed");
+        if (FramingProblem(request) is { } problem) return Refuse(context, StatusCodes.Status400BadRequest, problem);
         return next(context);
     }
+
+    /// <summary>
+    /// A transfer coding other than chunked is refused: Kestrel removes only "chunked", so a gzip coding would reach the
+    /// JSON reader still compressed. (With Transfer-Encoding present Kestrel has already dropped any Content-Length, as
+    /// RFC 9112 says, and closes the connection after the answer, so a second framing cannot smuggle a request.)
+    /// </summary>
+    private static string? FramingProblem(HttpRequest request)
+    {
+        var transfer = request.Headers.TransferEncoding;
+        if (transfer.Count == 0) return null;
+        string codings = Shorten(transfer.ToString());
+        return codings.Trim().Equals("chunked", StringComparison.OrdinalIgnoreCase)
+            ? null
+            : $"the transfer coding '{codings}' is not supported; send the body with Content-Length or Transfer-Encoding: chunked";
+    }
+
+    private static string Shorten(string text) => text.Length <= 64 ? text : text[..64] + "…";
 
     private static Task Refuse(HttpContext context, int status, string message) =>
         ApiErrors.For(context, status, message).ExecuteAsync(context);

@@ -5,6 +5,7 @@ using Orleans.Configuration;
 using Orleans.Dashboard;
 using Orleans.Serialization;
 using Orleans.Storage;
+using Qwen.ClusterTransport;
 using Qwen.Grains;
 using Qwen.Grains.Persistence;
 using Qwen.Grains.Placement;
@@ -99,6 +100,7 @@ public static class SiloHostingExtensions
                     o.SiloListeningEndpoint = new IPEndPoint(listen, endpoints.SiloPort);
                     o.GatewayListeningEndpoint = new IPEndPoint(listen, endpoints.GatewayPort);
                 });
+                silo.UseClusterTls(configuration.GetSection(ClusterTlsOptions.Section).Get<ClusterTlsOptions>() ?? new ClusterTlsOptions());
             }
             else
             {

@@ -74,6 +74,54 @@ public sealed class BadInputTests(BadInputTests.OneSiloCluster fixture) : IClass
     }
 
     [Fact]
+    public async Task An_overlong_Idempotency_Key_is_refused_and_nothing_is_stored()
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, _cluster.ApiUrl + "/v1/conversations/long-key-user/messages")
+        {
+            Content = System.Net.Http.Json.JsonContent.Create(new { content = "twice?" }),
+        };
+        request.Headers.Add("Idempotency-Key", new string('k', 129));
+        using var response = await _cluster.Http.SendAsync(request);
+        ((int)response.StatusCode).Should().Be(400, "a key that cannot be kept is refused, never replaced by a fresh one");
+        (await response.Content.ReadAsStringAsync()).Should().Contain("Idempotency-Key");
+        (await _cluster.GetAsync("/v1/conversations/long-key-user")).Body.GetProperty("messages").GetArrayLength().Should().Be(0);
+    }
+
+    [Fact]
+    public async Task A_clustered_Api_logs_the_length_of_user_text_not_the_text()
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, _cluster.ApiUrl + "/v1/sentiment")
+        {
+            Content = System.Net.Http.Json.JsonContent.Create(new { text = "my private words" }),
+        };
+        request.Headers.Add("X-Request-Id", "cluster-log-text");
+        using var response = await _cluster.Http.SendAsync(request);
+        ((int)response.StatusCode).Should().Be(200);
+
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        string? line;
+        while ((line = _cluster.Api!.RecentOutput.Split('\n').FirstOrDefault(l => l.Contains("[REQ-cluster-log-text]", StringComparison.Ordinal))) is null
+               && DateTime.UtcNow < deadline)
+            await Task.Delay(50);
+        line.Should().NotBeNull().And.Contain("INPUT=\"<16 chars>\"", "Api:LogText defaults to false in clustered mode");
+        line.Should().NotContain("private");
+    }
+
+    [Fact]
+    public async Task A_silo_whose_cluster_certificate_cannot_be_loaded_exits_2_with_one_error_line()
+    {
+        string missing = Path.Combine(Path.GetTempPath(), $"no-such-{Guid.NewGuid():N}.pfx");
+        await using var silo = ServiceProcess.Start("bad-tls", RepositoryPaths.BuiltAssembly("Silo", "Qwen.Silo.dll"), FreePort.Next(),
+        [
+            $"--Model:Path={_cluster.ModelDirectory}", $"--Cluster:Redis={_cluster.Redis.Configuration}", $"--Cluster:ClusterId={_cluster.ClusterId}",
+            $"--Cluster:SiloPort={FreePort.Next()}", $"--Cluster:GatewayPort={FreePort.Next()}", "--Cluster:AdvertisedAddress=127.0.0.1",
+            $"--Cluster:Tls:CertificatePath={missing}",
+        ]);
+        (await silo.WaitForExitAsync(TimeSpan.FromSeconds(60))).Should().Be(2, silo.RecentOutput);
+        silo.RecentOutput.Should().Contain($"error: Cluster:Tls: cannot load the certificate '{missing}'").And.NotContain("   at ");
+    }
+
+    [Fact]
     public async Task A_silo_that_cannot_reach_PostgreSQL_at_start_exits_with_a_clear_error()
     {
         int unusedPort = FreePort.Next();

@@ -25,21 +25,37 @@ public sealed class EmbeddedApi : IAsyncDisposable
     public HttpClient Http { get; }
     public string Url => Process.Url;
 
-    public static async Task<EmbeddedApi> StartAsync(params string[] extraArgs)
-    {
-        string model = Directory.CreateTempSubdirectory("qwen-api-model-").FullName;
-        ModelDirectoryBuilder.Build(model, QwenConfig.Tiny, new HashWeightSource(QwenConfig.Tiny, 7), new ModelBuildOptions());
-        var process = ServiceProcess.Start("api", RepositoryPaths.BuiltAssembly("Api", "Qwen.Api.dll"), FreePort.Next(),
+    /// <summary>Started with the test's log levels: warnings, and the request log lines on one line each.</summary>
+    public static Task<EmbeddedApi> StartAsync(params string[] extraArgs) => StartAsync(FreePort.Next(), null, extraArgs);
+
+    /// <summary>
+    /// Started on <paramref name="port"/> (its plain-HTTP URL; an https:// one in --urls may come beside it) with settings in its
+    /// environment, as an env file gives them, and the test's log levels.
+    /// </summary>
+    public static Task<EmbeddedApi> StartAsync(int port, IReadOnlyDictionary<string, string>? environment, params string[] extraArgs) =>
+        StartCoreAsync(port, environment,
         [
-            $"--Model:Path={model}",
-            "--Model:Threads=1",
-            "--Conversations:MaxNewTokens=6",
-            "--Inference:DefaultMaxNewTokens=6",
             "--Logging:LogLevel:Default=Warning",
             "--Logging:LogLevel:Qwen.Api.Requests=Information",
             "--Logging:Console:FormatterOptions:SingleLine=true",
             .. extraArgs,
         ]);
+
+    /// <summary>Started with the log settings the Api ships (its appsettings.json), as an operator runs it.</summary>
+    public static Task<EmbeddedApi> StartWithShippedLogSettingsAsync(params string[] extraArgs) => StartCoreAsync(FreePort.Next(), null, extraArgs);
+
+    private static async Task<EmbeddedApi> StartCoreAsync(int port, IReadOnlyDictionary<string, string>? environment, string[] extraArgs)
+    {
+        string model = Directory.CreateTempSubdirectory("qwen-api-model-").FullName;
+        ModelDirectoryBuilder.Build(model, QwenConfig.Tiny, new HashWeightSource(QwenConfig.Tiny, 7), new ModelBuildOptions());
+        var process = ServiceProcess.Start("api", RepositoryPaths.BuiltAssembly("Api", "Qwen.Api.dll"), port,
+        [
+            $"--Model:Path={model}",
+            "--Model:Threads=1",
+            "--Conversations:MaxNewTokens=6",
+            "--Inference:DefaultMaxNewTokens=6",
+            .. extraArgs,
+        ], environment);
         var api = new EmbeddedApi(process, model);
         try
         {

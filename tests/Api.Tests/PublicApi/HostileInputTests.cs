@@ -8,16 +8,16 @@ using Xunit.Abstractions;
 namespace Qwen.Api.Tests.PublicApi;
 
 /// <summary>
-/// Several hundred malformed requests: every one gets a 4xx with a JSON message that says what is
-/// wrong; afterwards the service is healthy and a conversation made before is untouched.
+/// Several hundred malformed requests: every one gets exactly the 4xx that docs/api.md's status table gives it, with a
+/// JSON message that says what is wrong; afterwards the service is healthy and a conversation made before is untouched.
 /// </summary>
 [Collection(EmbeddedApiCollection.Name)]
 public sealed class HostileInputTests(EmbeddedApiCollection.Fixture fixture, ITestOutputHelper output)
 {
     private readonly EmbeddedApi _api = fixture.Api;
 
-    /// <summary>One malformed request: how to send it, and a word its message must contain.</summary>
-    private sealed record Hostile(string Name, Func<Task<(int Status, string Body)>> Send, string Expect);
+    /// <summary>One malformed request: how to send it, a word its message must contain, and its exact status.</summary>
+    private sealed record Hostile(string Name, Func<Task<(int Status, string Body)>> Send, string Expect, int Status = 400);
 
     [Fact]
     public async Task Hundreds_of_malformed_requests_get_clear_4xx_answers_and_harm_nobody()
@@ -34,8 +34,8 @@ public sealed class HostileInputTests(EmbeddedApiCollection.Fixture fixture, ITe
         {
             var (status, body) = await hostile.Send();
             string? message = MessageOf(body);
-            if (status is < 400 or >= 500 || message is null || !message.Contains(hostile.Expect, StringComparison.OrdinalIgnoreCase))
-                failures.Add($"{hostile.Name}: {status} {body[..Math.Min(body.Length, 300)]}");
+            if (status != hostile.Status || message is null || !message.Contains(hostile.Expect, StringComparison.OrdinalIgnoreCase))
+                failures.Add($"{hostile.Name}: expected {hostile.Status}, got {status} {body[..Math.Min(body.Length, 300)]}");
         }
         // An encoded NUL in the path is refused by Kestrel itself, before any application code, with a bare 400.
         foreach (string target in (string[])["/v1/conversations/a%00b", "/v1/conversations/a%00b/messages"])
@@ -85,12 +85,12 @@ public sealed class HostileInputTests(EmbeddedApiCollection.Fixture fixture, ITe
             foreach (string body in notObjects) yield return Raw(path, body, body.Length == 0 ? "empty" : body is "[]" or "[1,2]" or "\"text\"" or "42" or "null" or "true" ? "JSON object" : "JSON");
             foreach (int depth in (int[])[17, 64, 1000, 100_000])
                 yield return Raw(path, "{\"a\":" + new string('[', depth) + new string(']', depth) + "}", "depth");
-            yield return Bytes(path, "10 MB", Encoding.UTF8.GetBytes("{\"text\":\"" + new string('a', 10 * 1024 * 1024) + "\"}"), "limit");
+            yield return Bytes(path, "10 MB", Encoding.UTF8.GetBytes("{\"text\":\"" + new string('a', 10 * 1024 * 1024) + "\"}"), "limit", 413);
             yield return Chunked(path, 10 * 1024 * 1024);
-            foreach (var (name, bytes) in InvalidUtf8()) yield return Bytes(path, name, bytes, "UTF-8");
+            foreach (var (name, bytes) in InvalidUtf8()) yield return Bytes(path, name, bytes, "UTF-8", 400);
             foreach (string type in (string[])["text/plain", "application/xml", "multipart/form-data; boundary=x", "application/x-www-form-urlencoded",
                          "application/json; charset=utf-16", "application/json; charset=latin1"])
-                yield return Typed(path, type, "{\"text\":\"x\"}", type.StartsWith("application/json", StringComparison.Ordinal) ? "charset" : "Content-Type");
+                yield return Typed(path, type, "{\"text\":\"x\"}", type.StartsWith("application/json", StringComparison.Ordinal) ? "charset" : "Content-Type", 415);
             yield return Raw(path, "{\"surprise\":1}", "unknown field");
         }
 
@@ -150,28 +150,34 @@ public sealed class HostileInputTests(EmbeddedApiCollection.Fixture fixture, ITe
                      ("{\"model\":\"qwen-aio\",\"messages\":[" + user + "],\"stream\":true,\"stream_options\":{\"x\":1}}", "unknown field"),
                      ("{\"model\":\"qwen-aio\",\"messages\":[" + user + "],\"max_tokens\":5,\"max_completion_tokens\":6}", "disagree"),
                  ])
-            yield return Raw(Completions, body, expect);
+            yield return Raw(Completions, body, expect, expect == "does not exist" ? 404 : 400);
         foreach (string id in BadUserIds())
             yield return Raw(Completions, $"{{\"model\":\"qwen-aio\",\"messages\":[{user}],\"user\":{JsonSerializer.Serialize(id)}}}", "user id");
 
-        // User ids with path tricks, on every conversation route, sent byte for byte.
+        // User ids with path tricks, on every conversation route, sent byte for byte. Kestrel removes dot segments
+        // (plain or percent-encoded) before routing, so those paths name no conversation route: 404; the rest are bad ids: 400.
         foreach (string id in (string[])["..", "%2e%2e", "%2E%2E", ".%2e", "%2e%2e%2f%2e%2e%2fetc", "..%2f..%2fetc", "a%2Fb", "%E7%94%A8%E6%88%B7",
                      "a%20b", "%3Cscript%3E", "a;b", "~root", "a%252e%252e", new string('a', 129), new string('a', 1000), "a'b", "a%22b", "%ff%fe"])
         {
-            yield return RawTarget("POST", $"/v1/conversations/{id}/messages", "{\"content\":\"hi\"}");
-            yield return RawTarget("GET", $"/v1/conversations/{id}", null);
-            yield return RawTarget("DELETE", $"/v1/conversations/{id}", null);
+            int status = id is ".." or "%2e%2e" or "%2E%2E" or ".%2e" ? 404 : 400;
+            yield return RawTarget("POST", $"/v1/conversations/{id}/messages", "{\"content\":\"hi\"}", status);
+            yield return RawTarget("GET", $"/v1/conversations/{id}", null, status);
+            yield return RawTarget("DELETE", $"/v1/conversations/{id}", null, status);
         }
-        foreach (string target in (string[])["/v1/conversations/../../etc/passwd", "/v1/conversations/../sentiment", "/v1/conversations/%2e%2e/%2e%2e/healthz/messages",
-                     "/v1/conversations/a/b/c", "/v1/nothing", "/v1/conversations//messages", "/v1/conversations/" + new string('a', 5000)])
-            yield return RawTarget("GET", target, null);
+        foreach (var (target, status) in (IEnumerable<(string, int)>)
+                 [
+                     ("/v1/conversations/../../etc/passwd", 404), ("/v1/conversations/../sentiment", 405),
+                     ("/v1/conversations/%2e%2e/%2e%2e/healthz/messages", 404), ("/v1/conversations/a/b/c", 404), ("/v1/nothing", 404),
+                     ("/v1/conversations//messages", 404), ("/v1/conversations/" + new string('a', 5000), 414),
+                 ])
+            yield return RawTarget("GET", target, null, status);
 
         // Header abuse and wrong methods.
         yield return Header(Sentiment, "X-Padding", new string('a', 100_000), "headers");
         yield return ManyHeaders(Sentiment, 200);
-        yield return RawTarget("GET", "/v1/models?" + new string('q', 10_000), null);
+        yield return RawTarget("GET", "/v1/models?" + new string('q', 10_000), null, 414);
         foreach (var (method, path) in (IEnumerable<(string, string)>)[("GET", Sentiment), ("PUT", Sentiment), ("PATCH", Messages), ("GET", Completions), ("DELETE", "/v1/models")])
-            yield return RawTarget(method, path, null);
+            yield return RawTarget(method, path, null, 405);
     }
 
     private static IEnumerable<(string Field, string Value, string Expect)> BadParameters()
@@ -201,23 +207,23 @@ public sealed class HostileInputTests(EmbeddedApiCollection.Fixture fixture, ITe
         }
     }
 
-    private Hostile Raw(string path, string body, string expect) => Typed(path, "application/json", body, expect);
+    private Hostile Raw(string path, string body, string expect, int status = 400) => Typed(path, "application/json", body, expect, status);
 
-    private Hostile Typed(string path, string contentType, string body, string expect) =>
+    private Hostile Typed(string path, string contentType, string body, string expect, int status = 400) =>
         new($"POST {path} [{contentType}] {Shorten(body)}", async () =>
         {
             using var request = new HttpRequestMessage(HttpMethod.Post, _api.Url + path) { Content = new StringContent(body, Encoding.UTF8) };
             request.Content.Headers.ContentType = MediaTypeHeaderValue.Parse(contentType);
             return await SendAsync(request);
-        }, expect);
+        }, expect, status);
 
-    private Hostile Bytes(string path, string name, byte[] body, string expect) =>
+    private Hostile Bytes(string path, string name, byte[] body, string expect, int status) =>
         new($"POST {path} {name}", async () =>
         {
             using var request = new HttpRequestMessage(HttpMethod.Post, _api.Url + path) { Content = new ByteArrayContent(body) };
             request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
             return await SendAsync(request);
-        }, expect);
+        }, expect, status);
 
     /// <summary>A body sent without a length, chunk by chunk, so the server cannot refuse it from the header alone.</summary>
     private Hostile Chunked(string path, int bytes) =>
@@ -230,7 +236,7 @@ public sealed class HostileInputTests(EmbeddedApiCollection.Fixture fixture, ITe
             request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
             request.Headers.TransferEncodingChunked = true;
             return await SendAsync(request);
-        }, "limit");
+        }, "limit", 413);
 
     private Hostile Header(string path, string name, string value, string expect) =>
         new($"POST {path} with a {value.Length}-byte header", async () =>
@@ -238,7 +244,7 @@ public sealed class HostileInputTests(EmbeddedApiCollection.Fixture fixture, ITe
             using var request = new HttpRequestMessage(HttpMethod.Post, _api.Url + path) { Content = new StringContent("{\"text\":\"x\"}", Encoding.UTF8, "application/json") };
             request.Headers.TryAddWithoutValidation(name, value);
             return await SendAsync(request);
-        }, expect);
+        }, expect, 431);
 
     private Hostile ManyHeaders(string path, int count) =>
         new($"POST {path} with {count} headers", async () =>
@@ -246,11 +252,11 @@ public sealed class HostileInputTests(EmbeddedApiCollection.Fixture fixture, ITe
             using var request = new HttpRequestMessage(HttpMethod.Post, _api.Url + path) { Content = new StringContent("{\"text\":\"x\"}", Encoding.UTF8, "application/json") };
             for (int i = 0; i < count; i++) request.Headers.TryAddWithoutValidation($"X-H{i}", "v");
             return await SendAsync(request);
-        }, "headers");
+        }, "headers", 431);
 
-    private Hostile RawTarget(string method, string target, string? body) =>
+    private Hostile RawTarget(string method, string target, string? body, int status) =>
         new($"{method} {Shorten(target)} (raw)", () => RawHttp.SendAsync(_api.Url, method, target,
-            body is null ? null : ["Content-Type: application/json"], body is null ? null : Encoding.UTF8.GetBytes(body)), "");
+            body is null ? null : ["Content-Type: application/json"], body is null ? null : Encoding.UTF8.GetBytes(body)), "", status);
 
     private async Task<(int, string)> SendAsync(HttpRequestMessage request)
     {
