@@ -5,6 +5,7 @@ using Qwen.Api.Endpoints;
 using Qwen.Api.Hosting;
 using Qwen.Api.Observability;
 using Qwen.Api.Scaling;
+using Qwen.Api.Security;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.WebHost.ConfigureKestrel(k =>
@@ -41,6 +42,9 @@ var app = builder.Build();
 app.UseMiddleware<RequestFingerprintMiddleware>();
 // Next, so every public request is measured with its request id, final status and error body.
 app.UseApiObservability();
+// Before anything else answers (the dashboards' files included): every request but health and readiness needs a key.
+app.UseApiKeys();
+app.UseDashboard();
 // Anything unexpected still answers with a JSON error body, never an empty 500.
 app.UseExceptionHandler(new ExceptionHandlerOptions
 {

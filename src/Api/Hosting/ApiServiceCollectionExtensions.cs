@@ -5,6 +5,7 @@ using Qwen.Api.Cluster;
 using Qwen.Api.Endpoints;
 using Qwen.Api.Observability;
 using Qwen.Api.Scaling;
+using Qwen.Api.Security;
 
 namespace Qwen.Api.Hosting;
 
@@ -22,6 +23,7 @@ public static class ApiHostingExtensions
         services.Configure<ApiLimits>(configuration.GetSection(ApiLimits.Section));
         var cluster = configuration.GetSection(ClusterClientOptions.Section).Get<ClusterClientOptions>() ?? new ClusterClientOptions();
         services.AddApiObservability(cluster.IsClustered);
+        builder.AddApiKeys(cluster.IsClustered);
         if (cluster.IsClustered)
         {
             builder.UseOrleansClient(client =>

@@ -140,6 +140,8 @@ public sealed class TestCluster : IAsyncDisposable
             $"--Cluster:ClusterId={ClusterId}",
             "--Logging:LogLevel:Default=Warning",
             "--Logging:LogLevel:Qwen=Information",
+            // Keys are the subject of their own tests (which give --Auth:Disabled=false); the others call without keys.
+            "--Auth:Disabled=true",
             .. _apiArguments,
         ]);
         _client = new ApiClient(Api.Url);
