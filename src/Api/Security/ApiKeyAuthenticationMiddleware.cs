@@ -29,12 +29,12 @@ internal sealed partial class ApiKeyAuthenticationMiddleware : IDisposable
         _scrapers = scrapers;
         _logger = logger;
         var auth = options.Value;
-        _failures = PartitionedRateLimiter.Create<string, string>(address => RateLimitPartition.GetTokenBucketLimiter(address,
-            _ => new TokenBucketRateLimiterOptions
+        // A fixed window, not a token bucket: its whole permits let a zero-permit request ask "any left?" exactly.
+        _failures = PartitionedRateLimiter.Create<string, string>(address => RateLimitPartition.GetFixedWindowLimiter(address,
+            _ => new FixedWindowRateLimiterOptions
             {
-                TokenLimit = Math.Max(1, auth.FailedKeyBurst),
-                TokensPerPeriod = 1,
-                ReplenishmentPeriod = auth.FailedKeyPeriod > TimeSpan.Zero ? auth.FailedKeyPeriod : TimeSpan.FromSeconds(1),
+                PermitLimit = Math.Max(1, auth.FailedKeyLimit),
+                Window = auth.FailedKeyWindow > TimeSpan.Zero ? auth.FailedKeyWindow : TimeSpan.FromMinutes(1),
                 QueueLimit = 0,
                 AutoReplenishment = true,
             }));
@@ -62,7 +62,7 @@ internal sealed partial class ApiKeyAuthenticationMiddleware : IDisposable
             if (!left.IsAcquired)
             {
                 await ApiErrors.For(context, StatusCodes.Status429TooManyRequests, "too many wrong API keys from this address; wait before trying again",
-                    retryAfter: left.TryGetMetadata(MetadataName.RetryAfter, out TimeSpan after) ? after : TimeSpan.FromSeconds(3)).ExecuteAsync(context);
+                    retryAfter: left.TryGetMetadata(MetadataName.RetryAfter, out TimeSpan after) ? after : TimeSpan.FromMinutes(1)).ExecuteAsync(context);
                 return;
             }
         }

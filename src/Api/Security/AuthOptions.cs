@@ -27,11 +27,10 @@ public sealed record AuthOptions
     /// <summary>Addresses (e.g. <c>10.0.0.7</c>) or ranges (<c>10.0.0.0/24</c>) that may scrape /metrics without a key.</summary>
     public List<string> MetricsAddresses { get; init; } = [];
 
-    /// <summary>Wrong keys one client address may send in a burst before it gets 429 (guessing keys is not free).</summary>
-    public int FailedKeyBurst { get; init; } = 20;
+    /// <summary>Wrong keys one client address may send per <see cref="FailedKeyWindow"/> before it gets 429 (guessing keys is not free).</summary>
+    public int FailedKeyLimit { get; init; } = 20;
 
-    /// <summary>One more wrong key is allowed per this period.</summary>
-    public TimeSpan FailedKeyPeriod { get; init; } = TimeSpan.FromSeconds(3);
+    public TimeSpan FailedKeyWindow { get; init; } = TimeSpan.FromMinutes(1);
 }
 
 /// <summary>One configured key. Give <see cref="Key"/> or, better, its <see cref="Hash"/> (SHA-256 hex of the key).</summary>

@@ -54,7 +54,8 @@ public sealed class PostgresApiKeyStore : IApiKeyStore
                 command.Parameters.AddWithValue("tenant", tenant);
                 command.Parameters.AddWithValue("admin", admin);
                 command.Parameters.AddWithValue("name", name);
-                return (DateTimeOffset)(await command.ExecuteScalarAsync(ct))!;
+                // timestamptz comes back as a UTC DateTime.
+                return new DateTimeOffset((DateTime)(await command.ExecuteScalarAsync(ct))!);
             },
             cancellationToken);
         return new CreatedApiKey(new StoredApiKey(keyId, tenant, admin, name, created, null), key);
