@@ -42,9 +42,6 @@ var app = builder.Build();
 app.UseMiddleware<RequestFingerprintMiddleware>();
 // Next, so every public request is measured with its request id, final status and error body.
 app.UseApiObservability();
-// Before anything else answers (the dashboards' files included): every request but health and readiness needs a key.
-app.UseApiKeys();
-app.UseDashboard();
 // Anything unexpected still answers with a JSON error body, never an empty 500.
 app.UseExceptionHandler(new ExceptionHandlerOptions
 {
@@ -54,6 +51,9 @@ app.UseExceptionHandler(new ExceptionHandlerOptions
 app.UseStatusCodePages(context => ApiErrors.For(context.HttpContext, context.HttpContext.Response.StatusCode,
     StatusMessages.For(context.HttpContext)).ExecuteAsync(context.HttpContext));
 app.UseMiddleware<RequestShapeGuard>();
+// Before anything else answers (the dashboards' files included): every request but health and readiness needs a key.
+app.UseApiKeys();
+app.UseDashboard();
 app.UseRequestLatencyRecording();
 app.UseRouting();
 app.UseRateLimiter();

@@ -101,10 +101,13 @@ internal sealed partial class ApiKeyAuthenticationMiddleware : IDisposable
         await _next(context);
     }
 
-    /// <summary>A 401 that tells the client how to authenticate: a browser on a dashboard asks its user for the key.</summary>
+    /// <summary>
+    /// A 401 that tells the client how to authenticate. On the operations paths it is Basic: a browser on a dashboard asks
+    /// its user for the key, and answers the same challenge of the page's own calls (/v1/cluster/status) from its cache.
+    /// </summary>
     private static IResult Challenge(HttpContext context, string message)
     {
-        context.Response.Headers.WWWAuthenticate = ProtectedPaths.IsDashboard(context.Request.Path)
+        context.Response.Headers.WWWAuthenticate = ProtectedPaths.NeedsAdmin(context.Request.Path)
             ? "Basic realm=\"qwen-aio\", charset=\"UTF-8\""
             : "Bearer realm=\"qwen-aio\"";
         return ApiErrors.For(context, StatusCodes.Status401Unauthorized, message);

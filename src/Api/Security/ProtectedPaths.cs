@@ -14,7 +14,7 @@ public static class ProtectedPaths
     public static bool NeedsAdmin(PathString path) =>
         path.StartsWithSegments("/v1/cluster") || IsMetrics(path) || IsDashboard(path);
 
-    /// <summary>Pages a person opens in a browser: a 401 there asks the browser for the key (as a Basic password).</summary>
+    /// <summary>Pages a person opens in a browser.</summary>
     public static bool IsDashboard(PathString path) =>
         path.StartsWithSegments(DashboardEndpoints.Path) || path.StartsWithSegments(DashboardEndpoints.OrleansPath);
 }
