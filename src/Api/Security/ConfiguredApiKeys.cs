@@ -40,7 +40,7 @@ public sealed class ConfiguredApiKeys
         {
             if (string.IsNullOrWhiteSpace(key.Id)) throw Invalid(where, "has no Id");
             if (!ids.Add(key.Id)) throw Invalid(where, $"repeats the id '{key.Id}'");
-            if (TenantIdFormat.Problem(key.Tenant) is { } problem) throw Invalid(where, problem);
+            if (TenantIdFormat.Problem(key.Tenant) is { } problem) throw Invalid(where, $"has a bad tenant: {problem}");
             string hash = (key.Key, key.Hash) switch
             {
                 ({ Length: > 0 } plain, null or "") => ApiKeyHash.Of(plain),

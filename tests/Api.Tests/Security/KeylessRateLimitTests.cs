@@ -4,7 +4,10 @@ using Xunit;
 
 namespace Qwen.Api.Tests.Security;
 
-/// <summary>Without keys, clients are told apart by address: a new X-Api-Key or bearer value per request buys no new bucket.</summary>
+/// <summary>
+/// Without keys (and with a loud warning at start), clients are told apart by address: a new X-Api-Key or bearer value per
+/// request buys no new bucket.
+/// </summary>
 public sealed class KeylessRateLimitTests
 {
     [Fact]
@@ -23,5 +26,6 @@ public sealed class KeylessRateLimitTests
             statuses.Add(status);
         }
         statuses.Should().Equal([.. Enumerable.Repeat(200, 5), .. Enumerable.Repeat(429, 7)]);
+        api.Process.RecentOutput.Should().Contain("API KEYS ARE OFF (no key is configured", "a keyless Api says so at start");
     }
 }
