@@ -91,7 +91,8 @@ internal static class ConversationEndpoints
             fingerprint.Task = "chat.history";
             fingerprint.Input = userId;
             CheckUserId(userId);
-            var history = await grains.GetGrain<IConversationGrain>(ApiCaller.Of(context).ConversationOf(userId)).GetHistoryAsync(context.RequestAborted);
+            var grain = grains.GetGrain<IConversationGrain>(ApiCaller.Of(context).ConversationOf(userId));
+            var history = await grain.GetHistoryAsync(context.RequestAborted);
             var messages = history.Messages.Where(m => m.Role != ConversationMessage.System)
                 .Select(m => new ConversationHistoryMessage(m.Role, m.Content)).ToArray();
             fingerprint.Output = $"{messages.Length} messages";
@@ -105,7 +106,8 @@ internal static class ConversationEndpoints
             fingerprint.Task = "chat.reset";
             fingerprint.Input = userId;
             CheckUserId(userId);
-            bool deleted = await grains.GetGrain<IConversationGrain>(ApiCaller.Of(context).ConversationOf(userId)).ResetAsync(context.RequestAborted);
+            var grain = grains.GetGrain<IConversationGrain>(ApiCaller.Of(context).ConversationOf(userId));
+            bool deleted = await grain.ResetAsync(context.RequestAborted);
             return deleted ? Results.NoContent() : NoConversation(context, userId);
         });
 

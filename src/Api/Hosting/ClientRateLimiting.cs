@@ -6,7 +6,10 @@ using Qwen.Api.Security;
 
 namespace Qwen.Api.Hosting;
 
-/// <summary>Token buckets per API key (or client address without keys) over /v1/; a refused request gets 429 with Retry-After in its endpoint's error style.</summary>
+/// <summary>
+/// Token buckets per API key (or client address without keys) over /v1/; a refused request gets 429 with Retry-After in
+/// its endpoint's error style.
+/// </summary>
 internal static class ClientRateLimiting
 {
     public static IServiceCollection AddClientRateLimiting(this IServiceCollection services, IConfiguration configuration)
@@ -34,7 +37,8 @@ internal static class ClientRateLimiting
                 var retryAfter = rejected.Lease.TryGetMetadata(MetadataName.RetryAfter, out TimeSpan after) ? after : options.ReplenishmentPeriod;
                 var limits = ClientOf(rejected.HttpContext, options).Limits;
                 var result = ApiErrors.For(rejected.HttpContext, StatusCodes.Status429TooManyRequests,
-                    $"too many requests from this client; at most {limits.TokenLimit} at once and {limits.TokensPerPeriod} more every {limits.ReplenishmentPeriod.TotalSeconds:0.###} s",
+                    $"too many requests from this client; at most {limits.TokenLimit} at once and {limits.TokensPerPeriod} more every "
+                    + $"{limits.ReplenishmentPeriod.TotalSeconds:0.###} s",
                     retryAfter: retryAfter);
                 return new ValueTask(result.ExecuteAsync(rejected.HttpContext));
             };

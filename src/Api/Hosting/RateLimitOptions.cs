@@ -18,7 +18,9 @@ public sealed record RateLimitOptions
 
     public TimeSpan ReplenishmentPeriod { get; init; } = TimeSpan.FromSeconds(1);
 
-    /// <summary>Limits of each key of a tenant, by tenant id (e.g. <c>RateLimit:Tenants:acme:TokenLimit=50</c>); unset values are the defaults.</summary>
+    /// <summary>
+    /// Limits of each key of a tenant, by tenant id (e.g. <c>RateLimit:Tenants:acme:TokenLimit=50</c>); unset values are the defaults.
+    /// </summary>
     public Dictionary<string, TenantRateLimitOverride> Tenants { get; init; } = new(StringComparer.Ordinal);
 
     /// <summary>The limits of one key of <paramref name="tenant"/> (null: a client without a key).</summary>

@@ -78,7 +78,8 @@ internal sealed partial class RequestFingerprintMiddleware(RequestDelegate next,
         return text[..cut] + "…";
     }
 
-    [LoggerMessage(Message = "[REQ-{RequestId}] TASK={Task} INPUT=\"{Input}\" -> OUTPUT=\"{Output}\" {ElapsedMs}ms status={Status} silo={Silo} key={KeyId}")]
+    [LoggerMessage(Message =
+        "[REQ-{RequestId}] TASK={Task} INPUT=\"{Input}\" -> OUTPUT=\"{Output}\" {ElapsedMs}ms status={Status} silo={Silo} key={KeyId}")]
     private static partial void LogRequest(ILogger logger, LogLevel level, string requestId, string task, string input, string output,
         double elapsedMs, int status, string silo, string keyId);
 }

@@ -22,7 +22,8 @@ public static class ObservabilityServiceCollectionExtensions
     }
 
     /// <summary>
-    /// Observes public requests (call early, so every request is measured) and maps /metrics and /v1/cluster/status (the dashboards come after the key check: UseDashboard).
+    /// Observes public requests (call early, so every request is measured) and maps /metrics and /v1/cluster/status (the
+    /// dashboards are served after the key check: UseDashboard).
     /// </summary>
     public static WebApplication UseApiObservability(this WebApplication app)
     {

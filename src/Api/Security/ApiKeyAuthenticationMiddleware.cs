@@ -61,8 +61,9 @@ internal sealed partial class ApiKeyAuthenticationMiddleware : IDisposable
         {
             if (!left.IsAcquired)
             {
-                await ApiErrors.For(context, StatusCodes.Status429TooManyRequests, "too many wrong API keys from this address; wait before trying again",
-                    retryAfter: left.TryGetMetadata(MetadataName.RetryAfter, out TimeSpan after) ? after : TimeSpan.FromMinutes(1)).ExecuteAsync(context);
+                var retryAfter = left.TryGetMetadata(MetadataName.RetryAfter, out TimeSpan after) ? after : TimeSpan.FromMinutes(1);
+                await ApiErrors.For(context, StatusCodes.Status429TooManyRequests,
+                    "too many wrong API keys from this address; wait before trying again", retryAfter: retryAfter).ExecuteAsync(context);
                 return;
             }
         }
@@ -78,8 +79,8 @@ internal sealed partial class ApiKeyAuthenticationMiddleware : IDisposable
         {
             // The key table is asked through the silos: without one that answers, no key can be checked (configured ones still can).
             LogCheckFailed(_logger, e.Message);
-            await ApiErrors.For(context, StatusCodes.Status503ServiceUnavailable, "the API key cannot be checked now (no silo answered); retry shortly",
-                retryAfter: TimeSpan.FromSeconds(2)).ExecuteAsync(context);
+            await ApiErrors.For(context, StatusCodes.Status503ServiceUnavailable,
+                "the API key cannot be checked now (no silo answered); retry shortly", retryAfter: TimeSpan.FromSeconds(2)).ExecuteAsync(context);
             return;
         }
         if (record is null)

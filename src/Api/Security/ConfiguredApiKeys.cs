@@ -29,7 +29,8 @@ public sealed class ConfiguredApiKeys
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException)
             {
-                throw new InvalidOperationException($"{AuthOptions.Section}:KeysFile '{options.KeysFile}' cannot be read as a JSON array of keys: {e.Message}", e);
+                throw new InvalidOperationException(
+                    $"{AuthOptions.Section}:KeysFile '{options.KeysFile}' cannot be read as a JSON array of keys: {e.Message}", e);
             }
             entries.AddRange((fromFile ?? []).Select((k, i) => (k, $"{options.KeysFile}[{i}]")));
         }

@@ -29,6 +29,7 @@ public sealed class MetricsScrapers
         string text = entry.Trim();
         if (IPAddress.TryParse(text, out var single)) return new IPNetwork(single, single.GetAddressBytes().Length * 8);
         return IPNetwork.TryParse(text, out var network) ? network
-            : throw new InvalidOperationException($"{AuthOptions.Section}:MetricsAddresses has '{entry}', which is neither an IP address nor a range such as 10.0.0.0/24");
+            : throw new InvalidOperationException(
+                $"{AuthOptions.Section}:MetricsAddresses has '{entry}', which is neither an IP address nor a range such as 10.0.0.0/24");
     }
 }

@@ -59,7 +59,8 @@ internal static class DbCommand
         {
             try
             {
-                var migrator = new PostgresSchemaMigrator(dataSource, [ConversationSchema.Module, ApiKeySchema.Module], loggerFactory.CreateLogger<PostgresSchemaMigrator>());
+                var migrator = new PostgresSchemaMigrator(dataSource, [ConversationSchema.Module, ApiKeySchema.Module],
+                    loggerFactory.CreateLogger<PostgresSchemaMigrator>());
                 IReadOnlyList<AppliedMigration> applied = await migrator.MigrateAsync(cancellationToken);
                 foreach (AppliedMigration migration in applied)
                 {

@@ -18,7 +18,8 @@ public sealed class LimitsTests(LimitsTests.StrictApi fixture) : IClassFixture<L
         public EmbeddedApi Api { get; private set; } = null!;
 
         /// <summary>The keys the tests send, configured so that each is checked and has its own bucket.</summary>
-        private static readonly string[] Keys = ["client-a", "client-b", "client-timeout", "client-ids", "client-ids-7", "client-ids-10", "client-ids-65"];
+        private static readonly string[] Keys =
+            ["client-a", "client-b", "client-timeout", "client-ids", "client-ids-7", "client-ids-10", "client-ids-65"];
 
         public async Task InitializeAsync() => Api = await EmbeddedApi.StartAsync([
             .. Keys.SelectMany((key, i) => (string[])[$"--Auth:Keys:{i}:Id={key}-id", $"--Auth:Keys:{i}:Key={key}"]),

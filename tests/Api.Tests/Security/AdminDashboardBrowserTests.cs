@@ -19,12 +19,16 @@ public sealed class AdminDashboardBrowserTests(KeyedApi fixture) : IClassFixture
         driver.Navigate().GoToUrl(url);
 
         var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (driver.FindElements(By.CssSelector("article.silo[data-silo-id]")).Count == 0)
+        // An active silo card is drawn only from a /v1/cluster/status the page fetched with the browser's key.
+        while (driver.FindElements(By.CssSelector("article.silo.active[data-silo-id]")).Count == 0)
         {
             if (DateTime.UtcNow > deadline)
-                throw new TimeoutException($"the dashboard drew no silo card with the admin key; page: {driver.PageSource[..Math.Min(2000, driver.PageSource.Length)]}");
+            {
+                string page = driver.PageSource;
+                throw new TimeoutException($"the dashboard drew no active silo card with the admin key; page: {page[..Math.Min(2000, page.Length)]}");
+            }
             await Task.Delay(200);
         }
-        driver.FindElement(By.CssSelector("article.silo[data-silo-id]")).GetAttribute("class").Should().Contain("active");
+        driver.FindElement(By.CssSelector("article.silo.active")).GetAttribute("data-silo-id").Should().NotBeNullOrEmpty();
     }
 }

@@ -98,8 +98,8 @@ public sealed class ClusterApiKeyTests
 
         await using var postgres = await PostgresServer.StartNewAsync(CancellationToken.None);
         string connection = await postgres.CreateDatabaseAsync("fresh", CancellationToken.None);
-        var unmigrated = await CommandLine.RunAsync("dotnet", [RepositoryPaths.BuiltAssembly("Cli", "qwen.dll"), "keys", "list", "--connection", connection],
-            null, TimeSpan.FromMinutes(1));
+        var unmigrated = await CommandLine.RunAsync("dotnet",
+            [RepositoryPaths.BuiltAssembly("Cli", "qwen.dll"), "keys", "list", "--connection", connection], null, TimeSpan.FromMinutes(1));
         unmigrated.ExitCode.Should().Be(1);
         unmigrated.Stderr.Should().Contain("run 'qwen db migrate' first");
     }

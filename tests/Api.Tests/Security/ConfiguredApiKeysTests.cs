@@ -43,7 +43,8 @@ public sealed class ConfiguredApiKeysTests
     [InlineData("a", "acme", null, "ABCDEF", "has a Hash that is not 64 lowercase hex digits")]
     public void A_malformed_key_is_named(string id, string tenant, string? key, string? hash, string message)
     {
-        var load = () => ConfiguredApiKeys.Load(new AuthOptions { Keys = [new ConfiguredApiKey { Id = id, Tenant = tenant, Key = key, Hash = hash }] });
+        var entry = new ConfiguredApiKey { Id = id, Tenant = tenant, Key = key, Hash = hash };
+        var load = () => ConfiguredApiKeys.Load(new AuthOptions { Keys = [entry] });
 
         load.Should().Throw<InvalidOperationException>().Which.Message.Should().Contain(message);
     }
