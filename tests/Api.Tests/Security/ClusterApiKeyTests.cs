@@ -89,6 +89,23 @@ public sealed class ClusterApiKeyTests
     }
 
     [Fact]
+    public async Task Before_any_silo_runs_a_configured_admin_key_reads_the_scaling_signal_and_other_keys_get_503()
+    {
+        await using var cluster = await TestCluster.StartAsync(0, adminKey: OperatorKey);
+
+        var (status, scale) = await cluster.GetAsync("/v1/cluster/scale");
+        status.Should().Be(200, "the autoscaler's key is in the Api's configuration, so it works before the first silo starts");
+        scale.GetProperty("recommended").GetInt32().Should().BeGreaterThanOrEqualTo(1);
+
+        using var other = new ApiClient(cluster.ApiUrl);
+        other.Http.DefaultRequestHeaders.Add("X-Api-Key", "qwen-0123456789ab-not-checkable-yet");
+        using var response = await other.Http.GetAsync(cluster.ApiUrl + "/v1/models");
+        ((int)response.StatusCode).Should().Be(503, "the key table is asked through the silos, and there is none");
+        response.Headers.RetryAfter.Should().NotBeNull();
+        (await response.Content.ReadAsStringAsync()).Should().Contain("cannot be checked now");
+    }
+
+    [Fact]
     public async Task Qwen_keys_says_how_to_give_the_database_and_names_a_database_without_the_table()
     {
         var noConnection = await CommandLine.RunAsync("dotnet", [RepositoryPaths.BuiltAssembly("Cli", "qwen.dll"), "keys", "list"],
