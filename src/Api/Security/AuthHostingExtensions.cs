@@ -20,7 +20,9 @@ public static partial class AuthHostingExtensions
         builder.Services.AddSingleton(configured);
         builder.Services.AddSingleton(new MetricsScrapers(options.MetricsAddresses));
         // A clustered Api always checks keys (the key table exists even while it is empty); only Auth:Disabled opens it.
-        builder.Services.AddSingleton(new AuthMode(options.Disabled || (!clustered && configured.Count == 0), clustered, configured.Count));
+        bool keyless = options.Disabled || (!clustered && configured.Count == 0);
+        builder.Services.AddSingleton(new AuthMode(keyless, clustered, configured.Count));
+        if (!keyless) builder.Services.Configure<Microsoft.AspNetCore.OpenApi.OpenApiOptions>("v1", OpenApiKeySchemes.Describe);
         builder.Services.AddSingleton(sp => new ApiKeyResolver(configured, clustered ? sp.GetRequiredService<IGrainFactory>() : null,
             sp.GetRequiredService<IOptions<AuthOptions>>()));
         return builder;

@@ -35,6 +35,14 @@ public sealed class ApiKeyTests(KeyedApi fixture) : IClassFixture<KeyedApi>
         foreach (string path in (string[])["/healthz", "/readyz"])
             (await fixture.SendAsync(HttpMethod.Get, path, null)).Status.Should().Be(200, $"{path} stays open");
 
+        // The OpenAPI document says how to send the key.
+        var (documented, openApi, _) = await fixture.SendAsync(HttpMethod.Get, "/openapi/v1.json", KeyedApi.AcmeKey);
+        documented.Should().Be(200);
+        var schemes = openApi.GetProperty("components").GetProperty("securitySchemes");
+        schemes.GetProperty("bearer").GetProperty("scheme").GetString().Should().Be("bearer");
+        schemes.GetProperty("api_key").GetProperty("name").GetString().Should().Be("X-Api-Key");
+        openApi.GetProperty("security").GetArrayLength().Should().Be(2);
+
         // Both headers carry a key.
         (await fixture.SendAsync(HttpMethod.Post, "/v1/sentiment", KeyedApi.AcmeKey, new { text = "nice" })).Status.Should().Be(200);
         (await fixture.SendAsync(HttpMethod.Post, "/v1/sentiment", KeyedApi.GlobexKey, new { text = "nice" }, header: "X-Api-Key"))
