@@ -17,7 +17,9 @@
 #       dotnet src/Silo/bin/Release/net10.0/Qwen.Silo.dll
 #
 # Give the silo command itself (dotnet DLL or the published executable), not `dotnet run`,
-# so SIGTERM reaches the silo. Needs bash and curl.
+# so SIGTERM reaches the silo. An Api that checks keys needs an admin key in QWEN_API_KEY
+# (from the environment file; it is passed to curl on stdin, never on a command line).
+# Needs bash and curl.
 set -uo pipefail
 
 api="${QWEN_API_URL:-http://127.0.0.1:8080}"
@@ -112,11 +114,20 @@ shutdown() {
 }
 trap shutdown INT TERM
 
+# The recommendation; with QWEN_API_KEY, sent as a header read from stdin so `ps` never shows it.
+scale_signal() {
+  if [ -n "${QWEN_API_KEY:-}" ]; then
+    printf 'Authorization: Bearer %s\n' "$QWEN_API_KEY" | curl -fsS --max-time 5 -H @- "$api/v1/cluster/scale"
+  else
+    curl -fsS --max-time 5 "$api/v1/cluster/scale"
+  fi
+}
+
 log "polling $api/v1/cluster/scale every ${interval}s"
 last=""
 while true; do
   reap
-  if body="$(curl -fsS --max-time 5 "$api/v1/cluster/scale" 2>/dev/null)"; then
+  if body="$(scale_signal 2>/dev/null)"; then
     recommended="$(printf '%s' "$body" | sed -n 's/.*"recommended":\([0-9][0-9]*\).*/\1/p')"
     if [ -z "$recommended" ]; then
       log "no recommendation in the answer: $body"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Creates the cluster's PostgreSQL role and database (conversations only) and migrates the schema.
+# Creates the cluster's PostgreSQL role and database (conversations and API keys) and migrates the schema.
 # Safe to run again: what exists is left as it is, and the migration applies only what is missing.
 set -euo pipefail
 
@@ -8,7 +8,8 @@ usage() {
 Usage: deploy/postgres/setup.sh [options]
 
 Creates the login role and the database of a Qwen cluster and migrates its schema with
-`qwen db migrate`: the conversations module (tables conversations and turns). Cluster
+`qwen db migrate`: the conversations module (tables conversations and turns) and the api_keys
+module (table api_keys, managed with `qwen keys`). Cluster
 membership is not here: it lives in Redis. Running it again changes nothing.
 
 Administrator connection (a superuser, or a role with CREATEROLE and CREATEDB):

@@ -5,6 +5,7 @@ using Qwen.Api.Endpoints;
 using Qwen.Api.Hosting;
 using Qwen.Api.Observability;
 using Qwen.Api.Scaling;
+using Qwen.Api.Security;
 
 // appsettings.json (log levels) sits beside the program, wherever it is started from.
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
@@ -51,6 +52,9 @@ app.UseExceptionHandler(new ExceptionHandlerOptions
 app.UseStatusCodePages(context => ApiErrors.For(context.HttpContext, context.HttpContext.Response.StatusCode,
     StatusMessages.For(context.HttpContext)).ExecuteAsync(context.HttpContext));
 app.UseMiddleware<RequestShapeGuard>();
+// Before anything else answers (the dashboards' files included): every request but health and readiness needs a key.
+app.UseApiKeys();
+app.UseDashboard();
 app.UseRequestLatencyRecording();
 app.UseRouting();
 app.UseRateLimiter();

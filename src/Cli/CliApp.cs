@@ -24,6 +24,7 @@ public static class CliApp
         root.Subcommands.Add(BenchServeCommand.Create());
         root.Subcommands.Add(LoadCommand.Create());
         root.Subcommands.Add(DbCommand.Create());
+        root.Subcommands.Add(KeysCommand.Create());
         return root;
     }
 

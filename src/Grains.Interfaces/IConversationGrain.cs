@@ -19,7 +19,7 @@ public interface IConversationGrain : IGrainWithStringKey
     [Alias("GetHistory")]
     Task<ConversationHistory> GetHistoryAsync(CancellationToken cancellationToken);
 
-    /// <summary>Deletes the conversation's history.</summary>
+    /// <summary>Deletes the conversation's history; false when it had none (nothing was deleted).</summary>
     [Alias("Reset")]
-    Task ResetAsync(CancellationToken cancellationToken);
+    Task<bool> ResetAsync(CancellationToken cancellationToken);
 }

@@ -54,7 +54,11 @@ public sealed partial class ConversationGrain : Grain, IConversationGrain
         _logger = logger;
     }
 
-    private string UserId => this.GetPrimaryKeyString();
+    /// <summary>The grain key: <c>tenant/userId</c> (see <see cref="ConversationKey"/>).</summary>
+    private string Key => this.GetPrimaryKeyString();
+
+    /// <summary>The user id within the tenant: what replies and histories name.</summary>
+    private string UserId => ConversationKey.Parse(Key).UserId;
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -105,7 +109,7 @@ public sealed partial class ConversationGrain : Grain, IConversationGrain
                 request.MaxNewTokens ?? _options.MaxNewTokens, request.Temperature) { Sampling = request.Sampling, Deadline = request.Deadline };
             GenerationSummary? reply = null;
             // In-process, not through the worker grain: see ISiloModel.GenerateConversationReplyAsync.
-            await foreach (var e in _silo.GenerateConversationReplyAsync(UserId, generation, cancellationToken))
+            await foreach (var e in _silo.GenerateConversationReplyAsync(Key, generation, cancellationToken))
             {
                 if (e.TextDelta is { Length: > 0 } delta) yield return new ChatStreamEvent(delta, null);
                 reply = e.Summary ?? reply;
@@ -114,7 +118,7 @@ public sealed partial class ConversationGrain : Grain, IConversationGrain
 
             var completed = new StoredTurn(request.TurnId, request.Content, Storable(reply.Text), DateTimeOffset.UtcNow);
             var (turn, turnNumber) = await SaveTurnAsync(state, completed, cancellationToken);
-            LogTurn(_logger, UserId, request.TurnId, turnNumber, reply.PromptTokens, reply.CompletionTokens);
+            LogTurn(_logger, Key, request.TurnId, turnNumber, reply.PromptTokens, reply.CompletionTokens);
             yield return new ChatStreamEvent(null, new ChatTurnResult(UserId, turn.TurnId, turn.AssistantReply, turnNumber,
                 reply.PromptTokens, reply.CompletionTokens, reply.FinishReason, reply.Truncation, reply.SiloId, reply.Degraded));
         }
@@ -164,17 +168,19 @@ public sealed partial class ConversationGrain : Grain, IConversationGrain
         return new ConversationHistory(UserId, [.. Messages(Of(state))], Version(state));
     }
 
-    public async Task ResetAsync(CancellationToken cancellationToken)
+    public async Task<bool> ResetAsync(CancellationToken cancellationToken)
     {
         ValidateUserId();
         await _turnGate.WaitAsync(cancellationToken);
         try
         {
             var state = _state ??= await ReadStateAsync(cancellationToken);
+            if (Of(state).Turns.Count == 0) return false;
             _state = null;
             await Storage(() => _storage.ClearStateAsync(StateName, this.GetGrainId(), state));
             state.State = new ConversationGrainState();
             _state = state;
+            return true;
         }
         finally
         {
@@ -182,10 +188,10 @@ public sealed partial class ConversationGrain : Grain, IConversationGrain
         }
     }
 
-    /// <summary>The key is the user id, which also names the conversation in storage and logs: refuse what no user id may be.</summary>
+    /// <summary>The key (tenant and user id) also names the conversation in storage and logs: refuse what no key may be.</summary>
     private void ValidateUserId()
     {
-        if (UserIdFormat.Problem(UserId) is { } problem) throw Invalid(problem);
+        if (ConversationKey.Problem(Key) is { } problem) throw Invalid(problem);
     }
 
     private void ValidateTurn(ChatTurnRequest? request)
@@ -232,7 +238,7 @@ public sealed partial class ConversationGrain : Grain, IConversationGrain
             var current = _state = await ReadStateAsync(cancellationToken);
             int index = Of(current).Turns.FindIndex(t => t.TurnId == turn.TurnId);
             if (index >= 0) return (Of(current).Turns[index], index + 1);
-            LogConflict(_logger, UserId, turn.TurnId, readVersion);
+            LogConflict(_logger, Key, turn.TurnId, readVersion);
             throw new GrainCallException(GrainErrorKind.NotOwner,
                 $"conversation '{UserId}' was changed by another writer since version {readVersion ?? "0"}; nothing was written, retry", e);
         }

@@ -5,6 +5,7 @@ using Qwen.Api.Cluster;
 using Qwen.Api.Endpoints;
 using Qwen.Api.Hosting;
 using Qwen.Api.Scaling;
+using Qwen.Api.Security;
 using Qwen.Grains;
 using Qwen.Silo.Hosting;
 using Qwen.Silo.Storage.Postgres;
@@ -38,6 +39,7 @@ public sealed class EnvironmentFileTests
         [ApiLimits.Section] = typeof(ApiLimits),
         [RateLimitOptions.Section] = typeof(RateLimitOptions),
         [AutoscaleOptions.Section] = typeof(AutoscaleOptions),
+        [AuthOptions.Section] = typeof(AuthOptions),
     };
 
     [Theory]

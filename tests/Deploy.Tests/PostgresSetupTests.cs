@@ -32,11 +32,12 @@ public sealed class PostgresSetupTests(PostgresServerFixture postgres)
         first.ExitCode.Should().Be(0, first.ToString());
         first.Stdout.Should().Contain($"created role '{role}'")
             .And.Contain($"created database '{database}' owned by '{role}'")
-            .And.Contain("applied conversations v1");
+            .And.Contain("applied conversations v1").And.Contain("applied conversations v2").And.Contain("applied api_keys v1");
         first.Stdout.Should().NotContain("membership", "membership lives in Redis now; the database holds conversations only");
         var afterFirst = await SnapshotAsync(role, database);
         afterFirst.Where(line => line.StartsWith("table ", StringComparison.Ordinal)).Should()
-            .BeEquivalentTo([$"table conversations owner={role}", $"table schema_version owner={role}", $"table turns owner={role}"]);
+            .BeEquivalentTo([$"table api_keys owner={role}", $"table conversations owner={role}", $"table schema_version owner={role}",
+                $"table turns owner={role}"]);
         afterFirst.Should().Contain($"role {role} super=False createrole=False createdb=False login=True scram=True")
             .And.Contain($"database owner={role} acl={{{role}=CTc/{role}}}")
             .And.Contain($"table turns owner={role}")
@@ -47,7 +48,7 @@ public sealed class PostgresSetupTests(PostgresServerFixture postgres)
         second.ExitCode.Should().Be(0, second.ToString());
         second.Stdout.Should().Contain($"role '{role}' exists; left unchanged")
             .And.Contain($"database '{database}' exists; left unchanged")
-            .And.Contain("schema up to date: conversations v1");
+            .And.Contain("schema up to date: api_keys v1, conversations v2");
         second.Stdout.Should().NotContain("created").And.NotContain("applied");
         (await SnapshotAsync(role, database)).Should().Equal(afterFirst, "a second run must change nothing");
 
@@ -113,7 +114,7 @@ public sealed class PostgresSetupTests(PostgresServerFixture postgres)
             // Registered in the Redis membership at its advertised address and derived silo port.
             string members = await MembershipAsync(redis);
             members.Should().Contain($"127.0.0.1:1{port}", silo.RecentOutput);
-            (await ScalarAsync("SELECT count(*) FROM schema_version WHERE module = 'conversations'", database)).Should().Be(1L);
+            (await ScalarAsync("SELECT count(*) FROM schema_version WHERE module = 'conversations'", database)).Should().Be(2L);
 
             (await silo.StopGracefullyAsync(TimeSpan.FromSeconds(90))).Should().Be(0, silo.RecentOutput);
             silo.RecentOutput.Should().NotContain("error:");

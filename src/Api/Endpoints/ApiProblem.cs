@@ -16,6 +16,8 @@ internal static class ApiProblem
     public static string TitleOf(int status) => status switch
     {
         400 => "Invalid request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
         404 => "Not found",
         405 => "Method not allowed",
         408 => "Request timeout",

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Options;
 using Qwen.Api.Cluster;
 using Qwen.Api.Contracts;
 using Qwen.Api.Hosting;
+using Qwen.Api.Security;
 using Qwen.Grains.Interfaces;
 
 namespace Qwen.Api.Endpoints;
@@ -133,7 +134,8 @@ internal static class ChatCompletionEndpoints
                 Sampling = p.Sampling,
                 Deadline = RequestDeadline.Of(context),
             };
-            var grain = grains.GetGrain<IConversationGrain>(user);
+            // OpenAI's user names a conversation within the caller's tenant.
+            var grain = grains.GetGrain<IConversationGrain>(ApiCaller.Of(context).ConversationOf(user));
             if (!call.Stream)
             {
                 yield return new Piece(null, Done(await ConversationTurns.SendAsync(grain, turn, ct)));

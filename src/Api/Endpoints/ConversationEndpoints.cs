@@ -3,11 +3,15 @@ using System.Diagnostics;
 using Microsoft.Extensions.Options;
 using Qwen.Api.Contracts;
 using Qwen.Api.Hosting;
+using Qwen.Api.Security;
 using Qwen.Grains.Interfaces;
 
 namespace Qwen.Api.Endpoints;
 
-/// <summary>/v1/conversations/{userId}: send a message (JSON or server-sent events), read or delete the history.</summary>
+/// <summary>
+/// /v1/conversations/{userId}: send a message (JSON or server-sent events), read or delete the history. The user id
+/// names a conversation within the caller's tenant: another tenant's user of the same id is another conversation.
+/// </summary>
 internal static class ConversationEndpoints
 {
     private static readonly string[] MessageFields = ["content", "max_tokens", "temperature", "top_p", "seed", "stop", "stream"];
@@ -23,10 +27,12 @@ internal static class ConversationEndpoints
         app.MapGet("/v1/conversations/{userId}", HistoryAsync)
             .Produces<ConversationHistoryResponse>()
             .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status404NotFound)
             .WithSummary("The user's conversation history, oldest first");
         app.MapDelete("/v1/conversations/{userId}", ResetAsync)
             .Produces(StatusCodes.Status204NoContent)
             .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status404NotFound)
             .WithSummary("Delete the user's conversation history");
     }
 
@@ -50,7 +56,7 @@ internal static class ConversationEndpoints
                 Sampling = parameters.Sampling,
                 Deadline = RequestDeadline.Of(context),
             };
-            var grain = grains.GetGrain<IConversationGrain>(userId);
+            var grain = grains.GetGrain<IConversationGrain>(ApiCaller.Of(context).ConversationOf(userId));
             if (!stream)
             {
                 var turn = await ConversationTurns.SendAsync(grain, request, ct);
@@ -85,11 +91,12 @@ internal static class ConversationEndpoints
             fingerprint.Task = "chat.history";
             fingerprint.Input = userId;
             CheckUserId(userId);
-            var history = await grains.GetGrain<IConversationGrain>(userId).GetHistoryAsync(context.RequestAborted);
+            var grain = grains.GetGrain<IConversationGrain>(ApiCaller.Of(context).ConversationOf(userId));
+            var history = await grain.GetHistoryAsync(context.RequestAborted);
             var messages = history.Messages.Where(m => m.Role != ConversationMessage.System)
                 .Select(m => new ConversationHistoryMessage(m.Role, m.Content)).ToArray();
             fingerprint.Output = $"{messages.Length} messages";
-            return Results.Ok(new ConversationHistoryResponse(history.UserId, messages));
+            return messages.Length == 0 ? NoConversation(context, userId) : Results.Ok(new ConversationHistoryResponse(history.UserId, messages));
         });
 
     private static Task<IResult> ResetAsync(string userId, HttpContext context, IGrainFactory grains) =>
@@ -99,9 +106,17 @@ internal static class ConversationEndpoints
             fingerprint.Task = "chat.reset";
             fingerprint.Input = userId;
             CheckUserId(userId);
-            await grains.GetGrain<IConversationGrain>(userId).ResetAsync(context.RequestAborted);
-            return Results.NoContent();
+            var grain = grains.GetGrain<IConversationGrain>(ApiCaller.Of(context).ConversationOf(userId));
+            bool deleted = await grain.ResetAsync(context.RequestAborted);
+            return deleted ? Results.NoContent() : NoConversation(context, userId);
         });
+
+    /// <summary>
+    /// A conversation without messages does not exist: never started, deleted, or another tenant's (which is never
+    /// reached, and must not be told apart from one that does not exist).
+    /// </summary>
+    private static IResult NoConversation(HttpContext context, string userId) =>
+        ApiErrors.For(context, StatusCodes.Status404NotFound, $"there is no conversation of user '{userId}'");
 
     public static void CheckUserId(string userId)
     {

@@ -32,6 +32,7 @@ internal static class OpenAiError
 
     private static string? CodeOf(int status) => status switch
     {
+        401 => "invalid_api_key",
         413 => "request_too_large",
         415 => "unsupported_media_type",
         429 => "rate_limit_exceeded",

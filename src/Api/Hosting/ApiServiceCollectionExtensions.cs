@@ -7,6 +7,7 @@ using Qwen.Api.Cluster;
 using Qwen.Api.Endpoints;
 using Qwen.Api.Observability;
 using Qwen.Api.Scaling;
+using Qwen.Api.Security;
 
 namespace Qwen.Api.Hosting;
 
@@ -24,6 +25,7 @@ public static class ApiHostingExtensions
         services.Configure<ApiLimits>(configuration.GetSection(ApiLimits.Section));
         var cluster = configuration.GetSection(ClusterClientOptions.Section).Get<ClusterClientOptions>() ?? new ClusterClientOptions();
         services.AddApiObservability(cluster.IsClustered);
+        builder.AddApiKeys(cluster.IsClustered);
         if (cluster.IsClustered)
         {
             // User text is personal data: a cluster's request log lines give its length unless Api:LogText says otherwise.

@@ -1,8 +1,8 @@
 namespace Qwen.Api.Hosting;
 
 /// <summary>
-/// Per-client rate limiting of /v1/ (section "RateLimit"): a token bucket per API key (the
-/// <see cref="ClientKeyHeader"/> header, or an Authorization bearer token), else per client address.
+/// Rate limiting of /v1/ (section "RateLimit"): a token bucket per API key when keys are checked, with
+/// its tenant's limits (<see cref="Tenants"/>, else the defaults here), or per client address without keys.
 /// </summary>
 public sealed record RateLimitOptions
 {
@@ -18,6 +18,26 @@ public sealed record RateLimitOptions
 
     public TimeSpan ReplenishmentPeriod { get; init; } = TimeSpan.FromSeconds(1);
 
-    /// <summary>The header that names a client's API key.</summary>
-    public string ClientKeyHeader { get; init; } = "X-Api-Key";
+    /// <summary>
+    /// Limits of each key of a tenant, by tenant id (e.g. <c>RateLimit:Tenants:acme:TokenLimit=50</c>); unset values are the defaults.
+    /// </summary>
+    public Dictionary<string, TenantRateLimitOverride> Tenants { get; init; } = new(StringComparer.Ordinal);
+
+    /// <summary>The limits of one key of <paramref name="tenant"/> (null: a client without a key).</summary>
+    public TenantRateLimit For(string? tenant)
+    {
+        var own = tenant is not null && Tenants.TryGetValue(tenant, out var o) ? o : null;
+        return new TenantRateLimit(own?.TokenLimit ?? TokenLimit, own?.TokensPerPeriod ?? TokensPerPeriod,
+            own?.ReplenishmentPeriod ?? ReplenishmentPeriod);
+    }
 }
+
+/// <summary>A tenant's own limits; what is not set is the default.</summary>
+public sealed record TenantRateLimitOverride
+{
+    public int? TokenLimit { get; init; }
+    public int? TokensPerPeriod { get; init; }
+    public TimeSpan? ReplenishmentPeriod { get; init; }
+}
+
+public sealed record TenantRateLimit(int TokenLimit, int TokensPerPeriod, TimeSpan ReplenishmentPeriod);

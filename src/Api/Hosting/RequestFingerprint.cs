@@ -14,6 +14,9 @@ public sealed class RequestFingerprint(string id)
     public string? Output { get; set; }
     public string? Silo { get; set; }
 
+    /// <summary>The id of the API key that authenticated the request (never the key itself).</summary>
+    public string? KeyId { get; set; }
+
     public static RequestFingerprint Of(HttpContext context) =>
         context.Features.Get<RequestFingerprint>() ?? throw new InvalidOperationException("the request fingerprint middleware is not installed");
 

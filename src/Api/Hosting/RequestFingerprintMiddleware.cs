@@ -8,7 +8,7 @@ namespace Qwen.Api.Hosting;
 /// <summary>
 /// Gives every request an id (the client's sane X-Request-Id or a new one), returns it in the
 /// X-Request-Id header, and writes exactly one log line when the request ends:
-/// <c>[REQ-id] TASK=sentiment INPUT="..." -> OUTPUT="..." 412ms status=200 silo=s2</c>.
+/// <c>[REQ-id] TASK=sentiment INPUT="..." -> OUTPUT="..." 412ms status=200 silo=s2 key=KEYID</c> (the key's id, never the key).
 /// Operations endpoints (health, readiness, metrics, OpenAPI) log at Debug so scrapers do not flood the log.
 /// </summary>
 internal sealed partial class RequestFingerprintMiddleware(RequestDelegate next, IOptionsMonitor<ApiLimits> limits,
@@ -46,7 +46,7 @@ internal sealed partial class RequestFingerprintMiddleware(RequestDelegate next,
         string task = fingerprint.Task ?? $"{context.Request.Method} {Shorten(context.Request.Path.Value ?? "", 60)}";
         int status = context.RequestAborted.IsCancellationRequested && !context.Response.HasStarted ? 499 : context.Response.StatusCode;
         LogRequest(_logger, level, fingerprint.Id, task, Text(fingerprint.Input, options), Text(fingerprint.Output, options),
-            Math.Round(elapsedMs), status, fingerprint.Silo ?? "-");
+            Math.Round(elapsedMs), status, fingerprint.Silo ?? "-", fingerprint.KeyId ?? "-");
     }
 
     /// <summary>Shortened, on one line, quotes escaped; or only its length when text is kept out of logs.</summary>
@@ -78,7 +78,8 @@ internal sealed partial class RequestFingerprintMiddleware(RequestDelegate next,
         return text[..cut] + "…";
     }
 
-    [LoggerMessage(Message = "[REQ-{RequestId}] TASK={Task} INPUT=\"{Input}\" -> OUTPUT=\"{Output}\" {ElapsedMs}ms status={Status} silo={Silo}")]
+    [LoggerMessage(Message =
+        "[REQ-{RequestId}] TASK={Task} INPUT=\"{Input}\" -> OUTPUT=\"{Output}\" {ElapsedMs}ms status={Status} silo={Silo} key={KeyId}")]
     private static partial void LogRequest(ILogger logger, LogLevel level, string requestId, string task, string input, string output,
-        double elapsedMs, int status, string silo);
+        double elapsedMs, int status, string silo, string keyId);
 }

@@ -22,7 +22,8 @@ public static class ObservabilityServiceCollectionExtensions
     }
 
     /// <summary>
-    /// Observes public requests (call early, so every request is measured) and maps /metrics, /v1/cluster/status and the dashboards.
+    /// Observes public requests (call early, so every request is measured) and maps /metrics and /v1/cluster/status (the
+    /// dashboards are served after the key check: UseDashboard).
     /// </summary>
     public static WebApplication UseApiObservability(this WebApplication app)
     {
@@ -33,7 +34,6 @@ public static class ObservabilityServiceCollectionExtensions
         app.MapPrometheusMetrics()
             .WithSummary("This process's metrics (the Api's, the embedded silo's, Orleans', .NET's) and cluster totals, as Prometheus text");
         app.MapClusterStatus(app.Services.GetRequiredService<Mode>().Clustered);
-        app.UseDashboard();
         return app;
     }
 }

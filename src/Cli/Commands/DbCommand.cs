@@ -24,7 +24,7 @@ internal static class DbCommand
         {
             Description = $"Npgsql connection string of the cluster database (default: ${ConnectionVariable})",
         };
-        var migrate = new Command("migrate", "Create or migrate the cluster schema (membership, conversations); safe to run again.")
+        var migrate = new Command("migrate", "Create or migrate the cluster schema (conversations, API keys); safe to run again.")
         {
             connection,
         };
@@ -59,7 +59,8 @@ internal static class DbCommand
         {
             try
             {
-                var migrator = new PostgresSchemaMigrator(dataSource, [ConversationSchema.Module], loggerFactory.CreateLogger<PostgresSchemaMigrator>());
+                var migrator = new PostgresSchemaMigrator(dataSource, [ConversationSchema.Module, ApiKeySchema.Module],
+                    loggerFactory.CreateLogger<PostgresSchemaMigrator>());
                 IReadOnlyList<AppliedMigration> applied = await migrator.MigrateAsync(cancellationToken);
                 foreach (AppliedMigration migration in applied)
                 {

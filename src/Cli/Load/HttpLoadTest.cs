@@ -37,8 +37,14 @@ internal sealed class HttpLoadTest : IDisposable
         {
             Timeout = Timeout.InfiniteTimeSpan,
         };
+        // An Api that checks keys: from the environment, never a command-line option (ps would show it).
+        if (Environment.GetEnvironmentVariable(ApiKeyVariable) is { Length: > 0 } key)
+            _http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", key);
         Memory = new ServerMemoryProbe(_http, _baseUrl);
     }
+
+    /// <summary>The environment variable holding the API key to send (an admin key also lets the memory probe read /metrics).</summary>
+    public const string ApiKeyVariable = "QWEN_API_KEY";
 
     public ServerMemoryProbe Memory { get; }
 

@@ -9,6 +9,7 @@ using Qwen.ClusterTransport;
 using Qwen.Grains;
 using Qwen.Grains.Persistence;
 using Qwen.Grains.Placement;
+using Qwen.Grains.Security;
 using Qwen.Inference.Prompts;
 using Qwen.Observability.Hosting;
 using Qwen.Silo.Observability;
@@ -66,10 +67,16 @@ public static class SiloHostingExtensions
             services.AddSingleton(sp => PostgresDataSourceFactory.Create(sp.GetRequiredService<IOptions<PostgresOptions>>().Value,
                 sp.GetRequiredService<ILoggerFactory>()));
             services.AddSingleton(ConversationSchema.Module);
+            services.AddSingleton(ApiKeySchema.Module);
             services.AddSingleton<PostgresSchemaMigrator>();
             // Before Orleans starts: a silo that cannot reach its database stops here with one clear error.
             services.AddHostedService<SchemaMigrationService>();
             services.AddSingleton<IConversationStore, PostgresConversationStore>();
+            services.AddSingleton<IApiKeyStore, PostgresApiKeyStore>();
+        }
+        else
+        {
+            services.AddSingleton<IApiKeyStore, NoApiKeyStore>();
         }
 
         services.AddQwenMetrics();

@@ -22,5 +22,20 @@ public static class ConversationSchema
                 PRIMARY KEY (user_id, turn_number),
                 UNIQUE (user_id, turn_id));
             """),
+        // Conversations live in their tenant's namespace; histories stored before tenants move into the default one.
+        new SchemaMigration(2, "conversations keyed by tenant and user id; existing ones in tenant 'default'", """
+            ALTER TABLE turns DROP CONSTRAINT turns_user_id_fkey;
+            ALTER TABLE turns DROP CONSTRAINT turns_pkey;
+            ALTER TABLE turns DROP CONSTRAINT turns_user_id_turn_id_key;
+            ALTER TABLE conversations DROP CONSTRAINT conversations_pkey;
+            ALTER TABLE conversations ADD COLUMN tenant text NOT NULL DEFAULT 'default';
+            ALTER TABLE turns ADD COLUMN tenant text NOT NULL DEFAULT 'default';
+            ALTER TABLE conversations ALTER COLUMN tenant DROP DEFAULT;
+            ALTER TABLE turns ALTER COLUMN tenant DROP DEFAULT;
+            ALTER TABLE conversations ADD PRIMARY KEY (tenant, user_id);
+            ALTER TABLE turns ADD PRIMARY KEY (tenant, user_id, turn_number);
+            ALTER TABLE turns ADD UNIQUE (tenant, user_id, turn_id);
+            ALTER TABLE turns ADD FOREIGN KEY (tenant, user_id) REFERENCES conversations (tenant, user_id) ON DELETE CASCADE;
+            """),
     ]);
 }

@@ -1,6 +1,7 @@
 using Qwen.Silo.Storage.Postgres;
 using Microsoft.Extensions.Logging;
 using Npgsql;
+using Qwen.Grains.Interfaces;
 using Qwen.Grains.Persistence;
 
 namespace Qwen.Silo.Storage;
@@ -29,6 +30,7 @@ public sealed class PostgresConversationStore : IConversationStore
     public Task<ConversationState> ReadAsync(string userId, CancellationToken cancellationToken)
     {
         StorableText.ValidateUserId(userId);
+        var (tenant, user) = ConversationKey.Parse(userId);
         return _executor.RunAsync(
             async (connection, ct) =>
             {
@@ -36,12 +38,12 @@ public sealed class PostgresConversationStore : IConversationStore
                 await using var command = new NpgsqlCommand(
                     """
                     SELECT c.version, t.turn_id, t.user_message, t.assistant_reply, t.completed_at
-                    FROM conversations c LEFT JOIN turns t ON t.user_id = c.user_id
-                    WHERE c.user_id = @user_id
+                    FROM conversations c LEFT JOIN turns t ON t.tenant = c.tenant AND t.user_id = c.user_id
+                    WHERE c.tenant = @tenant AND c.user_id = @user_id
                     ORDER BY t.turn_number
                     """,
                     connection);
-                command.Parameters.AddWithValue("user_id", userId);
+                Key(command, tenant, user);
                 await using NpgsqlDataReader reader = await command.ExecuteReaderAsync(ct);
                 long version = 0;
                 var turns = new List<StoredTurn>();
@@ -71,6 +73,7 @@ public sealed class PostgresConversationStore : IConversationStore
     public Task<long> ResetAsync(string userId, CancellationToken cancellationToken)
     {
         StorableText.ValidateUserId(userId);
+        var (tenant, user) = ConversationKey.Parse(userId);
         return _executor.RunAsync(
             async (connection, ct) =>
             {
@@ -80,16 +83,16 @@ public sealed class PostgresConversationStore : IConversationStore
                 // the delete, whose fresh snapshot then sees that append's turn too.
                 await using var bump = new NpgsqlCommand(
                     """
-                    INSERT INTO conversations (user_id, version, updated_at) VALUES (@user_id, 1, now())
-                    ON CONFLICT (user_id) DO UPDATE SET version = conversations.version + 1, updated_at = now()
+                    INSERT INTO conversations (tenant, user_id, version, updated_at) VALUES (@tenant, @user_id, 1, now())
+                    ON CONFLICT (tenant, user_id) DO UPDATE SET version = conversations.version + 1, updated_at = now()
                     RETURNING version
                     """,
                     connection);
-                bump.Parameters.AddWithValue("user_id", userId);
+                Key(bump, tenant, user);
                 long version = (long)(await bump.ExecuteScalarAsync(ct))!;
 
-                await using var delete = new NpgsqlCommand("DELETE FROM turns WHERE user_id = @user_id", connection);
-                delete.Parameters.AddWithValue("user_id", userId);
+                await using var delete = new NpgsqlCommand("DELETE FROM turns WHERE tenant = @tenant AND user_id = @user_id", connection);
+                Key(delete, tenant, user);
                 await delete.ExecuteNonQueryAsync(ct);
                 await transaction.CommitAsync(ct);
                 return version;
@@ -126,12 +129,12 @@ public sealed class PostgresConversationStore : IConversationStore
 
         await using var insert = new NpgsqlCommand(
             """
-            INSERT INTO turns (user_id, turn_number, turn_id, user_message, assistant_reply, completed_at)
-            SELECT @user_id, COALESCE(max(turn_number), 0) + 1, @turn_id, @user_message, @assistant_reply, @completed_at
-            FROM turns WHERE user_id = @user_id
+            INSERT INTO turns (tenant, user_id, turn_number, turn_id, user_message, assistant_reply, completed_at)
+            SELECT @tenant, @user_id, COALESCE(max(turn_number), 0) + 1, @turn_id, @user_message, @assistant_reply, @completed_at
+            FROM turns WHERE tenant = @tenant AND user_id = @user_id
             """,
             connection);
-        insert.Parameters.AddWithValue("user_id", userId);
+        Key(insert, userId);
         insert.Parameters.AddWithValue("turn_id", turn.TurnId);
         insert.Parameters.AddWithValue("user_message", turn.UserMessage);
         insert.Parameters.AddWithValue("assistant_reply", turn.AssistantReply);
@@ -147,17 +150,17 @@ public sealed class PostgresConversationStore : IConversationStore
     {
         string sql = expectedVersion == 0
             ? """
-              INSERT INTO conversations (user_id, version, updated_at) VALUES (@user_id, 1, now())
-              ON CONFLICT (user_id) DO NOTHING
+              INSERT INTO conversations (tenant, user_id, version, updated_at) VALUES (@tenant, @user_id, 1, now())
+              ON CONFLICT (tenant, user_id) DO NOTHING
               RETURNING version
               """
             : """
               UPDATE conversations SET version = version + 1, updated_at = now()
-              WHERE user_id = @user_id AND version = @expected_version
+              WHERE tenant = @tenant AND user_id = @user_id AND version = @expected_version
               RETURNING version
               """;
         await using var command = new NpgsqlCommand(sql, connection);
-        command.Parameters.AddWithValue("user_id", userId);
+        Key(command, userId);
         if (expectedVersion != 0)
         {
             command.Parameters.AddWithValue("expected_version", expectedVersion);
@@ -171,11 +174,11 @@ public sealed class PostgresConversationStore : IConversationStore
         await using var command = new NpgsqlCommand(
             """
             SELECT c.version, t.turn_id, t.user_message, t.assistant_reply, t.completed_at
-            FROM turns t JOIN conversations c ON c.user_id = t.user_id
-            WHERE t.user_id = @user_id AND t.turn_id = @turn_id
+            FROM turns t JOIN conversations c ON c.tenant = t.tenant AND c.user_id = t.user_id
+            WHERE t.tenant = @tenant AND t.user_id = @user_id AND t.turn_id = @turn_id
             """,
             connection);
-        command.Parameters.AddWithValue("user_id", userId);
+        Key(command, userId);
         command.Parameters.AddWithValue("turn_id", turnId);
         await using NpgsqlDataReader reader = await command.ExecuteReaderAsync(cancellationToken);
         return await reader.ReadAsync(cancellationToken)
@@ -185,9 +188,22 @@ public sealed class PostgresConversationStore : IConversationStore
 
     private static async Task<long> CurrentVersionAsync(NpgsqlConnection connection, string userId, CancellationToken cancellationToken)
     {
-        await using var command = new NpgsqlCommand("SELECT version FROM conversations WHERE user_id = @user_id", connection);
-        command.Parameters.AddWithValue("user_id", userId);
+        await using var command = new NpgsqlCommand("SELECT version FROM conversations WHERE tenant = @tenant AND user_id = @user_id", connection);
+        Key(command, userId);
         return await command.ExecuteScalarAsync(cancellationToken) is long version ? version : 0;
+    }
+
+    /// <summary>The conversation's row key: its tenant and user id (see <see cref="ConversationKey"/>).</summary>
+    private static void Key(NpgsqlCommand command, string key)
+    {
+        var (tenant, user) = ConversationKey.Parse(key);
+        Key(command, tenant, user);
+    }
+
+    private static void Key(NpgsqlCommand command, string tenant, string user)
+    {
+        command.Parameters.AddWithValue("tenant", tenant);
+        command.Parameters.AddWithValue("user_id", user);
     }
 
     private static StoredTurn ReadTurn(NpgsqlDataReader reader, int first) => new(

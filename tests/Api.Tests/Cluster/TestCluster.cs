@@ -32,6 +32,7 @@ public sealed class TestCluster : IAsyncDisposable
     private IReadOnlyList<string> _siloArguments = [];
     private IReadOnlyList<string> _apiArguments = [];
     private ApiClient? _client;
+    private string? _adminKey;
 
     private TestCluster(RedisServer redis, PostgresServer postgres, string connectionString, string modelDirectory)
     {
@@ -56,8 +57,9 @@ public sealed class TestCluster : IAsyncDisposable
 
     /// <param name="siloArguments">Extra command-line options for every silo (they override the defaults here).</param>
     /// <param name="apiArguments">Extra command-line options for the Api (e.g. --Autoscale:...).</param>
+    /// <param name="adminKey">With a key, the Api checks keys: this one is configured as its admin key and <see cref="Client"/> sends it.</param>
     public static async Task<TestCluster> StartAsync(int silos, IReadOnlyList<string>? siloArguments = null,
-        IReadOnlyList<string>? apiArguments = null)
+        IReadOnlyList<string>? apiArguments = null, string? adminKey = null)
     {
         var redisStart = RedisServer.StartNewAsync(CancellationToken.None);
         var postgresStart = PostgresServer.StartNewAsync(CancellationToken.None);
@@ -79,7 +81,10 @@ public sealed class TestCluster : IAsyncDisposable
         var cluster = new TestCluster(redisStart.Result, postgresStart.Result, connection, model)
         {
             _siloArguments = siloArguments ?? [],
-            _apiArguments = apiArguments ?? [],
+            _apiArguments = adminKey is null ? apiArguments ?? []
+                : ["--Auth:Disabled=false", "--Auth:Keys:0:Id=test-admin", "--Auth:Keys:0:Tenant=ops", "--Auth:Keys:0:Admin=true",
+                    $"--Auth:Keys:0:Key={adminKey}", .. apiArguments ?? []],
+            _adminKey = adminKey,
         };
         try
         {
@@ -140,9 +145,12 @@ public sealed class TestCluster : IAsyncDisposable
             $"--Cluster:ClusterId={ClusterId}",
             "--Logging:LogLevel:Default=Warning",
             "--Logging:LogLevel:Qwen=Information",
+            // Keys are the subject of their own tests (which give --Auth:Disabled=false); the others call without keys.
+            "--Auth:Disabled=true",
             .. _apiArguments,
         ]);
         _client = new ApiClient(Api.Url);
+        if (_adminKey is not null) _client.Http.DefaultRequestHeaders.Add("X-Api-Key", _adminKey);
         // Without silos the Api is up but not ready (nothing to serve with).
         await Api.WaitUntilReadyAsync(TimeSpan.FromSeconds(60), _silos.Count == 0 ? "/healthz" : "/readyz");
     }

@@ -58,6 +58,7 @@ public sealed class MultiHostFailoverTests(ITestOutputHelper output) : IAsyncLif
             // A call stuck on a host that vanished gives up after this; the client then retries the same turn.
             "--Cluster:CallTimeout=00:00:10",
             "--Logging:LogLevel:Default=Warning",
+            "--Auth:Disabled=true",
         ]);
         _client = new ApiClient(_api.Url);
         await _api.WaitUntilReadyAsync(TimeSpan.FromSeconds(60));

@@ -17,9 +17,14 @@ public sealed class LimitsTests(LimitsTests.StrictApi fixture) : IClassFixture<L
     {
         public EmbeddedApi Api { get; private set; } = null!;
 
-        public async Task InitializeAsync() => Api = await EmbeddedApi.StartAsync(
+        /// <summary>The keys the tests send, configured so that each is checked and has its own bucket.</summary>
+        private static readonly string[] Keys =
+            ["client-a", "client-b", "client-timeout", "client-ids", "client-ids-7", "client-ids-10", "client-ids-65"];
+
+        public async Task InitializeAsync() => Api = await EmbeddedApi.StartAsync([
+            .. Keys.SelectMany((key, i) => (string[])[$"--Auth:Keys:{i}:Id={key}-id", $"--Auth:Keys:{i}:Key={key}"]),
             "--RateLimit:TokenLimit=3", "--RateLimit:TokensPerPeriod=1", "--RateLimit:ReplenishmentPeriod=00:00:30",
-            "--Api:RequestTimeout=00:00:00.300", "--Api:LogText=false", "--Inference:MaxNewTokensLimit=512", "--Api:MaxTokensLimit=512");
+            "--Api:RequestTimeout=00:00:00.300", "--Api:LogText=false", "--Inference:MaxNewTokensLimit=512", "--Api:MaxTokensLimit=512"]);
 
         public async Task DisposeAsync() => await Api.DisposeAsync();
     }
