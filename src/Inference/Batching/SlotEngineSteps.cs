@@ -175,7 +175,7 @@ internal sealed class SlotEngineSteps : IEngineSteps
                 member.Done += width;
                 budget -= width;
                 columns += width;
-                if (member.Done == prompt.Count) Complete(member, logits, joining, stopping);
+                if (member.Done == prompt.Count) columns += Complete(member, logits, joining, stopping);
             }
             if (!member.Finished) break; // the budget ran out inside this prompt
         }
@@ -184,18 +184,30 @@ internal sealed class SlotEngineSteps : IEngineSteps
     }
 
     /// <summary>
-    /// A prompt is cached: its KV goes to the prefix cache; a generation chooses its first token
-    /// and joins the decode rows; a scoring request scores its labels (continuations in its own
-    /// slot, one label at a time) and is answered.
+    /// A prompt is cached: its KV goes to the prefix cache; a generation with a probe scores it
+    /// first (the cue in its own slot, then cut off again), then chooses its first token from the
+    /// prompt's logits and joins the decode rows; a scoring request scores its labels
+    /// (continuations in its own slot, one label at a time) and is answered.
     /// </summary>
-    private void Complete(Member member, StepLogits logits, List<Member> joining, CancellationToken stopping)
+    /// <returns>Positions computed beyond the prompt (a probe's cue and label continuations).</returns>
+    private int Complete(Member member, StepLogits logits, List<Member> joining, CancellationToken stopping)
     {
         member.Finished = true;
         var request = member.Request;
         _prefix?.Insert(request.PromptIds, _kv, member.Slot);
+        int extra = 0;
         switch (request)
         {
             case GenerationJob generation:
+                if (generation.Probe is { } probe)
+                {
+                    extra = RunProbe(member.Slot, generation, probe, stopping);
+                    if (!generation.CompleteProbe())
+                    {
+                        _kv.SetLength(member.Slot, 0);
+                        break;
+                    }
+                }
                 if (generation.Advance(logits.Last(0))) joining.Add(member);
                 else _kv.SetLength(member.Slot, 0); // done at its first token: the slot is free
                 break;
@@ -208,6 +220,28 @@ internal sealed class SlotEngineSteps : IEngineSteps
         }
         _scheduler.PrefillCompleted(request);
         if (request.IsDone) _scheduler.Finished(request);
+        return extra;
+    }
+
+    /// <summary>
+    /// Feeds the probe's cue after the prompt in the prompt's slot, scores the labels from there,
+    /// and cuts the slot back to the prompt: the reply then continues from the prompt's KV as if
+    /// no probe had run. Returns the positions computed.
+    /// </summary>
+    private int RunProbe(int slot, GenerationJob job, LabelProbe probe, CancellationToken stopping)
+    {
+        int prompt = _kv.LengthOf(slot), width = probe.CueIds.Count;
+        var ids = new long[width];
+        var positions = new long[width];
+        for (int t = 0; t < width; t++)
+        {
+            ids[t] = probe.CueIds[t];
+            positions[t] = prompt + t;
+        }
+        using (var logits = _session.StepSlots(ids, positions, width, _kv, slot, 1, 1, stopping)) job.ScoreProbeFirstTokens(logits.Last(0));
+        foreach (int k in job.LongProbeLabels) job.AddProbeContinuation(k, Continuation(slot, probe.Labels[k], stopping));
+        _kv.SetLength(slot, prompt);
+        return probe.ComputedTokens;
     }
 
     /// <summary>log P(label[1..] | prompt, label[0]) from one step in the prompt's slot; the slot keeps the prompt only.</summary>
