@@ -41,6 +41,7 @@ var app = builder.Build();
 app.UseMiddleware<RequestFingerprintMiddleware>();
 // Next, so every public request is measured with its request id, final status and error body.
 app.UseApiObservability();
+app.UseChatPage();
 // Anything unexpected still answers with a JSON error body, never an empty 500.
 app.UseExceptionHandler(new ExceptionHandlerOptions
 {

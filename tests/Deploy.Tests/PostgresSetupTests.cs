@@ -32,7 +32,7 @@ public sealed class PostgresSetupTests(PostgresServerFixture postgres)
         first.ExitCode.Should().Be(0, first.ToString());
         first.Stdout.Should().Contain($"created role '{role}'")
             .And.Contain($"created database '{database}' owned by '{role}'")
-            .And.Contain("applied conversations v1");
+            .And.Contain("applied conversations v1").And.Contain("applied conversations v2");
         first.Stdout.Should().NotContain("membership", "membership lives in Redis now; the database holds conversations only");
         var afterFirst = await SnapshotAsync(role, database);
         afterFirst.Where(line => line.StartsWith("table ", StringComparison.Ordinal)).Should()
@@ -47,7 +47,7 @@ public sealed class PostgresSetupTests(PostgresServerFixture postgres)
         second.ExitCode.Should().Be(0, second.ToString());
         second.Stdout.Should().Contain($"role '{role}' exists; left unchanged")
             .And.Contain($"database '{database}' exists; left unchanged")
-            .And.Contain("schema up to date: conversations v1");
+            .And.Contain("schema up to date: conversations v2");
         second.Stdout.Should().NotContain("created").And.NotContain("applied");
         (await SnapshotAsync(role, database)).Should().Equal(afterFirst, "a second run must change nothing");
 
