@@ -49,9 +49,11 @@ internal sealed class EngineSteps : IEngineSteps
             // A failed prefill answers its own group; the decoding sequences go on.
             FailPrefill(e);
         }
+        var prefillElapsed = Stopwatch.GetElapsedTime(started);
         Relayout(joining);
         int decodeRows = RunDecode(stopping);
-        return new EngineStepReport(++_step, prefillRows, prefillColumns, decodeRows, _scheduler.Waiting, Stopwatch.GetElapsedTime(started));
+        return new EngineStepReport(++_step, prefillRows, prefillColumns, decodeRows, _scheduler.Waiting, Stopwatch.GetElapsedTime(started),
+            prefillElapsed);
     }
 
     /// <summary>Nothing is kept between requests: a grid's KV leaves with its batch.</summary>

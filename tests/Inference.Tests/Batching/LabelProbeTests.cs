@@ -22,10 +22,12 @@ public sealed class LabelProbeTests(TinyModels models)
 
     private const int Requests = 24;
 
-    [Fact]
-    public async Task On_kv_slots_a_probed_turn_scores_and_replies_exactly_as_its_two_halves_alone_and_batched()
+    [Theory]
+    [InlineData("shared-buffer")]
+    [InlineData("shared-buffer-no-logits-to-keep")]
+    public async Task On_kv_slots_a_probed_turn_scores_and_replies_exactly_as_its_two_halves_alone_and_batched(string variant)
     {
-        var session = models.Session("shared-buffer");
+        var session = models.Session(variant);
         var workload = Workload(new Random(15));
         var options = new BatchingOptions { MaxPrefillTokensPerStep = 24, MaxQueueLength = 3 * Requests };
 
