@@ -107,6 +107,23 @@ public sealed class CombinedTurnTests(TinyModelFixture model, ITestOutputHelper 
         }
     }
 
+    [Fact]
+    public async Task The_sequential_baseline_scores_the_same_prompt_separately_and_gives_the_same_label_and_reply()
+    {
+        await using var batched = await QwenTestCluster.StartAsync(model);
+        var settings = new TestClusterSettings();
+        await using var sequential = await QwenTestCluster.StartAsync(model,
+            settings with { Inference = settings.Inference with { Scheduling = InferenceScheduling.Sequential } });
+        var request = new ChatTurnRequest("t1", Message) { Sentiment = true };
+
+        var shared = await batched.Conversation("base").SendMessageAsync(request, TestTimeout.Token);
+        var separate = await Stream(sequential.Conversation("base"), request);
+
+        separate[0].Sentiment!.Label.Should().Be(shared.Sentiment!.Label);
+        separate[0].Sentiment!.Score.Should().BeApproximately(shared.Sentiment.Score, 1e-5);
+        separate[^1].Completed!.Reply.Should().Be(shared.Reply);
+    }
+
     private static async Task<List<ChatStreamEvent>> Stream(IConversationGrain grain, ChatTurnRequest request)
     {
         var events = new List<ChatStreamEvent>();

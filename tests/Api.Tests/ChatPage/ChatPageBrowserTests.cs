@@ -117,6 +117,70 @@ public sealed class ChatPageBrowserTests(Observability.EmbeddedApi api, ITestOut
         Count(driver, ".message.user .badge.pending").Should().Be(0, "no badge waits for a refused message");
     }
 
+    /// <summary>
+    /// Answers the embedded Api cannot give on demand (it has no API keys yet and no store to take down) are
+    /// put in front of the page's fetch: a 401 until the page sends the key, a 503 from a store outage, and a
+    /// stream that stops after its first delta. Everything else goes to the real Api.
+    /// </summary>
+    [Fact]
+    public async Task A_401_asks_for_a_key_once_and_sends_it_as_bearer_and_a_503_or_a_dropped_stream_is_explained()
+    {
+        using var driver = HeadlessChromium.Start();
+        driver.Navigate().GoToUrl(api.Url + "/chat/");
+        await WaitAsync(() => Events(driver).Contains("history"), "the history loaded");
+        Script(driver, """
+            window.seenAuth = [];
+            window.answer = 'real';
+            const real = window.fetch;
+            window.fetch = (url, init) => {
+              const auth = (init && init.headers && init.headers['Authorization']) || null;
+              window.seenAuth.push(auth);
+              const json = (status, body) => Promise.resolve(new Response(JSON.stringify(body),
+                { status, headers: { 'Content-Type': 'application/problem+json' } }));
+              if (auth !== 'Bearer key-15') return json(401, { status: 401, detail: 'an API key is required' });
+              if (window.answer === '503') return json(503, { status: 503, detail: 'conversation storage is unavailable: connection refused' });
+              if (window.answer === 'drop') {
+                const text = 'data: {"type":"sentiment","sentiment":{"label":"positive","score":0.9}}\n\ndata: {"type":"delta","text":"半"}\n\n';
+                return Promise.resolve(new Response(new ReadableStream({ start(c) { c.enqueue(new TextEncoder().encode(text)); c.close(); } }),
+                  { status: 200, headers: { 'Content-Type': 'text/event-stream' } }));
+              }
+              return real(url, init);
+            };
+            """);
+
+        var box = driver.FindElement(By.Id("message"));
+        box.SendKeys("你好");
+        box.SendKeys(Keys.Enter);
+        await WaitAsync(() => driver.FindElement(By.Id("key-form")).Displayed, "the API key form");
+        driver.FindElement(By.Id("key-input")).SendKeys("key-15");
+        driver.FindElement(By.Id("key-input")).SendKeys(Keys.Enter);
+        await WaitAsync(() => Events(driver).Contains("done"), "the reply once the key was sent");
+        Strings(Script(driver, "return window.seenAuth;")).Should().Equal(["", "Bearer key-15"], "asked once, then sent as a bearer token");
+        Script(driver, "return sessionStorage.getItem('qwen-chat-api-key');").Should().Be("key-15");
+        Script(driver, "return localStorage.getItem('qwen-chat-api-key');").Should().BeNull("the key is kept for this tab only");
+        driver.FindElement(By.Id("key-form")).Displayed.Should().BeFalse();
+
+        Script(driver, "window.answer = '503';");
+        box.SendKeys("还在吗");
+        box.SendKeys(Keys.Enter);
+        await WaitAsync(() => Script(driver, "return window.qwenChat.lastError;") is string, "the 503");
+        driver.FindElement(By.Id("status")).Text.Should().Contain("unavailable right now (503)").And.Contain("conversation storage is unavailable");
+
+        Script(driver, "window.answer = 'drop';");
+        box.SendKeys("再来一次");
+        box.SendKeys(Keys.Enter);
+        await WaitAsync(() => Events(driver).Contains("dropped"), "the dropped stream");
+        driver.FindElement(By.Id("status")).Text.Should().Contain("connection dropped before the reply finished");
+        Texts(driver, ".message.assistant", "data-state").Last().Should().Be("failed");
+        Texts(driver, ".message.assistant .text").Last().Should().Be("半", "the part that arrived stays, marked incomplete");
+        driver.FindElement(By.Id("send")).Enabled.Should().BeTrue("the page carries on");
+
+        // The key outlives a reload of the tab.
+        driver.Navigate().Refresh();
+        await WaitAsync(() => Events(driver).Contains("history"), "the history after a reload");
+        Script(driver, "return sessionStorage.getItem('qwen-chat-api-key');").Should().Be("key-15");
+    }
+
     private sealed record HistoryMessage(string Role, string Content, string? Label);
 
     private async Task<List<HistoryMessage>> HistoryAsync(string user)
