@@ -119,11 +119,17 @@ public sealed partial class ConversationGrain : Grain, IConversationGrain
             }
             if (reply is null) throw new InvalidOperationException("the inference worker ended without a summary");
 
-            var completed = new StoredTurn(request.TurnId, request.Content, Storable(reply.Text), DateTimeOffset.UtcNow) { Sentiment = reply.Sentiment };
+            var completed = new StoredTurn(request.TurnId, request.Content, Storable(reply.Text), DateTimeOffset.UtcNow)
+            {
+                Sentiment = reply.Sentiment,
+            };
             var (turn, turnNumber) = await SaveTurnAsync(state, completed, cancellationToken);
             LogTurn(_logger, UserId, request.TurnId, turnNumber, reply.PromptTokens, reply.CompletionTokens);
             yield return new ChatStreamEvent(null, new ChatTurnResult(UserId, turn.TurnId, turn.AssistantReply, turnNumber,
-                reply.PromptTokens, reply.CompletionTokens, reply.FinishReason, reply.Truncation, reply.SiloId, reply.Degraded) { Sentiment = turn.Sentiment });
+                reply.PromptTokens, reply.CompletionTokens, reply.FinishReason, reply.Truncation, reply.SiloId, reply.Degraded)
+            {
+                Sentiment = turn.Sentiment,
+            });
         }
         finally
         {

@@ -113,7 +113,7 @@ public sealed class PostgresSetupTests(PostgresServerFixture postgres)
             // Registered in the Redis membership at its advertised address and derived silo port.
             string members = await MembershipAsync(redis);
             members.Should().Contain($"127.0.0.1:1{port}", silo.RecentOutput);
-            (await ScalarAsync("SELECT count(*) FROM schema_version WHERE module = 'conversations'", database)).Should().Be(1L);
+            (await ScalarAsync("SELECT count(*) FROM schema_version WHERE module = 'conversations'", database)).Should().Be(2L, "both migrations, applied once");
 
             (await silo.StopGracefullyAsync(TimeSpan.FromSeconds(90))).Should().Be(0, silo.RecentOutput);
             silo.RecentOutput.Should().NotContain("error:");

@@ -66,7 +66,8 @@ internal sealed record ChatCompletionCall(
         // This service's extension: the sentiment of the turn's message, judged from the reply's prompt.
         bool sentiment = body.OptionalBool("sentiment") ?? false;
         if (sentiment && user is null)
-            throw RequestRejectedException.BadRequest("sentiment: true needs a user: it is the sentiment of a turn of that user's conversation", "sentiment");
+            throw RequestRejectedException.BadRequest(
+                "sentiment: true needs a user: it is the sentiment of a turn of that user's conversation", "sentiment");
         return new ChatCompletionCall(model, messages, system, parameters, stream, includeUsage, user, sentiment);
     }
 

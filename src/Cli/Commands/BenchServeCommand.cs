@@ -32,7 +32,8 @@ internal static class BenchServeCommand
         var modes = new Option<string>("--modes") { Description = "Configurations to measure", DefaultValueFactory = _ => string.Join(',', ServeModes.All) };
         var turnCost = new Option<bool>("--turn-cost")
         {
-            Description = "Instead of the mixed load: per level, plain chat turns vs combined (sentiment + reply) turns vs chat turns plus separate sentiment requests",
+            Description = "Instead of the mixed load: per level, plain chat turns vs combined (sentiment + reply) turns "
+                + "vs chat turns plus separate sentiment requests",
         };
 
         var command = new Command("bench-serve", "Benchmark one silo's inference worker under mixed load: sequential baseline vs batched.")
@@ -136,7 +137,8 @@ internal static class BenchServeCommand
     private static void PrintTurnCost(TurnCostReport report)
     {
         var table = new Table()
-            .Title(Markup.Escape($"bench-serve --turn-cost: {report.Model}, {report.TurnsPerLevel} turns per kind and level, replies ≤ {report.MaxNewTokens} tokens"))
+            .Title(Markup.Escape($"bench-serve --turn-cost: {report.Model}, {report.TurnsPerLevel} turns per kind and level, "
+                + $"replies ≤ {report.MaxNewTokens} tokens"))
             .AddColumns("kind", "clients", "turns/s", "prefill tok/turn", "prefill ms/turn", "P50 ms", "sentiment P50", "TTFT P50", "errors");
         foreach (var r in report.Rows)
         {

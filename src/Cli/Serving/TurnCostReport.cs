@@ -19,7 +19,10 @@ internal sealed record TurnCostRow(
     [property: JsonPropertyName("sentiment_p50_ms")] double? SentimentP50Ms,
     [property: JsonPropertyName("ttft_p50_ms")] double? TtftP50Ms)
 {
-    /// <summary>Prefill figures are the engine's (positions computed, prefix-cache hits not counted; time of the steps' prefill part) over successful turns.</summary>
+    /// <summary>
+    /// Prefill figures are the engine's (positions computed, prefix-cache hits not counted; time of the steps' prefill part)
+    /// per successful turn.
+    /// </summary>
     public static TurnCostRow From(string kind, int concurrency, IReadOnlyCollection<TurnSample> samples, TimeSpan elapsed, long prefillTokens,
         TimeSpan prefillTime)
     {

@@ -34,7 +34,8 @@ internal sealed class GenerationJob : EngineRequest<GenerationResult>
     public LabelProbe? Probe { get; }
 
     /// <summary>Indices of the probe's labels that need a continuation step.</summary>
-    public IEnumerable<int> LongProbeLabels => Probe is { } probe ? Enumerable.Range(0, probe.Labels.Count).Where(k => probe.Labels[k].Count > 1) : [];
+    public IEnumerable<int> LongProbeLabels =>
+        Probe is { } probe ? Enumerable.Range(0, probe.Labels.Count).Where(k => probe.Labels[k].Count > 1) : [];
 
     /// <summary>Records log P(first label token | prompt, cue) for every probe label from the cue's last logits.</summary>
     public void ScoreProbeFirstTokens(ReadOnlySpan<float> logits)

@@ -54,7 +54,8 @@ public sealed class ChatPageBrowserTests(Observability.EmbeddedApi api, ITestOut
                 box.SendKeys(sent[i]);
                 box.SendKeys(Keys.Enter);
                 await WaitAsync(() => Count(driver, ".message.assistant[data-state='done']") == i + 1, $"reply {i + 1} complete");
-                Strings(Script(driver, "return window.seenOrder;")).Should().Equal(["badge", "token"], "the badge appears before the first reply token");
+                Strings(Script(driver, "return window.seenOrder;"))
+                    .Should().Equal(["badge", "token"], "the badge appears before the first reply token");
             }
             Events(driver).Should().Equal("history", "sentiment", "first-token", "done", "sentiment", "first-token", "done");
 

@@ -26,7 +26,8 @@ public sealed class CombinedTurnApiTests(EmbeddedApiCollection.Fixture fixture)
         sentiment.GetProperty("score").GetDouble().Should().BeInRange(0.5, 1);
         body.GetProperty("reply").GetString().Should().NotBeNull();
 
-        var events = await StreamAsync($"/v1/conversations/{user}/messages", new { content = "会议推迟了，真扫兴", sentiment = true, stream = true });
+        var events = await StreamAsync($"/v1/conversations/{user}/messages",
+            new { content = "会议推迟了，真扫兴", sentiment = true, stream = true });
         events[0].GetProperty("type").GetString().Should().Be("sentiment", "the sentiment is the first event");
         var streamed = events[0].GetProperty("sentiment");
         events.Skip(1).Select(e => e.GetProperty("type").GetString()).Should().OnlyContain(t => t == "delta" || t == "done");

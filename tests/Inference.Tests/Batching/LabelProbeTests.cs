@@ -129,7 +129,8 @@ public sealed class LabelProbeTests(TinyModels models)
         var session = models.Session("shared-buffer");
         using var engine = new BatchingEngine(session);
         var oneLabel = new GenerationRequest([1, 2, 3], GenerationOptions.Greedy(2)) { Probe = new LabelProbe([4], [[5]]) };
-        await FluentActions.Awaiting(() => engine.GenerateAsync(oneLabel)).Should().ThrowAsync<ArgumentException>().WithMessage("*two candidate labels*");
+        await FluentActions.Awaiting(() => engine.GenerateAsync(oneLabel)).Should().ThrowAsync<ArgumentException>()
+            .WithMessage("*two candidate labels*");
         var noCue = new GenerationRequest([1, 2, 3], GenerationOptions.Greedy(2)) { Probe = new LabelProbe([], [[5], [6]]) };
         await FluentActions.Awaiting(() => engine.GenerateAsync(noCue)).Should().ThrowAsync<ArgumentException>().WithMessage("*cue*");
     }

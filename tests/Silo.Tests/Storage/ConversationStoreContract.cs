@@ -354,7 +354,8 @@ public abstract class ConversationStoreContract : IAsyncLifetime
     public async Task A_sentiment_that_is_not_positive_or_negative_with_a_probability_is_refused()
     {
         string user = NewUser();
-        foreach (var bad in new[] { new MessageSentiment("neutral", 0.7), new MessageSentiment("positive", 1.5), new MessageSentiment("negative", double.NaN) })
+        MessageSentiment[] invalid = [new("neutral", 0.7), new("positive", 1.5), new("negative", double.NaN)];
+        foreach (var bad in invalid)
         {
             await Store.Invoking(s => s.AppendTurnAsync(user, Turn("t1") with { Sentiment = bad }, 0, None)).Should().ThrowAsync<ArgumentException>();
         }
