@@ -43,6 +43,7 @@ var app = builder.Build();
 app.UseMiddleware<RequestFingerprintMiddleware>();
 // Next, so every public request is measured with its request id, final status and error body.
 app.UseApiObservability();
+app.UseChatPage();
 // Anything unexpected still answers with a JSON error body, never an empty 500.
 app.UseExceptionHandler(new ExceptionHandlerOptions
 {
@@ -52,7 +53,8 @@ app.UseExceptionHandler(new ExceptionHandlerOptions
 app.UseStatusCodePages(context => ApiErrors.For(context.HttpContext, context.HttpContext.Response.StatusCode,
     StatusMessages.For(context.HttpContext)).ExecuteAsync(context.HttpContext));
 app.UseMiddleware<RequestShapeGuard>();
-// Before anything else answers (the dashboards' files included): every request but health and readiness needs a key.
+// Before anything else answers (the dashboards' files included): every request but health, readiness and the chat
+// page's static files (served above; its calls carry the key the page asks for) needs a key.
 app.UseApiKeys();
 app.UseDashboard();
 app.UseRequestLatencyRecording();

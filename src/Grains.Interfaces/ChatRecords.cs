@@ -19,6 +19,10 @@ public sealed record ChatTurnRequest(string TurnId, string Content, int? MaxNewT
     /// </summary>
     [Id(1)]
     public DateTimeOffset? Deadline { get; init; }
+
+    /// <summary>Also judge the message's sentiment (from the reply's prompt, sharing its KV); it is stored with the turn.</summary>
+    [Id(2)]
+    public bool Sentiment { get; init; }
 }
 
 [GenerateSerializer, Immutable, Alias("qwen.ChatTurnResult")]
@@ -32,11 +36,23 @@ public sealed record ChatTurnResult(
     string FinishReason,
     PromptTruncationInfo Truncation,
     string SiloId,
-    ReplyDegradation? Degraded = null);
+    ReplyDegradation? Degraded = null)
+{
+    /// <summary>The user message's sentiment, when the turn asked for it (a replayed turn gives the stored one).</summary>
+    [Id(0)]
+    public MessageSentiment? Sentiment { get; init; }
+}
 
-/// <summary>A streamed piece of a reply (<see cref="TextDelta"/>) or, last, the completed turn.</summary>
+/// <summary>
+/// A streamed piece of a reply (<see cref="TextDelta"/>) or, last, the completed turn. A turn that
+/// asked for the message's sentiment yields it first, alone (<see cref="Sentiment"/>).
+/// </summary>
 [GenerateSerializer, Immutable, Alias("qwen.ChatStreamEvent")]
-public sealed record ChatStreamEvent(string? TextDelta, ChatTurnResult? Completed);
+public sealed record ChatStreamEvent(string? TextDelta, ChatTurnResult? Completed)
+{
+    [Id(0)]
+    public MessageSentiment? Sentiment { get; init; }
+}
 
 [GenerateSerializer, Immutable, Alias("qwen.ConversationMessage")]
 public sealed record ConversationMessage(string Role, string Content)
@@ -44,6 +60,10 @@ public sealed record ConversationMessage(string Role, string Content)
     public const string User = "user";
     public const string Assistant = "assistant";
     public const string System = "system";
+
+    /// <summary>A stored user message's sentiment, when its turn asked for it (history only; ignored in requests).</summary>
+    [Id(0)]
+    public MessageSentiment? Sentiment { get; init; }
 }
 
 /// <param name="Messages">An array, not an interface: grain calls serialize the concrete type.</param>

@@ -31,7 +31,18 @@ public sealed record ChatGenerationRequest(ConversationMessage[] Messages, int? 
     /// <summary>When the caller stops waiting; past it generation stops and the call fails as <see cref="GrainErrorKind.Timeout"/>.</summary>
     [Id(2)]
     public DateTimeOffset? Deadline { get; init; }
+
+    /// <summary>
+    /// Also judge the sentiment of the last user message, from the reply's own prompt (its KV is
+    /// shared): the first event is then the sentiment, before any of the reply.
+    /// </summary>
+    [Id(3)]
+    public bool Sentiment { get; init; }
 }
+
+/// <summary>The sentiment of one user message: positive or negative, and the label's probability.</summary>
+[GenerateSerializer, Immutable, Alias("qwen.MessageSentiment")]
+public sealed record MessageSentiment(string Label, double Score);
 
 /// <summary>
 /// Optional decoding settings of a chat request. <paramref name="TopP"/> and <paramref name="Seed"/>
@@ -48,11 +59,21 @@ public sealed record SamplingParameters(float? TopP = null, ulong? Seed = null, 
     public const int MaxStopChars = 64;
 }
 
-/// <summary>A text delta while generating, or (last) the final accounting.</summary>
+/// <summary>A text delta while generating, or (last) the final accounting; with a sentiment asked, first the sentiment alone.</summary>
 [GenerateSerializer, Immutable, Alias("qwen.GenerationEvent")]
-public sealed record GenerationEvent(string? TextDelta, GenerationSummary? Summary);
+public sealed record GenerationEvent(string? TextDelta, GenerationSummary? Summary)
+{
+    /// <summary>The user message's sentiment (the first event of a request that asked for it; null otherwise).</summary>
+    [Id(0)]
+    public MessageSentiment? Sentiment { get; init; }
+}
 
 /// <param name="Degraded">Set when the reply was capped below what was asked because of a backlog.</param>
 [GenerateSerializer, Immutable, Alias("qwen.GenerationSummary")]
 public sealed record GenerationSummary(string Text, int PromptTokens, int CompletionTokens, string FinishReason, PromptTruncationInfo Truncation,
-    string SiloId, ReplyDegradation? Degraded = null);
+    string SiloId, ReplyDegradation? Degraded = null)
+{
+    /// <summary>The last user message's sentiment, when the request asked for it.</summary>
+    [Id(0)]
+    public MessageSentiment? Sentiment { get; init; }
+}

@@ -56,9 +56,9 @@ internal sealed class BatchedBackend : IInferenceBackend
         DateTimeOffset? deadline, CancellationToken cancellationToken) =>
         Translated(_engine.ScoreAsync(promptIds, labels, Submit(deadline), cancellationToken), deadline);
 
-    public Task<GenerationResult> GenerateAsync(GenerationRequest request, Action<int> onToken, DateTimeOffset? deadline,
-        CancellationToken cancellationToken) =>
-        Translated(_engine.GenerateAsync(request, Submit(deadline), onToken, cancellationToken), deadline);
+    public Task<GenerationResult> GenerateAsync(GenerationRequest request, Action<int> onToken, Action<IReadOnlyList<LabelScore>>? onScores,
+        DateTimeOffset? deadline, CancellationToken cancellationToken) =>
+        Translated(_engine.GenerateAsync(request, Submit(deadline), onToken, onScores, cancellationToken), deadline);
 
     private static SubmitOptions? Submit(DateTimeOffset? deadline) => deadline is null ? null : new SubmitOptions { Deadline = deadline };
 

@@ -100,27 +100,40 @@ public sealed partial class ConversationGrain : Grain, IConversationGrain
             {
                 // A retry of a turn already stored: answer it again, never run or write it twice.
                 var stored = Of(state).Turns[storedNumber - 1];
+                if (stored.Sentiment is { } storedSentiment) yield return new ChatStreamEvent(null, null) { Sentiment = storedSentiment };
                 yield return new ChatStreamEvent(stored.AssistantReply, null);
                 yield return new ChatStreamEvent(null, Replayed(stored, storedNumber));
                 yield break;
             }
 
             var generation = new ChatGenerationRequest([.. Messages(Of(state)), new(ConversationMessage.User, request.Content)],
-                request.MaxNewTokens ?? _options.MaxNewTokens, request.Temperature) { Sampling = request.Sampling, Deadline = request.Deadline };
+                request.MaxNewTokens ?? _options.MaxNewTokens, request.Temperature)
+            {
+                Sampling = request.Sampling,
+                Deadline = request.Deadline,
+                Sentiment = request.Sentiment,
+            };
             GenerationSummary? reply = null;
             // In-process, not through the worker grain: see ISiloModel.GenerateConversationReplyAsync.
             await foreach (var e in _silo.GenerateConversationReplyAsync(Key, generation, cancellationToken))
             {
+                if (e.Sentiment is { } sentiment) yield return new ChatStreamEvent(null, null) { Sentiment = sentiment };
                 if (e.TextDelta is { Length: > 0 } delta) yield return new ChatStreamEvent(delta, null);
                 reply = e.Summary ?? reply;
             }
             if (reply is null) throw new InvalidOperationException("the inference worker ended without a summary");
 
-            var completed = new StoredTurn(request.TurnId, request.Content, Storable(reply.Text), DateTimeOffset.UtcNow);
+            var completed = new StoredTurn(request.TurnId, request.Content, Storable(reply.Text), DateTimeOffset.UtcNow)
+            {
+                Sentiment = reply.Sentiment,
+            };
             var (turn, turnNumber) = await SaveTurnAsync(state, completed, cancellationToken);
             LogTurn(_logger, Key, request.TurnId, turnNumber, reply.PromptTokens, reply.CompletionTokens);
             yield return new ChatStreamEvent(null, new ChatTurnResult(UserId, turn.TurnId, turn.AssistantReply, turnNumber,
-                reply.PromptTokens, reply.CompletionTokens, reply.FinishReason, reply.Truncation, reply.SiloId, reply.Degraded));
+                reply.PromptTokens, reply.CompletionTokens, reply.FinishReason, reply.Truncation, reply.SiloId, reply.Degraded)
+            {
+                Sentiment = turn.Sentiment,
+            });
         }
         finally
         {
@@ -260,7 +273,7 @@ public sealed partial class ConversationGrain : Grain, IConversationGrain
     private static GrainCallException Invalid(string message) => new(GrainErrorKind.InvalidRequest, message);
 
     private ChatTurnResult Replayed(StoredTurn turn, int number) => new(UserId, turn.TurnId, turn.AssistantReply, number, 0, 0,
-        StoredFinishReason, PromptTruncationInfo.None, _siloId);
+        StoredFinishReason, PromptTruncationInfo.None, _siloId) { Sentiment = turn.Sentiment };
 
     private static ConversationGrainState Of(GrainState<ConversationGrainState> state) => state.State ??= new ConversationGrainState();
 
@@ -272,7 +285,7 @@ public sealed partial class ConversationGrain : Grain, IConversationGrain
         var messages = new List<ConversationMessage>(2 * state.Turns.Count + 1);
         foreach (var turn in state.Turns)
         {
-            messages.Add(new ConversationMessage(ConversationMessage.User, turn.UserMessage));
+            messages.Add(new ConversationMessage(ConversationMessage.User, turn.UserMessage) { Sentiment = turn.Sentiment });
             messages.Add(new ConversationMessage(ConversationMessage.Assistant, turn.AssistantReply));
         }
         return messages;

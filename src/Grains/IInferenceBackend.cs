@@ -40,6 +40,8 @@ internal interface IInferenceBackend : IDisposable
         CancellationToken cancellationToken);
 
     /// <param name="onToken">Sees each token as soon as it is chosen, in order, never concurrently.</param>
+    /// <param name="onScores">With a <see cref="GenerationRequest.Probe"/>: sees its label scores once, before the first token.</param>
     /// <exception cref="Qwen.Grains.Interfaces.GrainCallException">Overloaded: no room to queue the request; Timeout: the deadline passed.</exception>
-    Task<GenerationResult> GenerateAsync(GenerationRequest request, Action<int> onToken, DateTimeOffset? deadline, CancellationToken cancellationToken);
+    Task<GenerationResult> GenerateAsync(GenerationRequest request, Action<int> onToken, Action<IReadOnlyList<LabelScore>>? onScores,
+        DateTimeOffset? deadline, CancellationToken cancellationToken);
 }

@@ -142,17 +142,17 @@ public sealed partial class InferenceWorker : IDisposable
         }
         // Stops the model when the consumer leaves before the end or the deadline passes, not only when the caller cancels.
         using var stop = new CallDeadline(request.Deadline, cancellationToken);
-        var deltas = Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
-        var generation = GenerateAsync(conversation, request.SystemMessage, options, degraded, stops, deltas.Writer, stop);
+        var events = Channel.CreateUnbounded<GenerationEvent>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+        var generation = GenerateAsync(conversation, request.SystemMessage, options, request.Sentiment, degraded, stops, events.Writer, stop);
         // Also when the request never started (overloaded, cancelled while waiting).
-        _ = generation.ContinueWith(_ => deltas.Writer.TryComplete(), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+        _ = generation.ContinueWith(_ => events.Writer.TryComplete(), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
         try
         {
-            await foreach (string delta in deltas.Reader.ReadAllAsync(CancellationToken.None).ConfigureAwait(false))
+            await foreach (var e in events.Reader.ReadAllAsync(CancellationToken.None).ConfigureAwait(false))
             {
                 // A caller that cancelled gets no more of the reply, even if the model already finished it.
                 cancellationToken.ThrowIfCancellationRequested();
-                yield return new GenerationEvent(delta, null);
+                yield return e;
             }
             var summary = await generation.ConfigureAwait(false);
             cancellationToken.ThrowIfCancellationRequested();
@@ -170,10 +170,13 @@ public sealed partial class InferenceWorker : IDisposable
 
     /// <summary>
     /// Builds the prompt, generates on the backend, streams decoded text as each token arrives;
-    /// a stop sequence in the text ends the generation early.
+    /// a stop sequence in the text ends the generation early. With <paramref name="sentiment"/>,
+    /// the last user message's sentiment is scored from the same prompt first (<see cref="SentimentClassifier.TurnProbe"/>)
+    /// and written before any text.
     /// </summary>
     private async Task<GenerationSummary> GenerateAsync(IReadOnlyList<ChatMessage> conversation, string? systemMessage,
-        GenerationOptions options, ReplyDegradation? degraded, StopSequenceFilter stops, ChannelWriter<string> deltas, CallDeadline deadline)
+        GenerationOptions options, bool sentiment, ReplyDegradation? degraded, StopSequenceFilter stops, ChannelWriter<GenerationEvent> events,
+        CallDeadline deadline)
     {
         long started = Stopwatch.GetTimestamp();
         BuiltPrompt prompt;
@@ -198,22 +201,31 @@ public sealed partial class InferenceWorker : IDisposable
             if (piece.Length > 0)
             {
                 text.Append(piece);
-                deltas.TryWrite(piece);
+                events.TryWrite(new GenerationEvent(piece, null));
             }
             // Not inline: this runs on the engine's loop, which must not run cancellation callbacks itself.
             if (stops.Stopped && !wasStopped) stopping = stopAtSequence.CancelAsync();
         }
 
+        MessageSentiment? judged = null;
+        void Judged(IReadOnlyList<LabelScore> scores)
+        {
+            var answer = SentimentClassifier.FromScores(scores, PromptTruncation.None);
+            judged = new MessageSentiment(answer.Label, answer.Probability);
+            events.TryWrite(new GenerationEvent(null, null) { Sentiment = judged });
+        }
+
         GenerationResult? result = null;
         try
         {
-            result = await Counted(_backend.GenerateAsync(new GenerationRequest(prompt.Ids, options), id =>
+            var generation = new GenerationRequest(prompt.Ids, options) { Probe = sentiment ? _sentiment.TurnProbe : null };
+            result = await Counted(_backend.GenerateAsync(generation, id =>
             {
                 generated++;
                 // Counted as each token is made, so throughput figures move with the model, not in steps at each reply's end.
                 Interlocked.Increment(ref _generatedTokens);
                 Emit(decoder.Push(id));
-            }, deadline.Deadline, stopAtSequence.Token), deadline, () => stops.Stopped).ConfigureAwait(false);
+            }, Judged, deadline.Deadline, stopAtSequence.Token), deadline, () => stops.Stopped).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (stops.Stopped && !deadline.Token.IsCancellationRequested)
         {
@@ -225,14 +237,14 @@ public sealed partial class InferenceWorker : IDisposable
             Emit(decoder.Flush());
             string rest = stops.Flush();
             text.Append(rest);
-            if (rest.Length > 0) deltas.TryWrite(rest);
+            if (rest.Length > 0) events.TryWrite(new GenerationEvent(rest, null));
         }
         int completionTokens = result?.Tokens.Count ?? generated;
         string finish = stops.Stopped || result!.FinishReason == FinishReason.Stop ? "stop" : "length";
         LogReply(_logger, prompt.Ids.Length, completionTokens, finish, prompt.Truncation.DroppedTurns,
             Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         return new GenerationSummary(text.ToString(), prompt.Ids.Length, completionTokens, finish, Truncation(prompt.Truncation), _siloId,
-            degraded);
+            degraded) { Sentiment = judged };
     }
 
     /// <summary>

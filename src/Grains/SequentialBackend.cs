@@ -34,9 +34,22 @@ internal sealed class SequentialBackend(DecoderSession session, int maxConcurren
         DateTimeOffset? deadline, CancellationToken cancellationToken) =>
         _scheduler.RunAsync(ct => _scorer.Score(promptIds, labels, ct), cancellationToken);
 
-    public Task<GenerationResult> GenerateAsync(GenerationRequest request, Action<int> onToken, DateTimeOffset? deadline,
-        CancellationToken cancellationToken) =>
-        _scheduler.RunAsync(ct => _generator.Generate(request.PromptIds, request.Options, onToken, ct), cancellationToken);
+    /// <remarks>
+    /// A probe runs here as its own scoring call on <c>prompt ++ cue</c> before the generation: the
+    /// baseline shares no KV between the two (the batched engine does).
+    /// </remarks>
+    public Task<GenerationResult> GenerateAsync(GenerationRequest request, Action<int> onToken, Action<IReadOnlyList<LabelScore>>? onScores,
+        DateTimeOffset? deadline, CancellationToken cancellationToken) =>
+        _scheduler.RunAsync(ct =>
+        {
+            IReadOnlyList<LabelScore>? scores = null;
+            if (request.Probe is { } probe)
+            {
+                scores = _scorer.Score(probe.PromptWithCue(request.PromptIds), probe.Labels, ct);
+                onScores?.Invoke(scores);
+            }
+            return _generator.Generate(request.PromptIds, request.Options, onToken, ct) with { ProbeScores = scores };
+        }, cancellationToken);
 
     public void Dispose()
     {

@@ -71,5 +71,33 @@ public sealed class BenchServeTests(EmbeddedApiFixture fixture) : IDisposable
         root.GetProperty("rss_samples").GetArrayLength().Should().BeGreaterThan(5);
     }
 
+    [Fact]
+    public async Task Turn_cost_compares_plain_combined_and_separate_turns_on_the_same_messages()
+    {
+        var run = await CommandRun.QwenAsync("bench-serve", "--model", fixture.ModelDirectory, "--turn-cost", "--levels", "2", "--requests", "8",
+            "--max-new-tokens", "8", "--json", _json);
+
+        run.ExitCode.Should().Be(0, run.ToString());
+        run.Output.Should().Contain("prefill tok/turn").And.Contain("over the plain chat turn");
+        using var json = JsonDocument.Parse(await File.ReadAllTextAsync(_json));
+        var rows = json.RootElement.GetProperty("rows").EnumerateArray().ToDictionary(r => r.GetProperty("kind").GetString()!);
+        rows.Keys.Should().BeEquivalentTo(["plain", "combined", "separate"]);
+        foreach (var row in rows.Values)
+        {
+            row.GetProperty("turns").GetInt32().Should().Be(8);
+            row.GetProperty("errors").GetInt32().Should().Be(0);
+            row.GetProperty("prefill_tokens_per_turn").GetDouble().Should().BePositive();
+            row.GetProperty("prefill_ms_per_turn").GetDouble().Should().BePositive();
+        }
+        // The same greedy replies in all three: only the sentiment's cost differs.
+        rows.Values.Select(r => r.GetProperty("generated_tokens").GetInt64()).Distinct().Should().ContainSingle();
+        rows["plain"].GetProperty("sentiment_p50_ms").ValueKind.Should().Be(JsonValueKind.Null);
+        rows["combined"].GetProperty("sentiment_p50_ms").GetDouble().Should().BePositive();
+        var ratios = json.RootElement.GetProperty("ratios").EnumerateArray().ToDictionary(r => r.GetProperty("kind").GetString()!);
+        double combined = ratios["combined"].GetProperty("prefill_tokens_ratio").GetDouble();
+        combined.Should().BeGreaterThan(1, "the cue costs a few positions").And.BeLessThanOrEqualTo(1.15);
+        ratios["separate"].GetProperty("prefill_tokens_ratio").GetDouble().Should().BeGreaterThan(combined, "a second prompt costs more than a cue");
+    }
+
     public void Dispose() => File.Delete(_json);
 }

@@ -32,7 +32,8 @@ public sealed class PostgresSetupTests(PostgresServerFixture postgres)
         first.ExitCode.Should().Be(0, first.ToString());
         first.Stdout.Should().Contain($"created role '{role}'")
             .And.Contain($"created database '{database}' owned by '{role}'")
-            .And.Contain("applied conversations v1").And.Contain("applied conversations v2").And.Contain("applied api_keys v1");
+            .And.Contain("applied conversations v1").And.Contain("applied conversations v2").And.Contain("applied conversations v3")
+            .And.Contain("applied api_keys v1");
         first.Stdout.Should().NotContain("membership", "membership lives in Redis now; the database holds conversations only");
         var afterFirst = await SnapshotAsync(role, database);
         afterFirst.Where(line => line.StartsWith("table ", StringComparison.Ordinal)).Should()
@@ -48,7 +49,7 @@ public sealed class PostgresSetupTests(PostgresServerFixture postgres)
         second.ExitCode.Should().Be(0, second.ToString());
         second.Stdout.Should().Contain($"role '{role}' exists; left unchanged")
             .And.Contain($"database '{database}' exists; left unchanged")
-            .And.Contain("schema up to date: api_keys v1, conversations v2");
+            .And.Contain("schema up to date: api_keys v1, conversations v3");
         second.Stdout.Should().NotContain("created").And.NotContain("applied");
         (await SnapshotAsync(role, database)).Should().Equal(afterFirst, "a second run must change nothing");
 
@@ -114,7 +115,7 @@ public sealed class PostgresSetupTests(PostgresServerFixture postgres)
             // Registered in the Redis membership at its advertised address and derived silo port.
             string members = await MembershipAsync(redis);
             members.Should().Contain($"127.0.0.1:1{port}", silo.RecentOutput);
-            (await ScalarAsync("SELECT count(*) FROM schema_version WHERE module = 'conversations'", database)).Should().Be(2L);
+            (await ScalarAsync("SELECT count(*) FROM schema_version WHERE module = 'conversations'", database)).Should().Be(3L, "every migration, applied once");
 
             (await silo.StopGracefullyAsync(TimeSpan.FromSeconds(90))).Should().Be(0, silo.RecentOutput);
             silo.RecentOutput.Should().NotContain("error:");

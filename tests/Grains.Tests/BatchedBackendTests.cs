@@ -62,13 +62,14 @@ public sealed class BatchedBackendTests(TinyModelFixture model)
         {
             entered.TrySetResult();
             open.Wait();
-        }, null, TestTimeout.Token);
+        }, null, null, TestTimeout.Token);
         await entered.Task.WaitAsync(TestTimeout.Token);
         var queued = backend.ScoreAsync([4, 5], [[6], [7]], null, TestTimeout.Token);
 
         var refused = () => backend.ScoreAsync([8, 9], [[6], [7]], null, TestTimeout.Token);
         (await refused.Should().ThrowAsync<GrainCallException>()).Which.Kind.Should().Be(GrainErrorKind.Overloaded);
-        var tooLong = () => backend.GenerateAsync(new GenerationRequest([1, 2, 3, 4], GenerationOptions.Greedy(61)), _ => { }, null, TestTimeout.Token);
+        var tooLong = () => backend.GenerateAsync(new GenerationRequest([1, 2, 3, 4], GenerationOptions.Greedy(61)), _ => { }, null, null,
+            TestTimeout.Token);
         (await tooLong.Should().ThrowAsync<GrainCallException>()).Which.Kind.Should().Be(GrainErrorKind.InvalidRequest);
 
         open.Set();

@@ -86,7 +86,7 @@ public sealed class WorkerBackpressureTests(TinyModelFixture model)
                 if (++tokens != 8) return;
                 rowsAtCancel = backend.DecodedRows;
                 stop.Cancel();
-            }, null, stop.Token);
+            }, null, null, stop.Token);
         await FluentActions.Awaiting(() => generation).Should().ThrowAsync<OperationCanceledException>();
         await TestTimeout.UntilAsync(() => backend is { Running: 0, BatchSize: 0 }, TimeSpan.FromSeconds(10), "the engine is idle");
         await Task.Delay(100);

@@ -19,7 +19,8 @@ public sealed record ChatCompletionRequest(
     bool? Stream,
     StreamOptions? StreamOptions,
     string? User,
-    int? N);
+    int? N,
+    bool? Sentiment);
 
 public sealed record StreamOptions(bool? IncludeUsage);
 
@@ -27,8 +28,10 @@ public sealed record CompletionUsage(int PromptTokens, int CompletionTokens, int
 
 public sealed record ChatCompletionChoice(int Index, OpenAiMessage Message, string FinishReason, object? Logprobs = null);
 
+/// <param name="Sentiment">This service's extension: the user message's sentiment, when the request asked for it.</param>
 public sealed record ChatCompletion(string Id, string Object, long Created, string Model, IReadOnlyList<ChatCompletionChoice> Choices,
-    CompletionUsage Usage, string? SystemFingerprint = null);
+    CompletionUsage Usage, string? SystemFingerprint = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] MessageSentimentInfo? Sentiment = null);
 
 public sealed record ChunkDelta(
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Role,
@@ -36,8 +39,10 @@ public sealed record ChunkDelta(
 
 public sealed record ChatCompletionChunkChoice(int Index, ChunkDelta Delta, string? FinishReason, object? Logprobs = null);
 
+/// <param name="Sentiment">This service's extension, on the first chunk only: the user message's sentiment, when asked for.</param>
 public sealed record ChatCompletionChunk(string Id, string Object, long Created, string Model, IReadOnlyList<ChatCompletionChunkChoice> Choices,
-    CompletionUsage? Usage = null, string? SystemFingerprint = null);
+    CompletionUsage? Usage = null, string? SystemFingerprint = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] MessageSentimentInfo? Sentiment = null);
 
 public sealed record ModelCard(string Id, string Object, long Created, string OwnedBy);
 

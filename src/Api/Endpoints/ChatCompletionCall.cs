@@ -16,12 +16,13 @@ internal sealed record ChatCompletionCall(
     GenerationParameters Parameters,
     bool Stream,
     bool IncludeUsage,
-    string? User)
+    string? User,
+    bool Sentiment = false)
 {
     private static readonly string[] Fields =
     [
         "model", "messages", "max_tokens", "max_completion_tokens", "temperature", "top_p", "stop", "seed", "stream",
-        "stream_options", "user", "n", "presence_penalty", "frequency_penalty", "logprobs",
+        "stream_options", "user", "n", "presence_penalty", "frequency_penalty", "logprobs", "sentiment",
     ];
 
     private static readonly string[] MessageFields = ["role", "content", "name"];
@@ -62,7 +63,12 @@ internal sealed record ChatCompletionCall(
         }
         string? user = body.OptionalString("user");
         if (user is not null) ConversationEndpoints.CheckUserId(user);
-        return new ChatCompletionCall(model, messages, system, parameters, stream, includeUsage, user);
+        // This service's extension: the sentiment of the turn's message, judged from the reply's prompt.
+        bool sentiment = body.OptionalBool("sentiment") ?? false;
+        if (sentiment && user is null)
+            throw RequestRejectedException.BadRequest(
+                "sentiment: true needs a user: it is the sentiment of a turn of that user's conversation", "sentiment");
+        return new ChatCompletionCall(model, messages, system, parameters, stream, includeUsage, user, sentiment);
     }
 
     /// <summary>User and assistant messages in order, ending with a user message; system (and developer) messages joined.</summary>

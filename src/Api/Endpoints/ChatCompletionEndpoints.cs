@@ -54,10 +54,11 @@ internal static class ChatCompletionEndpoints
         return fingerprint;
     }
 
-    /// <summary>A piece of the reply, or (last) the whole reply with its accounting.</summary>
-    private sealed record Piece(string? Delta, Completion? Done);
+    /// <summary>A piece of the reply, or (last) the whole reply with its accounting; first, alone, the message's sentiment when asked.</summary>
+    private sealed record Piece(string? Delta, Completion? Done, MessageSentiment? Sentiment = null);
 
-    private sealed record Completion(string Text, int PromptTokens, int CompletionTokens, string FinishReason, string Silo);
+    private sealed record Completion(string Text, int PromptTokens, int CompletionTokens, string FinishReason, string Silo,
+        MessageSentiment? Sentiment = null);
 
     private static Task<IResult> CompleteAsync(HttpContext context, IGrainFactory grains, IOptions<ApiLimits> options) =>
         ApiErrors.Guard(context, async () =>
@@ -81,7 +82,8 @@ internal static class ChatCompletionEndpoints
                 var reply = done ?? throw new InvalidOperationException("the reply ended without its accounting");
                 Note(fingerprint, reply);
                 return Results.Ok(new ChatCompletion(id, "chat.completion", created, call.Model,
-                    [new ChatCompletionChoice(0, new OpenAiMessage("assistant", reply.Text), reply.FinishReason)], Usage(reply)));
+                    [new ChatCompletionChoice(0, new OpenAiMessage("assistant", reply.Text), reply.FinishReason)], Usage(reply),
+                    Sentiment: reply.Sentiment is { } judged ? ConversationEndpoints.Info(judged) : null));
             }
 
             // The first piece decides between an error response and a stream.
@@ -92,7 +94,14 @@ internal static class ChatCompletionEndpoints
                 new(id, "chat.completion.chunk", created, call.Model, [new ChatCompletionChunkChoice(0, delta, finish)]);
             try
             {
-                await sse.WriteAsync(Chunk(new ChunkDelta("assistant", ""), null), ct);
+                // The first chunk names the role; a turn that asked for its sentiment carries it there, before any text.
+                var first = Chunk(new ChunkDelta("assistant", ""), null);
+                if (more && pieces.Current.Sentiment is { } judged)
+                {
+                    first = first with { Sentiment = ConversationEndpoints.Info(judged) };
+                    more = await pieces.MoveNextAsync();
+                }
+                await sse.WriteAsync(first, ct);
                 for (; more; more = await pieces.MoveNextAsync())
                 {
                     if (pieces.Current.Delta is { Length: > 0 } delta) await sse.WriteAsync(Chunk(new ChunkDelta(null, delta), null), ct);
@@ -133,6 +142,7 @@ internal static class ChatCompletionEndpoints
             {
                 Sampling = p.Sampling,
                 Deadline = RequestDeadline.Of(context),
+                Sentiment = call.Sentiment,
             };
             // OpenAI's user names a conversation within the caller's tenant.
             var grain = grains.GetGrain<IConversationGrain>(ApiCaller.Of(context).ConversationOf(user));
@@ -142,7 +152,7 @@ internal static class ChatCompletionEndpoints
                 yield break;
             }
             await foreach (var e in ConversationTurns.StreamAsync(grain, turn, ct))
-                yield return new Piece(e.TextDelta, e.Completed is { } completed ? Done(completed) : null);
+                yield return new Piece(e.TextDelta, e.Completed is { } completed ? Done(completed) : null, e.Sentiment);
             yield break;
         }
 
@@ -162,5 +172,5 @@ internal static class ChatCompletionEndpoints
 
     // A retried turn answered from storage reports "stored": to an OpenAI client it simply stopped.
     private static Completion Done(ChatTurnResult turn) => new(turn.Reply, turn.PromptTokens, turn.CompletionTokens,
-        turn.FinishReason == "length" ? "length" : "stop", turn.SiloId);
+        turn.FinishReason == "length" ? "length" : "stop", turn.SiloId, turn.Sentiment);
 }

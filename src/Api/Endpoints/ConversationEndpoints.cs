@@ -14,7 +14,7 @@ namespace Qwen.Api.Endpoints;
 /// </summary>
 internal static class ConversationEndpoints
 {
-    private static readonly string[] MessageFields = ["content", "max_tokens", "temperature", "top_p", "seed", "stop", "stream"];
+    private static readonly string[] MessageFields = ["content", "max_tokens", "temperature", "top_p", "seed", "stop", "stream", "sentiment"];
 
     public static void Map(IEndpointRouteBuilder app)
     {
@@ -50,11 +50,14 @@ internal static class ConversationEndpoints
             string content = TextRules.Check(body.RequiredString("content"), "content", limits.MaxMessageChars);
             var parameters = GenerationParameters.Read(body, limits);
             bool stream = body.OptionalBool("stream") ?? false;
+            bool sentiment = body.OptionalBool("sentiment") ?? false;
             fingerprint.Input = content;
+            if (sentiment) fingerprint.Task = "chat+sentiment";
             var request = new ChatTurnRequest(TurnId(context), content, parameters.MaxTokens, parameters.Temperature)
             {
                 Sampling = parameters.Sampling,
                 Deadline = RequestDeadline.Of(context),
+                Sentiment = sentiment,
             };
             var grain = grains.GetGrain<IConversationGrain>(ApiCaller.Of(context).ConversationOf(userId));
             if (!stream)
@@ -71,6 +74,8 @@ internal static class ConversationEndpoints
             {
                 for (; more; more = await events.MoveNextAsync())
                 {
+                    if (events.Current.Sentiment is { } judged)
+                        await sse.WriteAsync(new ConversationStreamEvent("sentiment", Sentiment: Info(judged)), ct);
                     if (events.Current.TextDelta is { Length: > 0 } delta) await sse.WriteAsync(new ConversationStreamEvent("delta", Text: delta), ct);
                     if (events.Current.Completed is { } turn) await sse.WriteAsync(new ConversationStreamEvent("done", Reply: Reply(turn, fingerprint, started)), ct);
                 }
@@ -94,7 +99,7 @@ internal static class ConversationEndpoints
             var grain = grains.GetGrain<IConversationGrain>(ApiCaller.Of(context).ConversationOf(userId));
             var history = await grain.GetHistoryAsync(context.RequestAborted);
             var messages = history.Messages.Where(m => m.Role != ConversationMessage.System)
-                .Select(m => new ConversationHistoryMessage(m.Role, m.Content)).ToArray();
+                .Select(m => new ConversationHistoryMessage(m.Role, m.Content, m.Sentiment is { } judged ? Info(judged) : null)).ToArray();
             fingerprint.Output = $"{messages.Length} messages";
             return messages.Length == 0 ? NoConversation(context, userId) : Results.Ok(new ConversationHistoryResponse(history.UserId, messages));
         });
@@ -153,6 +158,9 @@ internal static class ConversationEndpoints
         return new ConversationReply(turn.UserId, turn.Reply, turn.TurnNumber, turn.TurnId, turn.FinishReason,
             new TokenUsage(turn.PromptTokens, turn.CompletionTokens), turn.Truncation.Truncated, turn.Truncation.DroppedTurns,
             turn.SiloId, fingerprint.Id, SentimentEndpoints.ElapsedMs(started),
-            turn.Degraded is { } d ? new ReplyDegradationInfo(d.Reason, d.MaxTokens) : null);
+            turn.Degraded is { } d ? new ReplyDegradationInfo(d.Reason, d.MaxTokens) : null,
+            turn.Sentiment is { } judged ? Info(judged) : null);
     }
+
+    public static MessageSentimentInfo Info(MessageSentiment sentiment) => new(sentiment.Label, sentiment.Score);
 }

@@ -12,7 +12,8 @@ namespace Qwen.Cli.Commands;
 /// <summary>
 /// <c>qwen bench-serve</c>: one silo's inference worker driven in-process by closed-loop
 /// clients with the mixed sentiment/chat workload, sequential baseline against batched, per
-/// concurrency level; or, with <c>--soak</c>, a long batched run that watches memory.
+/// concurrency level; or, with <c>--soak</c>, a long batched run that watches memory; or, with <c>--turn-cost</c>, the
+/// cost of a combined sentiment + reply turn against a plain chat turn and against two separate requests.
 /// </summary>
 internal static class BenchServeCommand
 {
@@ -29,10 +30,15 @@ internal static class BenchServeCommand
         var seed = new Option<int>("--seed") { Description = "Seed of the request sequence", DefaultValueFactory = _ => 42 };
         var threads = new Option<int>("--threads") { Description = "Intra-op threads of the model session (0 = one per core)" };
         var modes = new Option<string>("--modes") { Description = "Configurations to measure", DefaultValueFactory = _ => string.Join(',', ServeModes.All) };
+        var turnCost = new Option<bool>("--turn-cost")
+        {
+            Description = "Instead of the mixed load: per level, plain chat turns vs combined (sentiment + reply) turns "
+                + "vs chat turns plus separate sentiment requests",
+        };
 
         var command = new Command("bench-serve", "Benchmark one silo's inference worker under mixed load: sequential baseline vs batched.")
         {
-            model, levels, requests, json, soak, soakConcurrency, maxNewTokens, mix, seed, threads, modes,
+            model, levels, requests, json, soak, soakConcurrency, maxNewTokens, mix, seed, threads, modes, turnCost,
         };
         command.SetAction((parse, ct) => CliApp.Guard(async () =>
         {
@@ -54,7 +60,14 @@ internal static class BenchServeCommand
             AnsiConsole.MarkupLine($"[grey]loading {Markup.Escape(settings.ModelPath)} ...[/]");
             using var loaded = LoadedModel.Open(settings.ModelPath, new DecoderSessionOptions { IntraOpThreads = settings.Threads });
             var bench = new ServeBenchmark(loaded, settings.MaxNewTokens);
-            if (settings.Soak is { } duration)
+            if (parse.GetValue(turnCost))
+            {
+                if (settings.Soak is not null) throw new ArgumentException("--turn-cost and --soak are two different runs: give one of them");
+                var report = await TurnCostAsync(new TurnCostBenchmark(bench, settings.MaxNewTokens), settings, ct);
+                PrintTurnCost(report);
+                if (jsonFile is not null) await ReportJson.WriteAsync(jsonFile, report, ct);
+            }
+            else if (settings.Soak is { } duration)
             {
                 var report = await SoakAsync(bench, settings, duration, ct);
                 PrintSoak(report);
@@ -96,6 +109,48 @@ internal static class BenchServeCommand
         var configurations = s.Modes.ToDictionary(m => m, ServeModes.Describe, StringComparer.Ordinal);
         return new ServeReport(Path.GetFileName(s.ModelPath.TrimEnd('/')), s.Threads > 0 ? s.Threads : Environment.ProcessorCount, s.Requests,
             s.MaxNewTokens, s.Seed, s.Mix.ToString(), configurations, rows, ServeRatio.Of(rows));
+    }
+
+    private static async Task<TurnCostReport> TurnCostAsync(TurnCostBenchmark bench, Settings s, CancellationToken ct)
+    {
+        // The chat messages of the mixed workload: the same texts, in the same order, for every kind of turn.
+        var texts = WorkloadRequest.Sequence(s.Requests, s.Seed, WorkloadMix.Parse("chat=1", "--mix")).Select(r => r.Text).ToArray();
+        var rows = new List<TurnCostRow>();
+        await LiveProgress.RunAsync(async context =>
+        {
+            foreach (int level in s.Levels)
+            {
+                foreach (string kind in TurnKinds.All)
+                {
+                    var live = new LiveCounters();
+                    var started = DateTime.UtcNow;
+                    var phase = bench.RunPhaseAsync(kind, level, texts, live, ct);
+                    rows.Add(await LiveProgress.TrackAsync(context, s.Requests, phase, () => live.Completed,
+                        () => Caption($"{kind,-9} c={level,-3}", live, started, $"{live.Completed}/{s.Requests}")));
+                }
+            }
+        });
+        return new TurnCostReport(Path.GetFileName(s.ModelPath.TrimEnd('/')), s.Threads > 0 ? s.Threads : Environment.ProcessorCount, s.Requests,
+            s.MaxNewTokens, s.Seed, ServeModes.Describe(ServeModes.Batched), rows, TurnCostRatio.Of(rows));
+    }
+
+    private static void PrintTurnCost(TurnCostReport report)
+    {
+        var table = new Table()
+            .Title(Markup.Escape($"bench-serve --turn-cost: {report.Model}, {report.TurnsPerLevel} turns per kind and level, "
+                + $"replies ≤ {report.MaxNewTokens} tokens"))
+            .AddColumns("kind", "clients", "turns/s", "prefill tok/turn", "prefill ms/turn", "P50 ms", "sentiment P50", "TTFT P50", "errors");
+        foreach (var r in report.Rows)
+        {
+            table.AddRow(r.Kind, Int(r.Concurrency), F(r.TurnsPerSecond, "F2"), F(r.PrefillTokensPerTurn, "F1"), F(r.PrefillMsPerTurn, "F1"),
+                F(r.P50Ms), F(r.SentimentP50Ms), F(r.TtftP50Ms), Int(r.Errors));
+        }
+        AnsiConsole.Write(table);
+        var ratios = new Table().Title(Markup.Escape($"over the plain chat turn (combined: goal ≤ {TurnCostRatio.CombinedGoal:F2})"))
+            .AddColumns("kind", "clients", "prefill tokens ×", "prefill time ×", "P50 ×");
+        foreach (var r in report.Ratios)
+            ratios.AddRow(r.Kind, Int(r.Concurrency), F(r.PrefillTokensRatio, "F3"), F(r.PrefillTimeRatio, "F3"), F(r.P50Ratio, "F2"));
+        AnsiConsole.Write(ratios);
     }
 
     private static async Task<SoakReport> SoakAsync(ServeBenchmark bench, Settings s, TimeSpan duration, CancellationToken ct)

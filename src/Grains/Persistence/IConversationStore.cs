@@ -1,3 +1,5 @@
+using Qwen.Grains.Interfaces;
+
 namespace Qwen.Grains.Persistence;
 
 /// <summary>
@@ -25,7 +27,12 @@ public interface IConversationStore
 
 /// <summary>One completed exchange: the user's message and the assistant's reply.</summary>
 [GenerateSerializer, Immutable, Alias("qwen.StoredTurn")]
-public sealed record StoredTurn(string TurnId, string UserMessage, string AssistantReply, DateTimeOffset CompletedAt);
+public sealed record StoredTurn(string TurnId, string UserMessage, string AssistantReply, DateTimeOffset CompletedAt)
+{
+    /// <summary>The user message's sentiment when the turn asked for it; null otherwise (and for turns stored before it was kept).</summary>
+    [Id(0)]
+    public MessageSentiment? Sentiment { get; init; }
+}
 
 public sealed record ConversationState(string UserId, IReadOnlyList<StoredTurn> Turns, long Version)
 {

@@ -117,11 +117,20 @@ public sealed class BatchingEngine : IDisposable
     /// for an invalid request.</returns>
     public Task<GenerationResult> GenerateAsync(GenerationRequest request, SubmitOptions? options = null, Action<int>? onToken = null,
         CancellationToken cancellationToken = default) =>
+        GenerateAsync(request, options, onToken, null, cancellationToken);
+
+    /// <summary>
+    /// Generates a reply; a request with a <see cref="LabelProbe"/> has its labels scored from the
+    /// prompt's KV first: <paramref name="onScores"/> sees them before <paramref name="onToken"/>
+    /// sees the first token, and the result carries them too.
+    /// </summary>
+    public Task<GenerationResult> GenerateAsync(GenerationRequest request, SubmitOptions? options, Action<int>? onToken,
+        Action<IReadOnlyList<LabelScore>>? onScores, CancellationToken cancellationToken) =>
         Submit(() =>
         {
             ArgumentNullException.ThrowIfNull(request);
             RequestValidation.Generation(_session, request);
-            return new GenerationJob(request, _session.Model.EosTokenIds, onToken, options ?? SubmitOptions.Default);
+            return new GenerationJob(request, _session.Model.EosTokenIds, onToken, options ?? SubmitOptions.Default, onScores);
         }, cancellationToken);
 
     /// <summary>Generates a reply as a stream of token ids; leaving the stream early cancels the generation.</summary>

@@ -1,7 +1,9 @@
 namespace Qwen.Inference.Batching;
 
 /// <summary>
-/// What one engine step did: rows and columns of the prefill step (0 when none ran), rows of
-/// the decode step (0 when none ran), requests left waiting, and the step's wall time.
+/// What one engine step did: rows and columns of the prefill step (0 when none ran; on KV slots,
+/// the prompt positions computed, label probes included), rows of the decode step (0 when none
+/// ran), requests left waiting, the step's wall time, and the part of it spent prefilling.
 /// </summary>
-public sealed record EngineStepReport(long Step, int PrefillRows, int PrefillColumns, int DecodeRows, int Waiting, TimeSpan Elapsed);
+public sealed record EngineStepReport(long Step, int PrefillRows, int PrefillColumns, int DecodeRows, int Waiting, TimeSpan Elapsed,
+    TimeSpan PrefillElapsed = default);

@@ -49,9 +49,11 @@ internal sealed class EngineSteps : IEngineSteps
             // A failed prefill answers its own group; the decoding sequences go on.
             FailPrefill(e);
         }
+        var prefillElapsed = Stopwatch.GetElapsedTime(started);
         Relayout(joining);
         int decodeRows = RunDecode(stopping);
-        return new EngineStepReport(++_step, prefillRows, prefillColumns, decodeRows, _scheduler.Waiting, Stopwatch.GetElapsedTime(started));
+        return new EngineStepReport(++_step, prefillRows, prefillColumns, decodeRows, _scheduler.Waiting, Stopwatch.GetElapsedTime(started),
+            prefillElapsed);
     }
 
     /// <summary>Nothing is kept between requests: a grid's KV leaves with its batch.</summary>
@@ -100,24 +102,42 @@ internal sealed class EngineSteps : IEngineSteps
             DisposePrefill();
             return (0, 0, []);
         }
-        int before = run.Done;
+        int before = run.Done, probed = 0;
         List<(GridRow, GenerationJob)> joining = [];
         using (var logits = _runner.Prefill(run, _options.MaxPrefillTokensPerStep, stopping))
         {
-            if (run.IsComplete) joining = CompletePrefill(run, logits, stopping);
+            if (run.IsComplete) (joining, probed) = CompletePrefill(run, logits, stopping);
         }
-        return (run.Rows, run.Done - before, joining);
+        return (run.Rows, run.Done - before + probed, joining);
     }
 
     /// <summary>
-    /// Every prompt's last logits: generations choose their first token and join the decode
+    /// Every prompt's last logits: generations with a probe have it scored first (one step on
+    /// copies of their prompts' KV), then generations choose their first token and join the decode
     /// batch; scoring requests take their first-token scores, run one continuation step
     /// together for their longer labels, and are answered.
     /// </summary>
-    private List<(GridRow Row, GenerationJob Job)> CompletePrefill(PrefillRun run, StepLogits logits, CancellationToken stopping)
+    /// <returns>The joining rows, and the positions the probes computed.</returns>
+    private (List<(GridRow Row, GenerationJob Job)> Joining, int Probed) CompletePrefill(PrefillRun run, StepLogits logits,
+        CancellationToken stopping)
     {
         var joining = new List<(GridRow, GenerationJob)>();
         var continuations = new List<(GridRow Row, ScoringJob Job, int Label)>();
+        var probed = Enumerable.Range(0, run.Rows)
+            .Where(r => _prefillRequests[r] is GenerationJob { IsDone: false, Probe: not null })
+            .Select(r => (Row: new GridRow(run.Grid, r), Job: (GenerationJob)_prefillRequests[r])).ToArray();
+        int probedTokens = 0;
+        if (probed.Length > 0)
+        {
+            var scores = _runner.ScoreProbes(probed.Select(p => p.Row).ToArray(), probed.Select(p => p.Job.Probe!).ToArray(), stopping);
+            for (int i = 0; i < probed.Length; i++)
+            {
+                var job = probed[i].Job;
+                for (int k = 0; k < scores[i].Length; k++) job.AddProbeContinuation(k, scores[i][k]);
+                job.CompleteProbe();
+                probedTokens += job.Probe!.ComputedTokens;
+            }
+        }
         for (int r = 0; r < run.Rows; r++)
         {
             switch (_prefillRequests[r])
@@ -145,7 +165,7 @@ internal sealed class EngineSteps : IEngineSteps
             _scheduler.PrefillCompleted(request);
             if (request.IsDone) _scheduler.Finished(request);
         }
-        return joining;
+        return (joining, probedTokens);
     }
 
     /// <summary>

@@ -125,4 +125,48 @@ internal sealed class ModelRunner
         }
         return logProbs;
     }
+    /// <summary>
+    /// For each prompt row and its probe: log P(label | prompt, cue) of every label, from one step
+    /// in which every (row, label) pair runs on its own copy of the prompt's KV, feeding the cue
+    /// and the label's tokens but the last (right-padded to the longest). The rows' own KV is left as it is.
+    /// </summary>
+    public double[][] ScoreProbes(IReadOnlyList<GridRow> rows, IReadOnlyList<LabelProbe> probes, CancellationToken cancellationToken)
+    {
+        if (rows.Count != probes.Count) throw new ArgumentException($"{probes.Count} probes for {rows.Count} rows", nameof(probes));
+        var pairs = rows.SelectMany((row, i) => probes[i].Labels.Select((_, k) => (Row: row, Probe: i, Label: k))).ToArray();
+        using var grid = _composer.Compose(pairs.Select(p => p.Row).ToArray());
+        int n = pairs.Length, past = grid.Length;
+        int width = pairs.Max(p => probes[p.Probe].CueIds.Count + probes[p.Probe].Labels[p.Label].Count - 1);
+        var ids = new long[n * width];
+        var positions = new long[n * width];
+        var mask = new long[n * (past + width)];
+        for (int i = 0; i < n; i++)
+        {
+            var probe = probes[pairs[i].Probe];
+            int[] fed = [.. probe.CueIds, .. probe.Labels[pairs[i].Label].SkipLast(1)];
+            Array.Copy(grid.Mask, i * past, mask, i * (past + width), past);
+            for (int t = 0; t < width; t++)
+            {
+                bool real = t < fed.Length;
+                ids[i * width + t] = real ? fed[t] : BatchLayout.PadTokenId;
+                positions[i * width + t] = grid.RealLengths[i] + (real ? t : fed.Length - 1);
+                mask[i * (past + width) + past + t] = real ? 1 : 0;
+            }
+        }
+        using var logits = _session.Step(ids, mask, positions, width, grid.Cache, 0, cancellationToken);
+        int offset = logits.Positions - width;
+        var scores = probes.Select(p => new double[p.Labels.Count]).ToArray();
+        for (int i = 0; i < n; i++)
+        {
+            var (_, p, k) = pairs[i];
+            var label = probes[p].Labels[k];
+            int cue = probes[p].CueIds.Count;
+            for (int j = 0; j < label.Count; j++)
+            {
+                var row = logits.Row(i, offset + cue - 1 + j);
+                scores[p][k] += row[label[j]] - LabelScorer.LogSumExp(row);
+            }
+        }
+        return scores;
+    }
 }

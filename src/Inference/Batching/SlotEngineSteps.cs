@@ -81,10 +81,12 @@ internal sealed class SlotEngineSteps : IEngineSteps
             joining.Clear();
             FailGroup(e);
         }
+        var prefillElapsed = Stopwatch.GetElapsedTime(started);
         Relayout(joining);
         int decodeRows = RunDecode(stopping);
         FitMemory();
-        return new EngineStepReport(++_step, prefillRows, prefillColumns, decodeRows, _scheduler.Waiting, Stopwatch.GetElapsedTime(started));
+        return new EngineStepReport(++_step, prefillRows, prefillColumns, decodeRows, _scheduler.Waiting, Stopwatch.GetElapsedTime(started),
+            prefillElapsed);
     }
 
     public void FailAll(Exception error)
@@ -164,18 +166,21 @@ internal sealed class SlotEngineSteps : IEngineSteps
                 int remaining = prompt.Count - member.Done;
                 int width = Math.Min(remaining, Math.Max(2, budget));
                 if (remaining - width == 1) width = width > 2 ? width - 1 : width + 1; // never leave a single token
-                var ids = new long[width];
-                var positions = new long[width];
-                for (int t = 0; t < width; t++)
+                // A probe's cue rides along in the prompt's last chunk: one model call gives the reply's first logits
+                // (at the prompt's end) and the probe's (at the cue's end); the cue's KV is dropped in Complete.
+                IReadOnlyList<int> cue = width == remaining && member.Request is GenerationJob { Probe: { } probe } ? probe.CueIds : [];
+                var ids = new long[width + cue.Count];
+                var positions = new long[width + cue.Count];
+                for (int t = 0; t < width + cue.Count; t++)
                 {
-                    ids[t] = prompt[member.Done + t];
+                    ids[t] = t < width ? prompt[member.Done + t] : cue[t - width];
                     positions[t] = member.Done + t;
                 }
-                using var logits = _session.StepSlots(ids, positions, width, _kv, member.Slot, 1, 1, stopping);
+                using var logits = _session.StepSlots(ids, positions, width + cue.Count, _kv, member.Slot, 1, 1 + cue.Count, stopping);
                 member.Done += width;
-                budget -= width;
-                columns += width;
-                if (member.Done == prompt.Count) Complete(member, logits, joining, stopping);
+                budget -= width + cue.Count;
+                columns += width + cue.Count;
+                if (member.Done == prompt.Count) columns += Complete(member, logits, joining, stopping);
             }
             if (!member.Finished) break; // the budget ran out inside this prompt
         }
@@ -184,19 +189,35 @@ internal sealed class SlotEngineSteps : IEngineSteps
     }
 
     /// <summary>
-    /// A prompt is cached: its KV goes to the prefix cache; a generation chooses its first token
-    /// and joins the decode rows; a scoring request scores its labels (continuations in its own
-    /// slot, one label at a time) and is answered.
+    /// A prompt is cached: its KV goes to the prefix cache; a generation with a probe scores it
+    /// first (its cue came with the prompt's last chunk; longer labels continue in its slot), cuts
+    /// the slot back to the prompt, then chooses its first token from the prompt's last logits and
+    /// joins the decode rows; a scoring request scores its labels (continuations in its own slot,
+    /// one label at a time) and is answered.
     /// </summary>
-    private void Complete(Member member, StepLogits logits, List<Member> joining, CancellationToken stopping)
+    /// <returns>Positions computed by steps of their own (a probe's label continuations).</returns>
+    private int Complete(Member member, StepLogits logits, List<Member> joining, CancellationToken stopping)
     {
         member.Finished = true;
         var request = member.Request;
+        int extra = 0;
+        if (request is GenerationJob { Probe: { } probe } probed)
+        {
+            extra = ScoreProbe(member.Slot, probed, probe, logits, stopping);
+            _kv.SetLength(member.Slot, request.PromptIds.Count);
+        }
         _prefix?.Insert(request.PromptIds, _kv, member.Slot);
         switch (request)
         {
             case GenerationJob generation:
-                if (generation.Advance(logits.Last(0))) joining.Add(member);
+                if (generation.Probe is not null && !generation.CompleteProbe())
+                {
+                    _kv.SetLength(member.Slot, 0);
+                    break;
+                }
+                // With a probe, the prompt's last logits come before the cue's.
+                var first = logits.Row(0, logits.Positions - 1 - (generation.Probe?.CueIds.Count ?? 0));
+                if (generation.Advance(first)) joining.Add(member);
                 else _kv.SetLength(member.Slot, 0); // done at its first token: the slot is free
                 break;
             case ScoringJob scoring:
@@ -208,6 +229,19 @@ internal sealed class SlotEngineSteps : IEngineSteps
         }
         _scheduler.PrefillCompleted(request);
         if (request.IsDone) _scheduler.Finished(request);
+        return extra;
+    }
+
+    /// <summary>
+    /// Scores the probe's labels: first tokens from the cue's last logits, longer labels by
+    /// continuations after the cue in the slot (which then still holds prompt and cue). Returns
+    /// the positions the continuations computed.
+    /// </summary>
+    private int ScoreProbe(int slot, GenerationJob job, LabelProbe probe, StepLogits logits, CancellationToken stopping)
+    {
+        job.ScoreProbeFirstTokens(logits.Last(0));
+        foreach (int k in job.LongProbeLabels) job.AddProbeContinuation(k, Continuation(slot, probe.Labels[k], stopping));
+        return probe.ComputedTokens - probe.CueIds.Count;
     }
 
     /// <summary>log P(label[1..] | prompt, label[0]) from one step in the prompt's slot; the slot keeps the prompt only.</summary>

@@ -20,6 +20,11 @@ internal static class RequestValidation
             throw new ArgumentException(
                 $"the prompt has {length} tokens and max_new_tokens is {request.Options.MaxNewTokens}: together more than the context window of {session.ContextWindow} tokens");
         }
+        if (request.Probe is { } probe)
+        {
+            if (probe.CueIds.Count == 0) throw new ArgumentException("a label probe needs at least one cue token");
+            Scoring(session, [probe.PromptWithCue(request.PromptIds)], probe.Labels);
+        }
     }
 
     public static void Scoring(DecoderSession session, IReadOnlyList<IReadOnlyList<int>> prompts, IReadOnlyList<IReadOnlyList<int>> labels)

@@ -19,6 +19,7 @@ public sealed class SentimentClassifier
 {
     private readonly SentimentPrompt _prompt;
     private readonly LabelScorer _scorer;
+    private LabelProbe? _turnProbe;
 
     public SentimentClassifier(DecoderSession session, BpeTokenizer tokenizer, SentimentPromptOptions options)
     {
@@ -31,6 +32,12 @@ public sealed class SentimentClassifier
 
     /// <summary>The candidate labels' token ids: positive, then negative.</summary>
     public IReadOnlyList<IReadOnlyList<int>> Labels => [_prompt.PositiveLabelIds, _prompt.NegativeLabelIds];
+
+    /// <summary>
+    /// The same labels asked of a chat prompt (one that ends with the generation prompt): the turn
+    /// cue fed after it, the labels scored there. Its scores give the answer through <see cref="FromScores"/>.
+    /// </summary>
+    public LabelProbe TurnProbe => _turnProbe ??= new LabelProbe(_prompt.TurnCueIds, Labels);
 
     public SentimentResult Classify(string text, CancellationToken cancellationToken = default) =>
         ClassifyBatch([text], cancellationToken)[0];

@@ -22,6 +22,7 @@ public sealed class SentimentPrompt
         _generationPromptIds = ChatTemplate.GenerationPrompt(tokenizer);
         PositiveLabelIds = tokenizer.Encode(options.PositiveLabel, parseSpecialTokens: false);
         NegativeLabelIds = tokenizer.Encode(options.NegativeLabel, parseSpecialTokens: false);
+        TurnCueIds = tokenizer.Encode(options.TurnCue, parseSpecialTokens: false);
     }
 
     public SentimentPromptOptions Options { get; }
@@ -30,6 +31,9 @@ public sealed class SentimentPrompt
     public IReadOnlyList<int> SystemPrefixIds => _systemIds;
     public IReadOnlyList<int> PositiveLabelIds { get; }
     public IReadOnlyList<int> NegativeLabelIds { get; }
+
+    /// <summary>The cue fed after a chat prompt before the labels are scored there (<see cref="SentimentPromptOptions.TurnCue"/>).</summary>
+    public IReadOnlyList<int> TurnCueIds { get; }
 
     public BuiltPrompt Build(string text)
     {

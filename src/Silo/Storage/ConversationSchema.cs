@@ -37,5 +37,12 @@ public static class ConversationSchema
             ALTER TABLE turns ADD UNIQUE (tenant, user_id, turn_id);
             ALTER TABLE turns ADD FOREIGN KEY (tenant, user_id) REFERENCES conversations (tenant, user_id) ON DELETE CASCADE;
             """),
+        // Turns stored before it read back as having no sentiment.
+        new SchemaMigration(3, "turns: the user message's sentiment (label and score), null when the turn did not ask", """
+            ALTER TABLE turns
+                ADD COLUMN sentiment_label text NULL CHECK (sentiment_label IN ('positive', 'negative')),
+                ADD COLUMN sentiment_score double precision NULL CHECK (sentiment_score BETWEEN 0 AND 1),
+                ADD CONSTRAINT turns_sentiment_whole CHECK ((sentiment_label IS NULL) = (sentiment_score IS NULL));
+            """),
     ]);
 }

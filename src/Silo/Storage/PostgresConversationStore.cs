@@ -1,6 +1,7 @@
 using Qwen.Silo.Storage.Postgres;
 using Microsoft.Extensions.Logging;
 using Npgsql;
+using NpgsqlTypes;
 using Qwen.Grains.Interfaces;
 using Qwen.Grains.Persistence;
 
@@ -37,7 +38,7 @@ public sealed class PostgresConversationStore : IConversationStore
                 // One statement, so the version and the turns come from one snapshot.
                 await using var command = new NpgsqlCommand(
                     """
-                    SELECT c.version, t.turn_id, t.user_message, t.assistant_reply, t.completed_at
+                    SELECT c.version, t.turn_id, t.user_message, t.assistant_reply, t.completed_at, t.sentiment_label, t.sentiment_score
                     FROM conversations c LEFT JOIN turns t ON t.tenant = c.tenant AND t.user_id = c.user_id
                     WHERE c.tenant = @tenant AND c.user_id = @user_id
                     ORDER BY t.turn_number
@@ -129,8 +130,9 @@ public sealed class PostgresConversationStore : IConversationStore
 
         await using var insert = new NpgsqlCommand(
             """
-            INSERT INTO turns (tenant, user_id, turn_number, turn_id, user_message, assistant_reply, completed_at)
-            SELECT @tenant, @user_id, COALESCE(max(turn_number), 0) + 1, @turn_id, @user_message, @assistant_reply, @completed_at
+            INSERT INTO turns (tenant, user_id, turn_number, turn_id, user_message, assistant_reply, completed_at, sentiment_label, sentiment_score)
+            SELECT @tenant, @user_id, COALESCE(max(turn_number), 0) + 1, @turn_id, @user_message, @assistant_reply, @completed_at,
+                   @sentiment_label, @sentiment_score
             FROM turns WHERE tenant = @tenant AND user_id = @user_id
             """,
             connection);
@@ -139,6 +141,8 @@ public sealed class PostgresConversationStore : IConversationStore
         insert.Parameters.AddWithValue("user_message", turn.UserMessage);
         insert.Parameters.AddWithValue("assistant_reply", turn.AssistantReply);
         insert.Parameters.AddWithValue("completed_at", turn.CompletedAt);
+        insert.Parameters.Add(new NpgsqlParameter<string?>("sentiment_label", NpgsqlDbType.Text) { TypedValue = turn.Sentiment?.Label });
+        insert.Parameters.Add(new NpgsqlParameter<double?>("sentiment_score", NpgsqlDbType.Double) { TypedValue = turn.Sentiment?.Score });
         await insert.ExecuteNonQueryAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return new AppendResult(turn, version.Value, AlreadyStored: false);
@@ -173,7 +177,7 @@ public sealed class PostgresConversationStore : IConversationStore
     {
         await using var command = new NpgsqlCommand(
             """
-            SELECT c.version, t.turn_id, t.user_message, t.assistant_reply, t.completed_at
+            SELECT c.version, t.turn_id, t.user_message, t.assistant_reply, t.completed_at, t.sentiment_label, t.sentiment_score
             FROM turns t JOIN conversations c ON c.tenant = t.tenant AND c.user_id = t.user_id
             WHERE t.tenant = @tenant AND t.user_id = @user_id AND t.turn_id = @turn_id
             """,
@@ -210,5 +214,8 @@ public sealed class PostgresConversationStore : IConversationStore
         reader.GetString(first),
         reader.GetString(first + 1),
         reader.GetString(first + 2),
-        reader.GetFieldValue<DateTimeOffset>(first + 3));
+        reader.GetFieldValue<DateTimeOffset>(first + 3))
+    {
+        Sentiment = reader.IsDBNull(first + 4) ? null : new MessageSentiment(reader.GetString(first + 4), reader.GetDouble(first + 5)),
+    };
 }

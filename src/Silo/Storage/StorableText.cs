@@ -25,6 +25,12 @@ public static class StorableText
         ValidateId(turn.TurnId, MaxTurnIdUtf8Bytes, "turn id", nameof(turn));
         ValidateText(turn.UserMessage, "user message", nameof(turn));
         ValidateText(turn.AssistantReply, "assistant reply", nameof(turn));
+        if (turn.Sentiment is { } sentiment
+            && (sentiment.Label is not ("positive" or "negative") || !(sentiment.Score is >= 0 and <= 1)))
+        {
+            throw new ArgumentException(
+                $"the turn's sentiment must be positive or negative with a score in [0, 1], not {sentiment.Label} {sentiment.Score}", nameof(turn));
+        }
     }
 
     private static void ValidateId(string id, int maxBytes, string what, string parameter)

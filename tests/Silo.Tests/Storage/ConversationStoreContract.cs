@@ -1,4 +1,5 @@
 using FluentAssertions;
+using Qwen.Grains.Interfaces;
 using Qwen.Grains.Persistence;
 using Qwen.Silo.Storage;
 using Xunit;
@@ -329,6 +330,36 @@ public abstract class ConversationStoreContract : IAsyncLifetime
         }
 
         await Store.Invoking(s => s.AppendTurnAsync(user, Turn("t1"), -1, None)).Should().ThrowAsync<ArgumentOutOfRangeException>();
+        (await Store.ReadAsync(user, None)).Version.Should().Be(0);
+    }
+
+    [Fact]
+    public async Task A_turns_sentiment_is_kept_exactly_and_a_turn_without_one_reads_back_without()
+    {
+        string user = NewUser();
+        StoredTurn judged = Turn("t1") with { Sentiment = new MessageSentiment("negative", 0.8123456789012345) };
+        StoredTurn plain = Turn("t2");
+
+        await Store.AppendTurnAsync(user, judged, 0, None);
+        await Store.AppendTurnAsync(user, plain, 1, None);
+
+        (await Store.ReadAsync(user, None)).Turns.Should().Equal(judged, plain);
+        // A retried turn is answered with what is stored, sentiment included.
+        AppendResult retried = await Store.AppendTurnAsync(user, judged with { Sentiment = null }, 2, None);
+        retried.AlreadyStored.Should().BeTrue();
+        retried.Turn.Sentiment.Should().Be(judged.Sentiment);
+    }
+
+    [Fact]
+    public async Task A_sentiment_that_is_not_positive_or_negative_with_a_probability_is_refused()
+    {
+        string user = NewUser();
+        MessageSentiment[] invalid = [new("neutral", 0.7), new("positive", 1.5), new("negative", double.NaN)];
+        foreach (var bad in invalid)
+        {
+            await Store.Invoking(s => s.AppendTurnAsync(user, Turn("t1") with { Sentiment = bad }, 0, None)).Should().ThrowAsync<ArgumentException>();
+        }
+
         (await Store.ReadAsync(user, None)).Version.Should().Be(0);
     }
 

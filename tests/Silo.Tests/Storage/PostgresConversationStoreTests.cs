@@ -75,13 +75,42 @@ public sealed class PostgresConversationStoreTests(PostgresServerFixture postgre
         var applied = await new PostgresSchemaMigrator(source, [ConversationSchema.Module], NullLogger<PostgresSchemaMigrator>.Instance)
             .MigrateAsync(CancellationToken.None);
 
-        applied.Select(m => $"{m.Module} v{m.Version}").Should().Equal("conversations v2");
+        applied.Select(m => $"{m.Module} v{m.Version}").Should().Equal("conversations v2", "conversations v3");
         var store = new PostgresConversationStore(source, NullLogger<PostgresConversationStore>.Instance);
         var migrated = await store.ReadAsync("default/old-user", CancellationToken.None);
         migrated.Version.Should().Be(2);
         migrated.Turns.Select(t => t.UserMessage).Should().Equal("hello", "again");
         (await store.ReadAsync("acme/old-user", CancellationToken.None)).Turns.Should().BeEmpty();
         (await store.AppendTurnAsync("default/old-user", Turn("t3"), 2, CancellationToken.None)).Version.Should().Be(3);
+    }
+
+    [Fact]
+    public async Task Turns_stored_before_the_sentiment_columns_existed_read_back_without_a_sentiment()
+    {
+        await using NpgsqlDataSource old = NpgsqlDataSource.Create(await postgres.CreateDatabaseAsync("before_sentiment", CancellationToken.None));
+        var firstVersionOnly = ConversationSchema.Module with { Migrations = [ConversationSchema.Module.Migrations[0]] };
+        await new PostgresSchemaMigrator(old, [firstVersionOnly], NullLogger<PostgresSchemaMigrator>.Instance).MigrateAsync(CancellationToken.None);
+        await using (NpgsqlCommand insert = old.CreateCommand(
+            """
+            INSERT INTO conversations (user_id, version) VALUES ('early', 1);
+            INSERT INTO turns (user_id, turn_number, turn_id, user_message, assistant_reply, completed_at)
+            VALUES ('early', 1, 't1', 'hello', 'hi', now());
+            """))
+        {
+            await insert.ExecuteNonQueryAsync();
+        }
+
+        var applied = await new PostgresSchemaMigrator(old, [ConversationSchema.Module], NullLogger<PostgresSchemaMigrator>.Instance)
+            .MigrateAsync(CancellationToken.None);
+        applied.Select(m => m.Version).Should().Equal(2, 3);
+        var store = new PostgresConversationStore(old, NullLogger<PostgresConversationStore>.Instance);
+
+        var turn = (await store.ReadAsync("early", CancellationToken.None)).Turns.Should().ContainSingle().Subject;
+        turn.UserMessage.Should().Be("hello");
+        turn.Sentiment.Should().BeNull();
+        var judged = Turn("t2") with { Sentiment = new Qwen.Grains.Interfaces.MessageSentiment("positive", 0.75) };
+        await store.AppendTurnAsync("early", judged, 1, CancellationToken.None);
+        (await store.ReadAsync("early", CancellationToken.None)).Turns[1].Should().Be(judged);
     }
 
     protected override async Task<IConversationStore> CreateStoreAsync()
