@@ -154,6 +154,11 @@
       showStatus(`Could not reach the service to load the conversation: ${e.message}.`);
       return;
     }
+    // 404: this user has no conversation yet (never started, or deleted): an empty page, not an error.
+    if (response.status === 404) {
+      state.events.push('history');
+      return;
+    }
     if (!response.ok) {
       showStatus('Could not load the conversation. ' + describe(response.status, await problemText(response), retryAfterOf(response)));
       return;
