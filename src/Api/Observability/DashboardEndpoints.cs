@@ -1,5 +1,5 @@
-using Microsoft.Extensions.FileProviders;
 using Orleans.Dashboard;
+using Qwen.Api.Hosting;
 
 namespace Qwen.Api.Observability;
 
@@ -16,29 +16,10 @@ public static class DashboardEndpoints
 
     public static WebApplication UseDashboard(this WebApplication app)
     {
-        string root = System.IO.Path.Combine(AppContext.BaseDirectory, "dashboard");
-        if (!Directory.Exists(root))
+        if (app.UseStaticPage("dashboard", Path, request => request.Path.Value == Path))
         {
-            app.Logger.LogWarning("The dashboard's files are missing from {DashboardDirectory}; /dashboard is not served", root);
-            return app;
+            app.MapOrleansDashboard(routePrefix: OrleansPath);
         }
-        // A middleware, not a route: a matched route would keep the static-file middleware from serving /dashboard/.
-        app.Use((context, next) =>
-        {
-            if (context.Request.Path.Value != Path) return next(context);
-            context.Response.Redirect(Path + "/" + context.Request.QueryString);
-            return Task.CompletedTask;
-        });
-        app.MapOrleansDashboard(routePrefix: OrleansPath);
-        var files = new PhysicalFileProvider(root);
-        app.UseDefaultFiles(new DefaultFilesOptions { FileProvider = files, RequestPath = Path });
-        app.UseStaticFiles(new StaticFileOptions
-        {
-            FileProvider = files,
-            RequestPath = Path,
-            // Always revalidated, so a new version of the page never mixes with an old script.
-            OnPrepareResponse = ctx => ctx.Context.Response.Headers.CacheControl = "no-cache",
-        });
         return app;
     }
 }

@@ -4,7 +4,6 @@ using Npgsql;
 using Qwen.Silo.Storage;
 using Qwen.Silo.Storage.Postgres;
 
-
 namespace Qwen.Cli.Commands;
 
 /// <summary>
@@ -13,48 +12,26 @@ namespace Qwen.Cli.Commands;
 /// </summary>
 internal static class DbCommand
 {
-    /// <summary>Exit code when PostgreSQL cannot be reached or refuses the migration.</summary>
-    private const int DatabaseError = 1;
-
-    private const string ConnectionVariable = "Postgres__ConnectionString";
-
     public static Command Create()
     {
-        var connection = new Option<string?>("--connection")
-        {
-            Description = $"Npgsql connection string of the cluster database (default: ${ConnectionVariable})",
-        };
+        var connection = ClusterDatabase.ConnectionOption();
         var migrate = new Command("migrate", "Create or migrate the cluster schema (conversations, API keys); safe to run again.")
         {
             connection,
         };
         migrate.SetAction((parse, ct) => CliApp.Guard(() =>
-            MigrateAsync(parse.GetValue(connection) ?? Environment.GetEnvironmentVariable(ConnectionVariable), ct)));
+            MigrateAsync(parse.GetValue(connection), ct)));
         return new Command("db", "Cluster database administration.") { migrate };
     }
 
-    private static async Task<int> MigrateAsync(string? connectionString, CancellationToken cancellationToken)
+    private static async Task<int> MigrateAsync(string? connection, CancellationToken cancellationToken)
     {
-        if (string.IsNullOrWhiteSpace(connectionString))
-        {
-            throw new ArgumentException($"give the database with --connection \"Host=...;Database=...;Username=...\" or {ConnectionVariable}");
-        }
-
         // Only the migrator's warnings (e.g. a database newer than this build) are worth showing, on stderr.
         using var loggerFactory = LoggerFactory.Create(logging => logging
             .SetMinimumLevel(LogLevel.Warning)
             .AddSimpleConsole(o => o.SingleLine = true)
             .AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace));
-        NpgsqlDataSource dataSource;
-        try
-        {
-            dataSource = PostgresDataSourceFactory.Create(new PostgresOptions { ConnectionString = connectionString });
-        }
-        catch (InvalidOperationException e)
-        {
-            throw new ArgumentException(e.Message, e);
-        }
-
+        NpgsqlDataSource dataSource = ClusterDatabase.Open(connection);
         await using (dataSource)
         {
             try
@@ -74,7 +51,7 @@ internal static class DbCommand
             catch (PostgresUnavailableException e)
             {
                 await Console.Error.WriteLineAsync($"error: {e.Message}");
-                return DatabaseError;
+                return ClusterDatabase.Unavailable;
             }
         }
     }

@@ -14,11 +14,6 @@ namespace Qwen.Cli.Commands;
 /// </summary>
 internal static class KeysCommand
 {
-    /// <summary>Exit code when PostgreSQL cannot be reached or refuses the operation.</summary>
-    private const int DatabaseError = 1;
-
-    private const string ConnectionVariable = "Postgres__ConnectionString";
-
     public static Command Create()
     {
         var create = new Command("create", "Create a key for a tenant; the key is printed once and stored only as a hash.");
@@ -26,7 +21,7 @@ internal static class KeysCommand
         var admin = new Option<bool>("--admin") { Description = "Allow the operations endpoints (/v1/cluster/*, /metrics, dashboards)" };
         var name = new Option<string?>("--name") { Description = "A note saying who or what holds the key" };
         var createJson = JsonOption();
-        var createConnection = ConnectionOption();
+        var createConnection = ClusterDatabase.ConnectionOption();
         create.Options.Add(tenant);
         create.Options.Add(admin);
         create.Options.Add(name);
@@ -54,7 +49,7 @@ internal static class KeysCommand
 
         var list = new Command("list", "List the keys: id, tenant, admin, name, created and revoked times (never the keys).");
         var listJson = JsonOption();
-        var listConnection = ConnectionOption();
+        var listConnection = ClusterDatabase.ConnectionOption();
         list.Options.Add(listJson);
         list.Options.Add(listConnection);
         list.SetAction((parse, ct) => RunAsync(parse.GetValue(listConnection), async store =>
@@ -83,7 +78,7 @@ internal static class KeysCommand
 
         var revoke = new Command("revoke", "Revoke a key: Apis refuse it once their key cache expires (Auth:KeyCacheDuration).");
         var keyId = new Argument<string>("key-id") { Description = "The key's id (from create or list)" };
-        var revokeConnection = ConnectionOption();
+        var revokeConnection = ClusterDatabase.ConnectionOption();
         revoke.Arguments.Add(keyId);
         revoke.Options.Add(revokeConnection);
         revoke.SetAction((parse, ct) => RunAsync(parse.GetValue(revokeConnection), async store =>
@@ -97,11 +92,6 @@ internal static class KeysCommand
         return new Command("keys", "The cluster's API keys (stored hashed in its database).") { create, list, revoke };
     }
 
-    private static Option<string?> ConnectionOption() => new("--connection")
-    {
-        Description = $"Npgsql connection string of the cluster database (default: ${ConnectionVariable})",
-    };
-
     private static Option<bool> JsonOption() => new("--json") { Description = "Print JSON instead of text" };
 
     private static string Time(DateTimeOffset? time) =>
@@ -109,20 +99,7 @@ internal static class KeysCommand
 
     private static Task<int> RunAsync(string? connection, Func<PostgresApiKeyStore, Task<int>> work) => CliApp.Guard(async () =>
     {
-        string? connectionString = connection ?? Environment.GetEnvironmentVariable(ConnectionVariable);
-        if (string.IsNullOrWhiteSpace(connectionString))
-        {
-            throw new ArgumentException($"give the database with --connection \"Host=...;Database=...;Username=...\" or {ConnectionVariable}");
-        }
-        NpgsqlDataSource dataSource;
-        try
-        {
-            dataSource = PostgresDataSourceFactory.Create(new PostgresOptions { ConnectionString = connectionString });
-        }
-        catch (InvalidOperationException e)
-        {
-            throw new ArgumentException(e.Message, e);
-        }
+        NpgsqlDataSource dataSource = ClusterDatabase.Open(connection);
         await using (dataSource)
         {
             try
@@ -134,7 +111,7 @@ internal static class KeysCommand
                 string hint = e.InnerException is PostgresException { SqlState: PostgresErrorCodes.UndefinedTable }
                     ? " (run 'qwen db migrate' first)" : "";
                 await Console.Error.WriteLineAsync($"error: {e.Message}{hint}");
-                return DatabaseError;
+                return ClusterDatabase.Unavailable;
             }
         }
     });

@@ -19,7 +19,8 @@ public sealed class NoSiloTests : IAsyncLifetime
     {
         _redis = await RedisServer.StartNewAsync(CancellationToken.None);
         _api = ServiceProcess.Start("api", RepositoryPaths.BuiltAssembly("Api", "Qwen.Api.dll"), FreePort.Next(),
-            [$"--Cluster:ClusterId=nosilo-{Guid.NewGuid():N}"[..32]],
+            // Keys are not this test's subject (ClusterApiKeyTests covers them without silos).
+            [$"--Cluster:ClusterId=nosilo-{Guid.NewGuid():N}"[..32], "--Auth:Disabled=true"],
             new Dictionary<string, string> { ["Cluster__Redis"] = _redis.Configuration });
         // Up, but not ready: there is nothing to serve with.
         await _api.WaitUntilReadyAsync(TimeSpan.FromSeconds(60), "/healthz");
