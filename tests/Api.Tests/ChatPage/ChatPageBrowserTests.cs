@@ -119,9 +119,9 @@ public sealed class ChatPageBrowserTests(Observability.EmbeddedApi api, ITestOut
     }
 
     /// <summary>
-    /// Answers the embedded Api cannot give on demand (it has no API keys yet and no store to take down) are
-    /// put in front of the page's fetch: a 401 until the page sends the key, a 503 from a store outage, and a
-    /// stream that stops after its first delta. Everything else goes to the real Api.
+    /// Answers the keyless embedded Api cannot give on demand (it has no store to take down) are put in front of the
+    /// page's fetch: a 401 until the page sends the key, a 503 from a store outage, and a stream that stops after its
+    /// first delta. Everything else goes to the real Api. ChatPageKeyTests runs the key path against real keys.
     /// </summary>
     [Fact]
     public async Task A_401_asks_for_a_key_once_and_sends_it_as_bearer_and_a_503_or_a_dropped_stream_is_explained()

@@ -163,10 +163,5 @@ public sealed class SlotReleaseTests(SlotReleaseTests.LongReplyCluster fixture) 
         return ((int)response.StatusCode, JsonDocument.Parse(text).RootElement.Clone(), response.Headers.RetryAfter?.ToString());
     }
 
-    private async Task<JsonElement[]> History(string user)
-    {
-        var (status, body) = await Cluster.GetAsync($"/v1/conversations/{user}");
-        status.Should().Be(200);
-        return body.GetProperty("messages").EnumerateArray().ToArray();
-    }
+    private Task<JsonElement[]> History(string user) => Cluster.MessagesAsync(user);
 }

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using FluentAssertions;
 using Qwen.Inference.Building;
 using Qwen.Inference.Models;
 using Qwen.Observability.Prometheus;
@@ -209,6 +210,14 @@ public sealed class TestCluster : IAsyncDisposable
         Client.SendRawAsync(method, path, body, contentType);
 
     public Task<(int Status, JsonElement Body)> GetAsync(string path) => Client.GetAsync(path);
+
+    /// <summary>A user's stored messages; none when the conversation does not exist (404: nothing was ever stored).</summary>
+    public async Task<JsonElement[]> MessagesAsync(string user)
+    {
+        var (status, body) = await GetAsync($"/v1/conversations/{user}");
+        status.Should().BeOneOf([200, 404], $"{user}'s history is readable or does not exist");
+        return status == 404 ? [] : body.GetProperty("messages").EnumerateArray().ToArray();
+    }
 
     public async ValueTask DisposeAsync()
     {
