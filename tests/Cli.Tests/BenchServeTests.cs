@@ -21,7 +21,7 @@ public sealed class BenchServeTests(EmbeddedApiFixture fixture) : IDisposable
             "--max-new-tokens", "8", "--json", _json);
 
         run.ExitCode.Should().Be(0, run.ToString());
-        run.Output.Should().Contain("batched / sequential").And.Contain("peak RSS MB");
+        run.Output.Should().Contain("batched / sequential").And.Contain("peak RSS MB").And.Contain("per task");
         using var json = JsonDocument.Parse(await File.ReadAllTextAsync(_json));
         var rows = json.RootElement.GetProperty("rows").EnumerateArray().ToArray();
         rows.Select(r => (r.GetProperty("mode").GetString(), r.GetProperty("concurrency").GetInt32()))
@@ -41,6 +41,23 @@ public sealed class BenchServeTests(EmbeddedApiFixture fixture) : IDisposable
             p99.Should().BeGreaterThanOrEqualTo(p90);
             row.GetProperty("ttft_p50_ms").GetDouble().Should().BePositive().And.BeLessThanOrEqualTo(row.GetProperty("chat_p50_ms").GetDouble());
             row.GetProperty("peak_rss_mb").GetDouble().Should().BeGreaterThan(10);
+            // Each task alone: its count matches the row's, its percentiles are ordered, and only chat has a first token.
+            var chat = row.GetProperty("by_task").GetProperty("chat");
+            chat.GetProperty("requests").GetInt32().Should().Be(row.GetProperty("chat_requests").GetInt32());
+            chat.GetProperty("p50_ms").GetDouble().Should().Be(row.GetProperty("chat_p50_ms").GetDouble());
+            chat.GetProperty("p99_ms").GetDouble().Should().BeGreaterThanOrEqualTo(chat.GetProperty("p90_ms").GetDouble())
+                .And.BeGreaterThanOrEqualTo(chat.GetProperty("p50_ms").GetDouble());
+            chat.GetProperty("ttft_p50_ms").GetDouble().Should().Be(row.GetProperty("ttft_p50_ms").GetDouble());
+            if (row.GetProperty("by_task").TryGetProperty("sentiment", out var sentiment))
+            {
+                sentiment.GetProperty("requests").GetInt32().Should().Be(row.GetProperty("sentiment_requests").GetInt32());
+                sentiment.GetProperty("p99_ms").GetDouble().Should().BeGreaterThanOrEqualTo(sentiment.GetProperty("p50_ms").GetDouble());
+                sentiment.GetProperty("ttft_p50_ms").ValueKind.Should().Be(JsonValueKind.Null, "sentiment streams nothing");
+            }
+            else
+            {
+                row.GetProperty("sentiment_requests").GetInt32().Should().Be(0);
+            }
         }
         // Greedy replies are the same in both configurations, so both generate the same number of tokens.
         foreach (int level in new[] { 1, 2 })

@@ -185,6 +185,15 @@ internal static class BenchServeCommand
                 F(r.TtftP50Ms), F(r.SentimentP50Ms), F(r.ChatP50Ms), Errors(r), F(r.PeakRssMb));
         }
         AnsiConsole.Write(table);
+        var byTask = new Table().Title("per task").AddColumns("mode", "clients", "task", "requests", "P50 ms", "P90 ms", "P99 ms", "TTFT P50");
+        foreach (var r in report.Rows)
+        {
+            foreach (var (task, t) in r.ByTask)
+            {
+                byTask.AddRow(r.Mode, Int(r.Concurrency), task, Int(t.Requests), F(t.P50Ms), F(t.P90Ms), F(t.P99Ms), F(t.TtftP50Ms));
+            }
+        }
+        AnsiConsole.Write(byTask);
         if (report.Ratios.Count == 0) return;
         var ratios = new Table().Title("batched / sequential").AddColumns("clients", "req/s ×", "tok/s ×", "P50 ×", "P99 ×", "TTFT P50 ×");
         foreach (var r in report.Ratios)

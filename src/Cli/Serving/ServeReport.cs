@@ -23,7 +23,8 @@ internal sealed record ServeRow(
     [property: JsonPropertyName("chat_p50_ms")] double? ChatP50Ms,
     [property: JsonPropertyName("errors")] int Errors,
     [property: JsonPropertyName("errors_by_kind")] IReadOnlyDictionary<string, int> ErrorsByKind,
-    [property: JsonPropertyName("peak_rss_mb")] double? PeakRssMb)
+    [property: JsonPropertyName("peak_rss_mb")] double? PeakRssMb,
+    [property: JsonPropertyName("by_task")] IReadOnlyDictionary<string, TaskLatency> ByTask)
 {
     /// <summary>Latencies over successful requests; throughput counts successful requests over the phase's wall time.</summary>
     public static ServeRow From(string mode, int concurrency, IReadOnlyCollection<RequestSample> samples, TimeSpan elapsed, double peakRssMb)
@@ -40,7 +41,8 @@ internal sealed record ServeRow(
             sentiment.Length, Percentiles.Of(sentiment, 50), chat.Length, Percentiles.Of(chat.Select(s => s.LatencyMs).ToArray(), 50),
             samples.Count - ok.Length,
             samples.Where(s => !s.Succeeded).GroupBy(s => s.Error!).ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal),
-            double.IsFinite(peakRssMb) ? peakRssMb : null);
+            double.IsFinite(peakRssMb) ? peakRssMb : null,
+            TaskLatency.ByTask(ok));
     }
 }
 
