@@ -18,8 +18,6 @@ namespace Qwen.Api.Tests.ChatPage;
 /// </summary>
 public sealed class ChatPageBrowserTests(Observability.EmbeddedApi api, ITestOutputHelper output) : IClassFixture<Observability.EmbeddedApi>
 {
-    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(90);
-
     // Records, from the page's DOM itself, the order in which the newest message's badge and its reply's first text appear.
     private const string WatchOrder = """
         window.seenOrder = [];
@@ -217,14 +215,5 @@ public sealed class ChatPageBrowserTests(Observability.EmbeddedApi api, ITestOut
         selector, attribute ?? ""));
 
     // Polls the page's own state (the event we wait for) with one generous deadline.
-    private async Task WaitAsync(Func<bool> condition, string what)
-    {
-        var deadline = DateTime.UtcNow + Patience;
-        while (!condition())
-        {
-            if (DateTime.UtcNow > deadline) throw new TimeoutException($"the page did not show {what} within {Patience}");
-            await Task.Delay(100);
-        }
-        output.WriteLine($"seen: {what}");
-    }
+    private Task WaitAsync(Func<bool> condition, string what) => PageWait.UntilAsync(condition, what, output);
 }

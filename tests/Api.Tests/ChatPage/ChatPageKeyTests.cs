@@ -13,8 +13,6 @@ namespace Qwen.Api.Tests.ChatPage;
 /// </summary>
 public sealed class ChatPageKeyTests(KeyedApi keyed, ITestOutputHelper output) : IClassFixture<KeyedApi>
 {
-    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(90);
-
     [Fact]
     public async Task The_page_asks_for_a_key_refuses_a_wrong_one_and_works_with_a_valid_one()
     {
@@ -48,14 +46,5 @@ public sealed class ChatPageKeyTests(KeyedApi keyed, ITestOutputHelper output) :
             ? list.Select(v => v?.ToString() ?? "").ToArray()
             : [];
 
-    private async Task WaitAsync(Func<bool> condition, string what)
-    {
-        var deadline = DateTime.UtcNow + Patience;
-        while (!condition())
-        {
-            if (DateTime.UtcNow > deadline) throw new TimeoutException($"the page did not show {what} within {Patience}");
-            await Task.Delay(100);
-        }
-        output.WriteLine($"seen: {what}");
-    }
+    private Task WaitAsync(Func<bool> condition, string what) => PageWait.UntilAsync(condition, what, output);
 }
