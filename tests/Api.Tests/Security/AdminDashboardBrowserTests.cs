@@ -19,8 +19,12 @@ public sealed class AdminDashboardBrowserTests(KeyedApi fixture) : IClassFixture
         driver.Navigate().GoToUrl(url);
 
         var deadline = DateTime.UtcNow.AddSeconds(60);
-        // An active silo card is drawn only from a /v1/cluster/status the page fetched with the browser's key.
-        while (driver.FindElements(By.CssSelector("article.silo.active[data-silo-id]")).Count == 0)
+        // An active silo card is drawn only from a /v1/cluster/status the page fetched with the browser's key. Read in one
+        // script call: the page redraws its cards on every poll, so an element found first could be gone by the next call.
+        const string ActiveSiloId = "const card = document.querySelector('article.silo.active[data-silo-id]');"
+            + " return card ? card.getAttribute('data-silo-id') : null;";
+        string? siloId;
+        while ((siloId = ((IJavaScriptExecutor)driver).ExecuteScript(ActiveSiloId) as string) is null)
         {
             if (DateTime.UtcNow > deadline)
             {
@@ -29,6 +33,6 @@ public sealed class AdminDashboardBrowserTests(KeyedApi fixture) : IClassFixture
             }
             await Task.Delay(200);
         }
-        driver.FindElement(By.CssSelector("article.silo.active")).GetAttribute("data-silo-id").Should().NotBeNullOrEmpty();
+        siloId.Should().NotBeEmpty();
     }
 }
