@@ -14,6 +14,10 @@ internal static class ConversationTurns
 {
     public const int MaxAttempts = 4;
 
+    // Paused before each re-send, growing (0.25, 0.5, 0.75 s): long enough for the silos' one-second status polls to
+    // mark the stopping silo, so placement does not put the conversation back on it.
+    private static readonly TimeSpan ResendPause = TimeSpan.FromMilliseconds(250);
+
     public static async Task<ChatTurnResult> SendAsync(IConversationGrain grain, ChatTurnRequest request, CancellationToken cancellationToken)
     {
         for (int attempt = 1; ; attempt++)
@@ -24,6 +28,7 @@ internal static class ConversationTurns
             }
             catch (Exception e) when (IsWorthResending(e) && attempt < MaxAttempts)
             {
+                await Task.Delay(ResendPause * attempt, cancellationToken);
             }
         }
     }
@@ -41,6 +46,7 @@ internal static class ConversationTurns
             }
             catch (Exception e) when (IsWorthResending(e) && attempt < MaxAttempts)
             {
+                await Task.Delay(ResendPause * attempt, cancellationToken);
                 continue;
             }
             for (; more; more = await events.MoveNextAsync()) yield return events.Current;
