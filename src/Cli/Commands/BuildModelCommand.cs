@@ -23,13 +23,13 @@ internal static class BuildModelCommand
         var output = new Option<DirectoryInfo>("--out") { Description = "Model directory to write", Required = true };
         var noPositionIds = new Option<bool>("--no-position-ids") { Description = "Omit the position_ids input (positions come from attention_mask)" };
         var useCacheBranch = new Option<bool>("--use-cache-branch") { Description = "Add the use_cache_branch input of merged exports" };
-        var kvDtype = new Option<string>("--kv-dtype") { Description = "KV cache element type: fp32 | fp16", DefaultValueFactory = _ => "fp32" };
+        var kvDtype = new Option<string>("--kv-dtype") { Description = "KV cache element type: fp32 | fp16 (half the KV memory; attention computed in float16)", DefaultValueFactory = _ => "fp32" };
         var noLogitsToKeep = new Option<bool>("--no-logits-to-keep") { Description = "Omit the num_logits_to_keep input (logits for every position)" };
         var kvLayout = new Option<string>("--kv-layout")
         {
             Description = "shared-buffer (GroupQueryAttention on a KV buffer updated in place; rows bit-identical alone and batched) | " +
                           "standard (attention_mask, opset-23 Attention: the Hugging Face export layout) | auto (default: shared-buffer unless " +
-                          "head_dim is not a multiple of 8 or --no-position-ids, --use-cache-branch or --kv-dtype fp16 asks for an export variant)",
+                          "head_dim is not a multiple of 8 or --no-position-ids or --use-cache-branch asks for an export variant)",
             DefaultValueFactory = _ => "auto",
         };
         var quiet = new Option<bool>("--quiet") { Description = "No progress display" };

@@ -125,10 +125,11 @@ internal sealed class PrefixCache : IDisposable
 
     private sealed class Node(Node? parent, TokenBlock? key)
     {
-        // [layer][key | value][kv_head][position][head_dim], outside the GC heap so an evicted
-        // block's 3 MiB (on the 0.5B model) go back at once instead of piling up until a full GC.
-        private NativeFloatBuffer? _data;
-        private int _heads, _headDim;
+        // [layer][key | value][kv_head][position][head_dim] in the slots' element type, outside
+        // the GC heap so an evicted block's 3 MiB (0.5B model, float32 KV; half that with
+        // float16) go back at once instead of piling up until a full GC.
+        private NativeBuffer? _data;
+        private int _heads, _rowBytes;
 
         public Node? Parent { get; } = parent;
         public TokenBlock? Key { get; } = key;
@@ -139,8 +140,8 @@ internal sealed class PrefixCache : IDisposable
         public void CopyFrom(SlotKvCache kv, int slot, int start)
         {
             _heads = kv.KvHeads;
-            _headDim = kv.HeadDim;
-            _data = new NativeFloatBuffer((long)kv.Layers * 2 * _heads * BlockTokens * _headDim);
+            _rowBytes = kv.RowBytes;
+            _data = new NativeBuffer((long)kv.Layers * 2 * _heads * BlockTokens * _rowBytes);
             for (int l = 0; l < kv.Layers; l++)
             {
                 for (int h = 0; h < _heads; h++)
@@ -165,8 +166,8 @@ internal sealed class PrefixCache : IDisposable
 
         public void Free() => _data?.Dispose();
 
-        private Span<float> Part(int layer, bool key, int head, int count) =>
-            _data!.Slice((((long)(layer * 2 + (key ? 0 : 1)) * _heads + head) * BlockTokens) * _headDim, count * _headDim);
+        private Span<byte> Part(int layer, bool key, int head, int count) =>
+            _data!.Slice<byte>((((long)(layer * 2 + (key ? 0 : 1)) * _heads + head) * BlockTokens) * _rowBytes, count * _rowBytes);
     }
 
     /// <summary>The token ids of one block, compared by value.</summary>

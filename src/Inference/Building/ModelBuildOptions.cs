@@ -27,7 +27,7 @@ public enum KvLayout
 {
     /// <summary>
     /// <see cref="SharedBuffer"/> when the graph can have it (head_dim a multiple of 8 —
-    /// GroupQueryAttention's rule — float32 KV, position_ids, no use_cache_branch), else
+    /// GroupQueryAttention's rule — position_ids, no use_cache_branch), else
     /// <see cref="Standard"/>.
     /// </summary>
     Auto,
@@ -62,14 +62,18 @@ public sealed record ModelBuildOptions
     /// <summary>Emit the <c>use_cache_branch</c> input of merged exports.</summary>
     public bool UseCacheBranchInput { get; init; }
 
-    /// <summary>Store the KV cache (past/present tensors) as float16.</summary>
+    /// <summary>
+    /// Store the KV cache (past/present tensors) as float16: half the KV memory. In the
+    /// shared-buffer layout GroupQueryAttention then takes float16 query/key/value and computes
+    /// attention in float16; the standard layout casts the KV to float32 for its Attention.
+    /// </summary>
     public bool Float16KvCache { get; init; }
 
     /// <summary>
     /// The attention and KV layout. <see cref="KvLayout.Auto"/> (the default) picks
-    /// <see cref="KvLayout.SharedBuffer"/> whenever the shape and I/O switches allow it: rows
-    /// bit-identical alone and batched, no KV copies per step) keeps float32 KV, takes
-    /// position_ids and has no use_cache_branch; the other I/O switches describe variants of
+    /// <see cref="KvLayout.SharedBuffer"/> (rows bit-identical alone and batched, no KV copies
+    /// per step) whenever the shape and I/O switches allow it: it takes position_ids and has no
+    /// use_cache_branch, with float32 or float16 KV; the other I/O switches describe variants of
     /// the <see cref="KvLayout.Standard"/> export layout.
     /// </summary>
     public KvLayout KvLayout { get; init; } = KvLayout.Auto;
@@ -77,12 +81,12 @@ public sealed record ModelBuildOptions
     /// <summary>The layout a model of <paramref name="config"/>'s shape gets with these options; refuses an impossible explicit choice.</summary>
     public KvLayout ResolveKvLayout(Models.QwenConfig config)
     {
-        bool possible = config.HeadDim % 8 == 0 && !Float16KvCache && PositionIdsInput && !UseCacheBranchInput;
+        bool possible = config.HeadDim % 8 == 0 && PositionIdsInput && !UseCacheBranchInput;
         return KvLayout switch
         {
             KvLayout.Auto => possible ? KvLayout.SharedBuffer : KvLayout.Standard,
             KvLayout.SharedBuffer when !possible => throw new ArgumentException(
-                $"the shared-buffer KV layout needs head_dim a multiple of 8 (this shape has {config.HeadDim}), float32 KV, position_ids and no use_cache_branch"),
+                $"the shared-buffer KV layout needs head_dim a multiple of 8 (this shape has {config.HeadDim}), position_ids and no use_cache_branch"),
             var layout => layout,
         };
     }

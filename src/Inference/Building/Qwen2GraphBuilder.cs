@@ -43,8 +43,8 @@ internal sealed class Qwen2GraphBuilder
     {
         DataType kvType = _o.Float16KvCache ? DataType.Float16 : DataType.Float;
         bool shared = _o.KvLayout == KvLayout.SharedBuffer;
-        if (shared && (_o.Float16KvCache || !_o.PositionIdsInput || _o.UseCacheBranchInput))
-            throw new ArgumentException("the shared-buffer KV layout keeps float32 KV, takes position_ids and has no use_cache_branch");
+        if (shared && (!_o.PositionIdsInput || _o.UseCacheBranchInput))
+            throw new ArgumentException("the shared-buffer KV layout takes position_ids and has no use_cache_branch");
         if (_o.WeightType != WeightType.Fp32 || shared) _g.UseOpset("com.microsoft", 1);
         _g.Input("input_ids", DataType.Int64, Batch, Sequence);
         if (!shared) _g.Input("attention_mask", DataType.Int64, Batch, Total);
@@ -177,22 +177,27 @@ internal sealed class Qwen2GraphBuilder
         string pastKey = $"past_key_values.{l}.key", pastValue = $"past_key_values.{l}.value";
         string presentKey = $"present.{l}.key", presentValue = $"present.{l}.value";
         bool half = kvType == DataType.Float16;
-        if (half)
-        {
-            pastKey = _g.Node("Cast", [pastKey], attributes: Attrs(("to", (long)DataType.Float)));
-            pastValue = _g.Node("Cast", [pastValue], attributes: Attrs(("to", (long)DataType.Float)));
-        }
         string attnOut = _g.Fresh($"{p}.attn");
         if (_o.KvLayout == KvLayout.SharedBuffer)
         {
             // past and present are one buffer: the operator writes the new positions of each
             // row after its seqlens_k - seq cached ones and attends over that row's length only.
-            _g.NodeMulti("GroupQueryAttention", [rq, rk, qkvNames[2], pastKey, pastValue, "seqlens_k", "total_sequence_length"],
-                [attnOut, presentKey, presentValue], domain: "com.microsoft",
+            // Its query, key, value and KV share one type T, so a float16 cache means float16
+            // inputs (cast after the rotary, which stays float32) and a float16 output.
+            string[] qkvIn = half ? [ToHalf(rq), ToHalf(rk), ToHalf(qkvNames[2])] : [rq, rk, qkvNames[2]];
+            string gqaOut = half ? _g.Fresh($"{p}.attn_f16") : attnOut;
+            _g.NodeMulti("GroupQueryAttention", [.. qkvIn, pastKey, pastValue, "seqlens_k", "total_sequence_length"],
+                [gqaOut, presentKey, presentValue], domain: "com.microsoft",
                 attributes: Attrs(("num_heads", (long)_c.NumAttentionHeads), ("kv_num_heads", (long)_c.NumKeyValueHeads)));
+            if (half) _g.Node("Cast", [gqaOut], attnOut, attributes: Attrs(("to", (long)DataType.Float)));
             _g.Output(presentKey, kvType, Batch, _c.NumKeyValueHeads, Capacity, _c.HeadDim);
             _g.Output(presentValue, kvType, Batch, _c.NumKeyValueHeads, Capacity, _c.HeadDim);
             return FeedForward(l, x, attnOut);
+        }
+        if (half)
+        {
+            pastKey = _g.Node("Cast", [pastKey], attributes: Attrs(("to", (long)DataType.Float)));
+            pastValue = _g.Node("Cast", [pastValue], attributes: Attrs(("to", (long)DataType.Float)));
         }
         string keyOut = half ? _g.Fresh($"{p}.present_key_f32") : presentKey;
         string valueOut = half ? _g.Fresh($"{p}.present_value_f32") : presentValue;
@@ -207,6 +212,8 @@ internal sealed class Qwen2GraphBuilder
         _g.Output(presentValue, kvType, Batch, _c.NumKeyValueHeads, Total, _c.HeadDim);
         return FeedForward(l, x, attnOut);
     }
+
+    private string ToHalf(string x) => _g.Node("Cast", [x], attributes: Attrs(("to", (long)DataType.Float16)));
 
     /// <summary>The attention's output projection and residual, then the MLP block and its residual.</summary>
     private string FeedForward(int l, string x, string attnOut)

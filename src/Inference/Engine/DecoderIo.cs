@@ -128,9 +128,7 @@ public sealed partial record DecoderIo
             Logits = logits,
             PresentKeys = presentKeys!,
             PresentValues = presentValues!,
-            KvType = seqlens is not null && kvType == TensorElementType.Float16
-                ? throw new InvalidModelException("a shared-buffer KV model keeps float32 KV")
-                : kvType ?? TensorElementType.Float,
+            KvType = kvType ?? TensorElementType.Float,
         };
     }
 

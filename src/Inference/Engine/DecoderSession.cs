@@ -73,7 +73,7 @@ public sealed class DecoderSession : IDisposable
     public SlotKvCache CreateSlotCache()
     {
         RequireLayout(shared: true);
-        return new SlotKvCache(Io.Layers, Config.NumKeyValueHeads, Config.HeadDim);
+        return new SlotKvCache(Io.Layers, Config.NumKeyValueHeads, Config.HeadDim, Io.KvType);
     }
 
     /// <summary>
@@ -166,76 +166,95 @@ public sealed class DecoderSession : IDisposable
         int layers = Io.Layers, heads = Config.NumKeyValueHeads, headDim = Config.HeadDim, vocab = VocabSize;
         int keep = Io.LogitsToKeep is null || logitsToKeep <= 0 ? sequenceLength : Math.Min(logitsToKeep, sequenceLength);
         var logits = new float[batch * keep * vocab];
-        var presentKeys = new float[layers][];
-        var presentValues = new float[layers][];
+        long[] shape = [batch, heads, total, headDim];
+        var presentKeys = new OrtValue[layers];
+        var presentValues = new OrtValue[layers];
         for (int l = 0; l < layers; l++)
         {
-            presentKeys[l] = new float[batch * heads * total * headDim];
-            presentValues[l] = new float[batch * heads * total * headDim];
+            presentKeys[l] = ZeroedKv(shape);
+            presentValues[l] = ZeroedKv(shape);
         }
-        using var slot = new SlotKvCache(layers, heads, headDim);
-        slot.Reserve(1, Math.Max(1, total));
-        for (int r = 0; r < batch; r++)
+        try
         {
-            var mask = attentionMask.AsSpan(r * total, total);
-            var columns = new List<int>(total);
-            for (int c = 0; c < total; c++)
+            using var slot = new SlotKvCache(layers, heads, headDim, Io.KvType);
+            int rowBytes = slot.RowBytes;
+            slot.Reserve(1, Math.Max(1, total));
+            for (int r = 0; r < batch; r++)
             {
-                if (mask[c] != 0) columns.Add(c);
-            }
-            int pastCount = columns.Count(c => c < past);
-            int newCount = columns.Count - pastCount;
-            slot.SetLength(0, 0);
-            for (int l = 0; l < layers; l++)
-            {
-                var pastKeys = cache.Keys[l].GetTensorDataAsSpan<float>();
-                var pastValues = cache.Values[l].GetTensorDataAsSpan<float>();
-                for (int h = 0; h < heads; h++)
+                var mask = attentionMask.AsSpan(r * total, total);
+                var columns = new List<int>(total);
+                for (int c = 0; c < total; c++)
                 {
-                    for (int i = 0; i < pastCount; i++)
+                    if (mask[c] != 0) columns.Add(c);
+                }
+                int pastCount = columns.Count(c => c < past);
+                int newCount = columns.Count - pastCount;
+                slot.SetLength(0, 0);
+                for (int l = 0; l < layers; l++)
+                {
+                    var pastKeys = cache.Keys[l].GetTensorMutableRawData();
+                    var pastValues = cache.Values[l].GetTensorMutableRawData();
+                    for (int h = 0; h < heads; h++)
                     {
-                        int from = ((r * heads + h) * past + columns[i]) * headDim;
-                        pastKeys.Slice(from, headDim).CopyTo(slot.Positions(l, true, 0, h, i, 1));
-                        pastValues.Slice(from, headDim).CopyTo(slot.Positions(l, false, 0, h, i, 1));
+                        for (int i = 0; i < pastCount; i++)
+                        {
+                            int from = ((r * heads + h) * past + columns[i]) * rowBytes;
+                            pastKeys.Slice(from, rowBytes).CopyTo(slot.Positions(l, true, 0, h, i, 1));
+                            pastValues.Slice(from, rowBytes).CopyTo(slot.Positions(l, false, 0, h, i, 1));
+                        }
                     }
                 }
-            }
-            slot.SetLength(0, pastCount);
-            if (newCount > 0)
-            {
-                var ids = new long[newCount];
-                var positions = new long[newCount];
-                for (int i = 0; i < newCount; i++)
+                slot.SetLength(0, pastCount);
+                if (newCount > 0)
                 {
-                    int t = columns[pastCount + i] - past;
-                    ids[i] = inputIds[r * sequenceLength + t];
-                    positions[i] = positionIds[r * sequenceLength + t];
-                }
-                using var rowLogits = StepSlots(ids, positions, newCount, slot, 0, 1, 0, cancellationToken);
-                for (int i = 0; i < newCount; i++)
-                {
-                    int j = columns[pastCount + i] - past - (sequenceLength - keep);
-                    if (j < 0) continue;
-                    rowLogits.Row(0, rowLogits.Positions - newCount + i).CopyTo(logits.AsSpan((r * keep + j) * vocab, vocab));
-                }
-            }
-            for (int l = 0; l < layers; l++)
-            {
-                for (int h = 0; h < heads; h++)
-                {
-                    for (int i = 0; i < columns.Count; i++)
+                    var ids = new long[newCount];
+                    var positions = new long[newCount];
+                    for (int i = 0; i < newCount; i++)
                     {
-                        int to = ((r * heads + h) * total + columns[i]) * headDim;
-                        slot.Positions(l, true, 0, h, i, 1).CopyTo(presentKeys[l].AsSpan(to, headDim));
-                        slot.Positions(l, false, 0, h, i, 1).CopyTo(presentValues[l].AsSpan(to, headDim));
+                        int t = columns[pastCount + i] - past;
+                        ids[i] = inputIds[r * sequenceLength + t];
+                        positions[i] = positionIds[r * sequenceLength + t];
+                    }
+                    using var rowLogits = StepSlots(ids, positions, newCount, slot, 0, 1, 0, cancellationToken);
+                    for (int i = 0; i < newCount; i++)
+                    {
+                        int j = columns[pastCount + i] - past - (sequenceLength - keep);
+                        if (j < 0) continue;
+                        rowLogits.Row(0, rowLogits.Positions - newCount + i).CopyTo(logits.AsSpan((r * keep + j) * vocab, vocab));
+                    }
+                }
+                for (int l = 0; l < layers; l++)
+                {
+                    var keys = presentKeys[l].GetTensorMutableRawData();
+                    var values = presentValues[l].GetTensorMutableRawData();
+                    for (int h = 0; h < heads; h++)
+                    {
+                        for (int i = 0; i < columns.Count; i++)
+                        {
+                            int to = ((r * heads + h) * total + columns[i]) * rowBytes;
+                            slot.Positions(l, true, 0, h, i, 1).CopyTo(keys.Slice(to, rowBytes));
+                            slot.Positions(l, false, 0, h, i, 1).CopyTo(values.Slice(to, rowBytes));
+                        }
                     }
                 }
             }
         }
-        long[] shape = [batch, heads, total, headDim];
-        cache.Replace(presentKeys.Select(k => OrtValue.CreateTensorValueFromMemory(k, shape)).ToArray(),
-            presentValues.Select(v => OrtValue.CreateTensorValueFromMemory(v, shape)).ToArray(), total);
+        catch
+        {
+            // Nothing owns the present tensors yet.
+            foreach (var v in presentKeys.Concat(presentValues)) v.Dispose();
+            throw;
+        }
+        cache.Replace(presentKeys, presentValues, total);
         return new StepLogits(OrtValue.CreateTensorValueFromMemory(logits, [batch, keep, vocab]));
+    }
+
+    /// <summary>A KV tensor of the model's element type with every element zero (masked columns stay zero).</summary>
+    private OrtValue ZeroedKv(long[] shape)
+    {
+        var tensor = OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, Io.KvType, shape);
+        tensor.GetTensorMutableRawData().Clear();
+        return tensor;
     }
 
     private void RequireLayout(bool shared)

@@ -1,16 +1,18 @@
 using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
 using Qwen.Inference.Native;
 
 namespace Qwen.Inference.Engine;
 
 /// <summary>
 /// The KV of a shared-buffer model: per layer one key and one value buffer
-/// [slots, kv_heads, capacity, head_dim] (float32). Each slot holds one sequence stored from
+/// [slots, kv_heads, capacity, head_dim] of the model's KV element type (float32 or float16).
+/// Each slot holds one sequence stored from
 /// column 0; its length is the count of cached positions. A step runs on a run of consecutive
 /// slots, whose memory ORT reads and writes in place. Never shared between threads.
 /// </summary>
 /// <remarks>
-/// The buffers live outside the GC heap (<see cref="NativeFloatBuffer"/>): a dropped buffer gives
+/// The buffers live outside the GC heap (<see cref="NativeBuffer"/>): a dropped buffer gives
 /// its memory back at once, and pages no sequence reached are never resident. Growing copies
 /// every cached position, so slots and capacity grow to the next power of two (a batch filling
 /// up one request at a time reallocates a handful of times, not once per request).
@@ -19,20 +21,33 @@ public sealed class SlotKvCache : IDisposable
 {
     private const int MinCapacity = 64;
 
-    private NativeFloatBuffer[] _keys = [];
-    private NativeFloatBuffer[] _values = [];
+    private NativeBuffer[] _keys = [];
+    private NativeBuffer[] _values = [];
     private int[] _lengths = [];
 
-    public SlotKvCache(int layers, int kvHeads, int headDim)
+    public SlotKvCache(int layers, int kvHeads, int headDim, TensorElementType elementType = TensorElementType.Float)
     {
         Layers = layers;
         KvHeads = kvHeads;
         HeadDim = headDim;
+        ElementType = elementType;
+        ElementSize = elementType switch
+        {
+            TensorElementType.Float => sizeof(float),
+            TensorElementType.Float16 => 2,
+            _ => throw new ArgumentException($"KV elements must be float32 or float16, not {elementType}", nameof(elementType)),
+        };
     }
 
     public int Layers { get; }
     public int KvHeads { get; }
     public int HeadDim { get; }
+
+    /// <summary>The KV element type, as the model's past/present tensors declare it.</summary>
+    public TensorElementType ElementType { get; }
+
+    /// <summary>Bytes per KV element: 4 for float32, 2 for float16.</summary>
+    public int ElementSize { get; }
 
     /// <summary>Slots allocated.</summary>
     public int Slots { get; private set; }
@@ -44,9 +59,9 @@ public sealed class SlotKvCache : IDisposable
     public int Reallocations { get; private set; }
 
     /// <summary>Bytes of the key and value buffers (address space; only touched pages are resident).</summary>
-    public long AllocatedBytes => 2L * Layers * Slots * KvHeads * Capacity * HeadDim * sizeof(float);
+    public long AllocatedBytes => 2L * Layers * Slots * KvHeads * Capacity * HeadDim * ElementSize;
 
-    private long SlotFloats => (long)KvHeads * Capacity * HeadDim;
+    private long SlotElements => (long)KvHeads * Capacity * HeadDim;
 
     public int LengthOf(int slot) => _lengths[slot];
 
@@ -104,16 +119,16 @@ public sealed class SlotKvCache : IDisposable
     private void Reallocate(int newSlots, int newCapacity)
     {
         int keptSlots = Math.Min(Slots, newSlots);
-        long floats = (long)newSlots * KvHeads * newCapacity * HeadDim;
-        var keys = new NativeFloatBuffer[Layers];
-        var values = new NativeFloatBuffer[Layers];
+        long bytes = (long)newSlots * KvHeads * newCapacity * HeadDim * ElementSize;
+        var keys = new NativeBuffer[Layers];
+        var values = new NativeBuffer[Layers];
         try
         {
             // Positions past a slot's length are never read (each row attends over its own length), so nothing is cleared.
             Parallel.For(0, Layers, l =>
             {
-                keys[l] = new NativeFloatBuffer(floats);
-                values[l] = new NativeFloatBuffer(floats);
+                keys[l] = new NativeBuffer(bytes);
+                values[l] = new NativeBuffer(bytes);
                 for (int s = 0; s < keptSlots; s++)
                 {
                     CopyPositions(_keys[l], s, Capacity, keys[l], s, newCapacity, _lengths[s]);
@@ -177,21 +192,27 @@ public sealed class SlotKvCache : IDisposable
         int lengthA = _lengths[a], lengthB = _lengths[b];
         Parallel.For(0, Layers, l =>
         {
-            var scratch = new float[KvHeads * lengthA * HeadDim];
+            var scratch = new byte[KvHeads * lengthA * RowBytes];
             foreach (var buffer in new[] { _keys[l], _values[l] })
             {
-                for (int h = 0; h < KvHeads; h++) Head(buffer, a, Capacity, h, lengthA).CopyTo(scratch.AsSpan(h * lengthA * HeadDim));
+                for (int h = 0; h < KvHeads; h++) Head(buffer, a, Capacity, h, lengthA).CopyTo(scratch.AsSpan(h * lengthA * RowBytes));
                 CopyPositions(buffer, b, Capacity, buffer, a, Capacity, lengthB);
-                for (int h = 0; h < KvHeads; h++) scratch.AsSpan(h * lengthA * HeadDim, lengthA * HeadDim).CopyTo(Head(buffer, b, Capacity, h, lengthA));
+                for (int h = 0; h < KvHeads; h++) scratch.AsSpan(h * lengthA * RowBytes, lengthA * RowBytes).CopyTo(Head(buffer, b, Capacity, h, lengthA));
             }
         });
         _lengths[a] = lengthB;
         _lengths[b] = lengthA;
     }
 
-    /// <summary>Keys (or values) of one layer, one head, of a slot's positions [start, start + count).</summary>
-    public Span<float> Positions(int layer, bool key, int slot, int head, int start, int count) =>
-        (key ? _keys : _values)[layer].Slice(((long)(slot * KvHeads + head) * Capacity + start) * HeadDim, count * HeadDim);
+    /// <summary>
+    /// Keys (or values) of one layer, one head, of a slot's positions [start, start + count), as
+    /// raw bytes (<see cref="ElementSize"/> per element): copies move them without converting.
+    /// </summary>
+    public Span<byte> Positions(int layer, bool key, int slot, int head, int start, int count) =>
+        (key ? _keys : _values)[layer].Slice<byte>(((long)(slot * KvHeads + head) * Capacity + start) * RowBytes, count * RowBytes);
+
+    /// <summary>Bytes of one position of one head (head_dim elements).</summary>
+    public int RowBytes => HeadDim * ElementSize;
 
     /// <summary>
     /// Tensors [count, kv_heads, capacity, head_dim] over slots [first, first + count) of each
@@ -202,15 +223,15 @@ public sealed class SlotKvCache : IDisposable
         if (first < 0 || count < 1 || first + count > Slots)
             throw new ArgumentOutOfRangeException(nameof(count), $"slots [{first}, {first + count}) are outside the {Slots} allocated");
         long[] shape = [count, KvHeads, Capacity, HeadDim];
-        long offset = first * SlotFloats;
+        long offset = first * SlotElements;
         var keys = new OrtValue[Layers];
         var values = new OrtValue[Layers];
         try
         {
             for (int l = 0; l < Layers; l++)
             {
-                keys[l] = _keys[l].Tensor(offset, shape);
-                values[l] = _values[l].Tensor(offset, shape);
+                keys[l] = Tensor(_keys[l], offset, shape);
+                values[l] = Tensor(_values[l], offset, shape);
             }
         }
         catch
@@ -221,10 +242,14 @@ public sealed class SlotKvCache : IDisposable
         return (keys, values);
     }
 
-    private Span<float> Head(NativeFloatBuffer buffer, int slot, int capacity, int head, int length) =>
-        buffer.Slice(((long)slot * KvHeads + head) * capacity * HeadDim, length * HeadDim);
+    private OrtValue Tensor(NativeBuffer buffer, long offset, long[] shape) => ElementType == TensorElementType.Float16
+        ? buffer.Tensor<Float16>(offset, shape)
+        : buffer.Tensor<float>(offset, shape);
 
-    private void CopyPositions(NativeFloatBuffer source, int sourceSlot, int sourceCapacity, NativeFloatBuffer target, int targetSlot, int targetCapacity, int length)
+    private Span<byte> Head(NativeBuffer buffer, int slot, int capacity, int head, int length) =>
+        buffer.Slice<byte>(((long)slot * KvHeads + head) * capacity * RowBytes, length * RowBytes);
+
+    private void CopyPositions(NativeBuffer source, int sourceSlot, int sourceCapacity, NativeBuffer target, int targetSlot, int targetCapacity, int length)
     {
         if (length == 0) return;
         for (int h = 0; h < KvHeads; h++) Head(source, sourceSlot, sourceCapacity, h, length).CopyTo(Head(target, targetSlot, targetCapacity, h, length));

@@ -2,6 +2,7 @@ using Xunit;
 using FluentAssertions;
 using Qwen.Inference.Batching;
 using Qwen.Inference.Engine;
+using Microsoft.ML.OnnxRuntime.Tensors;
 
 namespace Qwen.Inference.Tests.Batching;
 
@@ -11,11 +12,13 @@ public sealed class PrefixCacheTests
     private const int Layers = 2, Heads = 2, HeadDim = 8;
     private const int Block = PrefixCache.BlockTokens;
 
-    [Fact]
-    public void A_prompt_starting_with_cached_blocks_gets_their_kv_and_only_up_to_the_limit()
+    [Theory]
+    [InlineData(TensorElementType.Float)]
+    [InlineData(TensorElementType.Float16)]
+    public void A_prompt_starting_with_cached_blocks_gets_their_kv_and_only_up_to_the_limit(TensorElementType kvType)
     {
         var cache = new PrefixCache(1024);
-        using var kv = Slots();
+        using var kv = Slots(kvType);
         int[] first = Tokens(1, 40);
         Fill(kv, 0, first.Length, seed: 7);
         cache.Insert(first, kv, 0);
@@ -72,9 +75,9 @@ public sealed class PrefixCacheTests
         cache.CopyLongestPrefix([.. c, 1, 2], c.Length, kv, 1).Should().Be(Block, "c's first block is kept, its second was evicted first");
     }
 
-    private static SlotKvCache Slots()
+    private static SlotKvCache Slots(TensorElementType kvType = TensorElementType.Float)
     {
-        var kv = new SlotKvCache(Layers, Heads, HeadDim);
+        var kv = new SlotKvCache(Layers, Heads, HeadDim, kvType);
         kv.Reserve(3, 64);
         return kv;
     }
@@ -94,8 +97,7 @@ public sealed class PrefixCacheTests
             {
                 foreach (bool key in new[] { true, false })
                 {
-                    var span = kv.Positions(l, key, slot, h, 0, length);
-                    for (int i = 0; i < span.Length; i++) span[i] = random.NextSingle();
+                    random.NextBytes(kv.Positions(l, key, slot, h, 0, length));
                 }
             }
         }

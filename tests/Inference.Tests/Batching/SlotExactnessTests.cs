@@ -18,6 +18,8 @@ public sealed class SlotExactnessTests(TinyModels models)
     [InlineData("shared-buffer")]
     [InlineData("shared-buffer-int8")]
     [InlineData("shared-buffer-int4")]
+    [InlineData("shared-buffer-fp16-kv")]
+    [InlineData("shared-buffer-int8-fp16-kv")]
     public void Prompt_kv_and_logits_do_not_depend_on_the_chunking(string variant)
     {
         var session = models.Session(variant);
@@ -35,6 +37,8 @@ public sealed class SlotExactnessTests(TinyModels models)
     [InlineData("shared-buffer")]
     [InlineData("shared-buffer-int8")]
     [InlineData("shared-buffer-int4")]
+    [InlineData("shared-buffer-fp16-kv")]
+    [InlineData("shared-buffer-int8-fp16-kv")]
     public void A_decoding_row_computes_the_same_bits_alone_and_beside_others(string variant)
     {
         var session = models.Session(variant);
@@ -61,7 +65,7 @@ public sealed class SlotExactnessTests(TinyModels models)
         }
     }
 
-    private static (float[] Kv, float[] Logits) Prefill(DecoderSession session, int[] prompt, int[] chunks)
+    private static (byte[] Kv, float[] Logits) Prefill(DecoderSession session, int[] prompt, int[] chunks)
     {
         using var cache = session.CreateSlotCache();
         cache.Reserve(1, prompt.Length);
@@ -74,7 +78,7 @@ public sealed class SlotExactnessTests(TinyModels models)
             logits = step.Last(0).ToArray();
             done += c;
         }
-        var kv = new List<float>();
+        var kv = new List<byte>();
         for (int l = 0; l < session.Io.Layers; l++)
         {
             for (int h = 0; h < cache.KvHeads; h++)

@@ -14,7 +14,8 @@ namespace Qwen.Inference.Tests.Batching;
 /// and label scoring, prompts sharing system-prompt prefixes, second turns that continue
 /// first turns) give exactly the same tokens and exactly the same scores when run one at a
 /// time through the engine, all at once, with the prefix cache on and off, and with a cache
-/// so small that it evicts all the time.
+/// so small that it evicts all the time. Float16 KV variants too: halving the KV's precision
+/// changes what a row computes, never that it computes the same alone and batched.
 /// </summary>
 [Collection(TinyModelCollection.Name)]
 public sealed class SlotIsolationTests(TinyModels models, ITestOutputHelper output)
@@ -26,6 +27,8 @@ public sealed class SlotIsolationTests(TinyModels models, ITestOutputHelper outp
     [Theory]
     [InlineData("shared-buffer")]
     [InlineData("shared-buffer-int8")]
+    [InlineData("shared-buffer-fp16-kv")]
+    [InlineData("shared-buffer-int8-fp16-kv")]
     public async Task Every_configuration_gives_exactly_what_each_request_gives_alone(string variant)
     {
         var session = models.Session(variant);

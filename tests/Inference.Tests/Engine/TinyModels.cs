@@ -29,6 +29,8 @@ public sealed class TinyModels : IDisposable
         ["shared-buffer-no-logits-to-keep"] = new() { KvLayout = KvLayout.SharedBuffer, LogitsToKeepInput = false },
         ["shared-buffer-int8"] = new() { KvLayout = KvLayout.SharedBuffer, WeightType = WeightType.Int8 },
         ["shared-buffer-int4"] = new() { KvLayout = KvLayout.SharedBuffer, WeightType = WeightType.Int4 },
+        ["shared-buffer-fp16-kv"] = new() { KvLayout = KvLayout.SharedBuffer, Float16KvCache = true },
+        ["shared-buffer-int8-fp16-kv"] = new() { KvLayout = KvLayout.SharedBuffer, WeightType = WeightType.Int8, Float16KvCache = true },
     };
 
     private readonly ConcurrentDictionary<string, Lazy<string>> _paths = new();
