@@ -60,6 +60,13 @@ internal static class EngineBenchmark
             prefill, decode, ProcessMemory.PeakRssMegabytes());
     }
 
+    /// <summary>
+    /// Steady-state decode rate (tokens/s) of <paramref name="batch"/> sequences after a
+    /// 32-token prompt each: the same measurement as the decode rows of the report.
+    /// </summary>
+    public static double DecodeTokensPerSecond(DecoderSession session, int batch, int steps, CancellationToken ct) =>
+        batch / (TimeDecode(session, batch, steps, new Random(1234), ct) / 1000);
+
     private static double TimePrefill(DecoderSession session, long[] ids, CancellationToken ct)
     {
         if (session.Io.SharedKvBuffer)

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
+using Qwen.Cli.Commands;
 using Qwen.Cli.Measurement;
 using Qwen.Cli.Workload;
 using Qwen.Grains;
@@ -16,6 +17,8 @@ namespace Qwen.Cli.Serving;
 /// </summary>
 internal sealed class ServeBenchmark(LoadedModel model, int maxNewTokens)
 {
+    private const int EngineDecodeSteps = 32;
+
     private static readonly WorkloadRequest[] WarmUp =
     [
         new(WorkloadTask.Sentiment, "The weather is nice today."),
@@ -86,6 +89,13 @@ internal sealed class ServeBenchmark(LoadedModel model, int maxNewTokens)
         rss.Add(new RssSample(elapsed.TotalSeconds, ProcessMemory.CurrentRssMegabytes()));
         return SoakReport.From(ServeRow.From(mode, concurrency, samples, elapsed, ProcessMemory.PeakRssMegabytes()), duration, rss);
     }
+
+    /// <summary>
+    /// The engine's steady-state decode rate at <paramref name="batch"/> rows on the same loaded model
+    /// (what <c>qwen bench-engine</c> reports as "decode batch N"), for the efficiency of a level.
+    /// </summary>
+    public double EngineDecodeTokensPerSecond(int batch, CancellationToken cancellationToken) =>
+        EngineBenchmark.DecodeTokensPerSecond(model.Session, batch, EngineDecodeSteps, cancellationToken);
 
     private async Task WarmUpAsync(InferenceWorker worker, CancellationToken cancellationToken)
     {
