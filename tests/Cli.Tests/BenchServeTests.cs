@@ -46,6 +46,12 @@ public sealed class BenchServeTests(EmbeddedApiFixture fixture) : IDisposable
             double engine = row.GetProperty("engine_decode_tokens_per_s").GetDouble();
             engine.Should().BePositive();
             row.GetProperty("efficiency").GetDouble().Should().BeApproximately(row.GetProperty("tokens_per_s").GetDouble() / engine, 1e-9);
+            if (row.GetProperty("mode").GetString() == "batched")
+            {
+                row.GetProperty("prefill_tokens_per_request").GetDouble().Should().BePositive();
+                row.GetProperty("prefill_share").GetDouble().Should().BeInRange(0, 1);
+                row.GetProperty("mean_decode_rows").GetDouble().Should().BeInRange(1, row.GetProperty("concurrency").GetInt32());
+            }
             // Each task alone: its count matches the row's, its percentiles are ordered, and only chat has a first token.
             var chat = row.GetProperty("by_task").GetProperty("chat");
             chat.GetProperty("requests").GetInt32().Should().Be(row.GetProperty("chat_requests").GetInt32());

@@ -191,6 +191,14 @@ internal static class BenchServeCommand
                 F(r.Efficiency, "F2"), F(r.P50Ms), F(r.P90Ms), F(r.P99Ms), F(r.TtftP50Ms), F(r.SentimentP50Ms), F(r.ChatP50Ms), Errors(r), F(r.PeakRssMb));
         }
         AnsiConsole.Write(table);
+        var engine = new Table().Title("the engine's steps (batched: where its time went)")
+            .AddColumns("mode", "clients", "engine decode tok/s", "efficiency", "mean decode rows", "prefill tok/request", "prefill share of step time");
+        foreach (var r in report.Rows.Where(r => r.PrefillShare is not null))
+        {
+            engine.AddRow(r.Mode, Int(r.Concurrency), F(r.EngineDecodeTokensPerSecond, "F1"), F(r.Efficiency, "F2"), F(r.MeanDecodeRows, "F1"),
+                F(r.PrefillTokensPerRequest, "F1"), F(r.PrefillShare * 100, "F0") + " %");
+        }
+        AnsiConsole.Write(engine);
         var byTask = new Table().Title("per task").AddColumns("mode", "clients", "task", "requests", "P50 ms", "P90 ms", "P99 ms", "TTFT P50");
         foreach (var r in report.Rows)
         {

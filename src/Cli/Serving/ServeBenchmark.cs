@@ -37,22 +37,36 @@ internal sealed class ServeBenchmark(LoadedModel model, int maxNewTokens)
         await WarmUpAsync(worker, cancellationToken).ConfigureAwait(false);
         var samples = new ConcurrentQueue<RequestSample>();
         int next = -1;
+        var steps = new StepTally();
+        worker.StepCompleted += steps.Record;
         ProcessMemory.ResetPeak();
         var watch = Stopwatch.StartNew();
-        var clients = Enumerable.Range(0, concurrency).Select(_ => Task.Run(async () =>
+        try
         {
-            var client = new ServeClient(worker, maxNewTokens);
-            int i;
-            while ((i = Interlocked.Increment(ref next)) < requests.Count)
+            var clients = Enumerable.Range(0, concurrency).Select(_ => Task.Run(async () =>
             {
-                var sample = await client.RunAsync(requests[i], cancellationToken).ConfigureAwait(false);
-                samples.Enqueue(sample);
-                live.Record(sample.Succeeded, sample.GeneratedTokens);
-            }
-        }, cancellationToken)).ToArray();
-        await Task.WhenAll(clients).ConfigureAwait(false);
+                var client = new ServeClient(worker, maxNewTokens);
+                int i;
+                while ((i = Interlocked.Increment(ref next)) < requests.Count)
+                {
+                    var sample = await client.RunAsync(requests[i], cancellationToken).ConfigureAwait(false);
+                    samples.Enqueue(sample);
+                    live.Record(sample.Succeeded, sample.GeneratedTokens);
+                }
+            }, cancellationToken)).ToArray();
+            await Task.WhenAll(clients).ConfigureAwait(false);
+        }
+        finally
+        {
+            worker.StepCompleted -= steps.Record;
+        }
         cancellationToken.ThrowIfCancellationRequested();
-        return ServeRow.From(mode, concurrency, samples, watch.Elapsed, ProcessMemory.PeakRssMegabytes());
+        return ServeRow.From(mode, concurrency, samples, watch.Elapsed, ProcessMemory.PeakRssMegabytes()) with
+        {
+            PrefillTokensPerRequest = steps.PrefillShare is null || samples.IsEmpty ? null : steps.PrefillTokens / (double)samples.Count,
+            PrefillShare = steps.PrefillShare,
+            MeanDecodeRows = steps.MeanDecodeRows,
+        };
     }
 
     /// <summary>Keeps <paramref name="concurrency"/> clients busy until <paramref name="duration"/> has passed; samples RSS meanwhile.</summary>

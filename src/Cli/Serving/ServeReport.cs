@@ -30,6 +30,18 @@ internal sealed record ServeRow(
     [JsonPropertyName("engine_decode_tokens_per_s")]
     public double? EngineDecodeTokensPerSecond { get; init; }
 
+    /// <summary>Prompt positions the engine computed per request (prefix-cache hits excluded; null where the configuration reports no steps).</summary>
+    [JsonPropertyName("prefill_tokens_per_request")]
+    public double? PrefillTokensPerRequest { get; init; }
+
+    /// <summary>The share of the engine's step time spent prefilling.</summary>
+    [JsonPropertyName("prefill_share")]
+    public double? PrefillShare { get; init; }
+
+    /// <summary>Mean rows of the decode steps.</summary>
+    [JsonPropertyName("mean_decode_rows")]
+    public double? MeanDecodeRows { get; init; }
+
     /// <summary>Served tokens/s over <see cref="EngineDecodeTokensPerSecond"/>: how much of the engine's batched speed reaches the clients.</summary>
     [JsonPropertyName("efficiency")]
     public double? Efficiency => EngineDecodeTokensPerSecond is > 0 and { } rate ? TokensPerSecond / rate : null;

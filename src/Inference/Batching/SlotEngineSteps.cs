@@ -86,7 +86,7 @@ internal sealed class SlotEngineSteps : IEngineSteps
         int decodeRows = RunDecode(stopping);
         FitMemory();
         return new EngineStepReport(++_step, prefillRows, prefillColumns, decodeRows, _scheduler.Waiting, Stopwatch.GetElapsedTime(started),
-            prefillElapsed);
+            prefillElapsed) { PrefillTokens = prefillColumns };
     }
 
     public void FailAll(Exception error)
