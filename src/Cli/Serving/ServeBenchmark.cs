@@ -66,6 +66,7 @@ internal sealed class ServeBenchmark(LoadedModel model, int maxNewTokens)
             PrefillTokensPerRequest = steps.PrefillShare is null || samples.IsEmpty ? null : steps.PrefillTokens / (double)samples.Count,
             PrefillShare = steps.PrefillShare,
             MeanDecodeRows = steps.MeanDecodeRows,
+            DecodeMsPerStep = steps.MeanDecodeTime?.TotalMilliseconds,
         };
     }
 

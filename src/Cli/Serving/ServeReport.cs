@@ -42,6 +42,10 @@ internal sealed record ServeRow(
     [JsonPropertyName("mean_decode_rows")]
     public double? MeanDecodeRows { get; init; }
 
+    /// <summary>Mean wall time of a step's decode part, in milliseconds.</summary>
+    [JsonPropertyName("decode_ms_per_step")]
+    public double? DecodeMsPerStep { get; init; }
+
     /// <summary>Served tokens/s over <see cref="EngineDecodeTokensPerSecond"/>: how much of the engine's batched speed reaches the clients.</summary>
     [JsonPropertyName("efficiency")]
     public double? Efficiency => EngineDecodeTokensPerSecond is > 0 and { } rate ? TokensPerSecond / rate : null;

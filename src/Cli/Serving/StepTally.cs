@@ -8,7 +8,7 @@ namespace Qwen.Cli.Serving;
 /// </summary>
 internal sealed class StepTally
 {
-    private long _prefillTokens, _prefillTicks, _stepTicks, _decodeRows, _decodeSteps;
+    private long _prefillTokens, _prefillTicks, _stepTicks, _decodeRows, _decodeSteps, _decodeTicks;
 
     public long PrefillTokens => Interlocked.Read(ref _prefillTokens);
 
@@ -20,6 +20,10 @@ internal sealed class StepTally
     /// <summary>Mean rows of the steps that decoded (null when none did).</summary>
     public double? MeanDecodeRows => Interlocked.Read(ref _decodeSteps) is > 0 and var steps ? Interlocked.Read(ref _decodeRows) / (double)steps : null;
 
+    /// <summary>Mean time of a step's decode part (re-layout and the decode call; null when no step decoded).</summary>
+    public TimeSpan? MeanDecodeTime =>
+        Interlocked.Read(ref _decodeSteps) is > 0 and var steps ? TimeSpan.FromTicks(Interlocked.Read(ref _decodeTicks) / steps) : null;
+
     public void Record(EngineStepReport step)
     {
         Interlocked.Add(ref _prefillTokens, step.PrefillTokens);
@@ -27,6 +31,7 @@ internal sealed class StepTally
         Interlocked.Add(ref _stepTicks, step.Elapsed.Ticks);
         if (step.DecodeRows == 0) return;
         Interlocked.Add(ref _decodeRows, step.DecodeRows);
+        Interlocked.Add(ref _decodeTicks, (step.Elapsed - step.PrefillElapsed).Ticks);
         Interlocked.Increment(ref _decodeSteps);
     }
 }
