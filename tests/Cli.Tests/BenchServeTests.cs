@@ -86,6 +86,22 @@ public sealed class BenchServeTests(EmbeddedApiFixture fixture) : IDisposable
     }
 
     [Fact]
+    public async Task Keeping_replies_kv_prefills_less_per_request()
+    {
+        var run = await CommandRun.QwenAsync("bench-serve", "--model", fixture.ModelDirectory, "--levels", "4", "--requests", "32",
+            "--max-new-tokens", "32", "--modes", "batched,batched-reuse", "--json", _json);
+
+        run.ExitCode.Should().Be(0, run.ToString());
+        using var json = JsonDocument.Parse(await File.ReadAllTextAsync(_json));
+        var rows = json.RootElement.GetProperty("rows").EnumerateArray().ToDictionary(r => r.GetProperty("mode").GetString()!);
+        rows.Keys.Should().BeEquivalentTo("batched", "batched-reuse");
+        rows.Values.Should().OnlyContain(r => r.GetProperty("errors").GetInt32() == 0);
+        // Conversations run three turns, so later turns find the earlier replies' KV.
+        rows["batched-reuse"].GetProperty("prefill_tokens_per_request").GetDouble()
+            .Should().BeLessThan(rows["batched"].GetProperty("prefill_tokens_per_request").GetDouble());
+    }
+
+    [Fact]
     public async Task Soak_reports_rss_after_the_start_and_at_the_end()
     {
         var run = await CommandRun.QwenAsync("bench-serve", "--model", fixture.ModelDirectory, "--soak", "3s", "--soak-concurrency", "2",

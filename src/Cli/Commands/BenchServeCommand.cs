@@ -29,7 +29,11 @@ internal static class BenchServeCommand
         var mix = new Option<string>("--mix") { Description = "Task weights", DefaultValueFactory = _ => "sentiment=0.5,chat=0.5" };
         var seed = new Option<int>("--seed") { Description = "Seed of the request sequence", DefaultValueFactory = _ => 42 };
         var threads = new Option<int>("--threads") { Description = "Intra-op threads of the model session (0 = one per core)" };
-        var modes = new Option<string>("--modes") { Description = "Configurations to measure", DefaultValueFactory = _ => string.Join(',', ServeModes.All) };
+        var modes = new Option<string>("--modes")
+        {
+            Description = $"Configurations to measure: {string.Join(", ", ServeModes.All)}",
+            DefaultValueFactory = _ => string.Join(',', ServeModes.Default),
+        };
         var turnCost = new Option<bool>("--turn-cost")
         {
             Description = "Instead of the mixed load: per level, plain chat turns vs combined (sentiment + reply) turns "
