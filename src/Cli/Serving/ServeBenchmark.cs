@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
-using Qwen.Cli.Commands;
 using Qwen.Cli.Measurement;
 using Qwen.Cli.Workload;
 using Qwen.Grains;

@@ -1,8 +1,7 @@
 using System.Diagnostics;
-using Qwen.Cli.Measurement;
 using Qwen.Inference.Engine;
 
-namespace Qwen.Cli.Commands;
+namespace Qwen.Cli.Measurement;
 
 /// <summary>The measurements behind <c>qwen bench-engine</c>; medians of repeated runs.</summary>
 internal static class EngineBenchmark
