@@ -38,6 +38,13 @@ public sealed record InferenceWorkerOptions
     /// <summary>Batched scheduling: positions the prefix cache keeps (least recently used leave first).</summary>
     public int PrefixCacheTokens { get; init; } = 2048;
 
+    /// <summary>
+    /// Batched scheduling: keep a finished reply's KV too, so the next turn skips recomputing it. Off by
+    /// default: a turn that finds it may then differ, at near ties only, from the same turn computed
+    /// elsewhere (see docs/batching.md).
+    /// </summary>
+    public bool ReuseReplyKv { get; init; }
+
     /// <summary>Reply length when a request does not say.</summary>
     public int DefaultMaxNewTokens { get; init; } = 64;
 
@@ -84,6 +91,7 @@ public sealed record InferenceWorkerOptions
         MaxQueueLength = Math.Max(1, MaxQueueLength),
         PrefixCache = PrefixCache,
         PrefixCacheTokens = PrefixCacheTokens,
+        ReuseReplyKv = ReuseReplyKv,
     };
 
     private static void Require(bool ok, string rule)

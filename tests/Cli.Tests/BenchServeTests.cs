@@ -12,7 +12,8 @@ public sealed class BenchServeTests(EmbeddedApiFixture fixture) : IDisposable
     private readonly string _json = Path.Combine(Path.GetTempPath(), $"qwen-bench-serve-{Guid.NewGuid():N}.json");
 
     private static readonly string[] RowFields =
-        ["mode", "concurrency", "throughput_rps", "tokens_per_s", "p50_ms", "p90_ms", "p99_ms", "ttft_p50_ms", "errors", "peak_rss_mb"];
+        ["mode", "concurrency", "throughput_rps", "tokens_per_s", "p50_ms", "p90_ms", "p99_ms", "ttft_p50_ms", "errors", "peak_rss_mb",
+            "engine_decode_tokens_per_s", "efficiency"];
 
     [Fact]
     public async Task Levels_report_both_configurations_with_every_field_and_no_errors()
@@ -21,7 +22,7 @@ public sealed class BenchServeTests(EmbeddedApiFixture fixture) : IDisposable
             "--max-new-tokens", "8", "--json", _json);
 
         run.ExitCode.Should().Be(0, run.ToString());
-        run.Output.Should().Contain("batched / sequential").And.Contain("peak RSS MB").And.Contain("per task");
+        run.Output.Should().Contain("batched / sequential").And.Contain("peak RSS MB").And.Contain("per task").And.Contain("efficiency");
         using var json = JsonDocument.Parse(await File.ReadAllTextAsync(_json));
         var rows = json.RootElement.GetProperty("rows").EnumerateArray().ToArray();
         rows.Select(r => (r.GetProperty("mode").GetString(), r.GetProperty("concurrency").GetInt32()))
@@ -41,6 +42,16 @@ public sealed class BenchServeTests(EmbeddedApiFixture fixture) : IDisposable
             p99.Should().BeGreaterThanOrEqualTo(p90);
             row.GetProperty("ttft_p50_ms").GetDouble().Should().BePositive().And.BeLessThanOrEqualTo(row.GetProperty("chat_p50_ms").GetDouble());
             row.GetProperty("peak_rss_mb").GetDouble().Should().BeGreaterThan(10);
+            // Efficiency is served tokens/s over the engine's own decode rate at a batch of this level's clients.
+            double engine = row.GetProperty("engine_decode_tokens_per_s").GetDouble();
+            engine.Should().BePositive();
+            row.GetProperty("efficiency").GetDouble().Should().BeApproximately(row.GetProperty("tokens_per_s").GetDouble() / engine, 1e-9);
+            if (row.GetProperty("mode").GetString() == "batched")
+            {
+                row.GetProperty("prefill_tokens_per_request").GetDouble().Should().BePositive();
+                row.GetProperty("prefill_share").GetDouble().Should().BeInRange(0, 1);
+                row.GetProperty("mean_decode_rows").GetDouble().Should().BeInRange(1, row.GetProperty("concurrency").GetInt32());
+            }
             // Each task alone: its count matches the row's, its percentiles are ordered, and only chat has a first token.
             var chat = row.GetProperty("by_task").GetProperty("chat");
             chat.GetProperty("requests").GetInt32().Should().Be(row.GetProperty("chat_requests").GetInt32());
@@ -65,7 +76,29 @@ public sealed class BenchServeTests(EmbeddedApiFixture fixture) : IDisposable
             var tokens = rows.Where(r => r.GetProperty("concurrency").GetInt32() == level).Select(r => r.GetProperty("generated_tokens").GetInt64()).ToArray();
             tokens.Distinct().Should().ContainSingle($"level {level}: {string.Join(", ", tokens)}");
         }
+        // One engine measurement per level, shared by both configurations of the level.
+        foreach (int level in new[] { 1, 2 })
+        {
+            rows.Where(r => r.GetProperty("concurrency").GetInt32() == level).Select(r => r.GetProperty("engine_decode_tokens_per_s").GetDouble())
+                .Distinct().Should().ContainSingle();
+        }
         json.RootElement.GetProperty("ratios").EnumerateArray().Select(r => r.GetProperty("concurrency").GetInt32()).Should().Equal(1, 2);
+    }
+
+    [Fact]
+    public async Task Keeping_replies_kv_prefills_less_per_request()
+    {
+        var run = await CommandRun.QwenAsync("bench-serve", "--model", fixture.ModelDirectory, "--levels", "4", "--requests", "32",
+            "--max-new-tokens", "32", "--modes", "batched,batched-reuse", "--json", _json);
+
+        run.ExitCode.Should().Be(0, run.ToString());
+        using var json = JsonDocument.Parse(await File.ReadAllTextAsync(_json));
+        var rows = json.RootElement.GetProperty("rows").EnumerateArray().ToDictionary(r => r.GetProperty("mode").GetString()!);
+        rows.Keys.Should().BeEquivalentTo("batched", "batched-reuse");
+        rows.Values.Should().OnlyContain(r => r.GetProperty("errors").GetInt32() == 0);
+        // Conversations run three turns, so later turns find the earlier replies' KV.
+        rows["batched-reuse"].GetProperty("prefill_tokens_per_request").GetDouble()
+            .Should().BeLessThan(rows["batched"].GetProperty("prefill_tokens_per_request").GetDouble());
     }
 
     [Fact]

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Text.Json;
+using Qwen.Cli.Measurement;
 using Qwen.Inference.Engine;
 using Spectre.Console;
 

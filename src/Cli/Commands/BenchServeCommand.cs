@@ -29,7 +29,11 @@ internal static class BenchServeCommand
         var mix = new Option<string>("--mix") { Description = "Task weights", DefaultValueFactory = _ => "sentiment=0.5,chat=0.5" };
         var seed = new Option<int>("--seed") { Description = "Seed of the request sequence", DefaultValueFactory = _ => 42 };
         var threads = new Option<int>("--threads") { Description = "Intra-op threads of the model session (0 = one per core)" };
-        var modes = new Option<string>("--modes") { Description = "Configurations to measure", DefaultValueFactory = _ => string.Join(',', ServeModes.All) };
+        var modes = new Option<string>("--modes")
+        {
+            Description = $"Configurations to measure: {string.Join(", ", ServeModes.All)}",
+            DefaultValueFactory = _ => string.Join(',', ServeModes.Default),
+        };
         var turnCost = new Option<bool>("--turn-cost")
         {
             Description = "Instead of the mixed load: per level, plain chat turns vs combined (sentiment + reply) turns "
@@ -96,14 +100,19 @@ internal static class BenchServeCommand
             // Level by level, both configurations next to each other, so a ratio compares runs close in time.
             foreach (int level in s.Levels)
             {
+                var levelRows = new List<ServeRow>();
                 foreach (string mode in s.Modes)
                 {
                     var live = new LiveCounters();
                     var started = DateTime.UtcNow;
                     var phase = bench.RunPhaseAsync(mode, level, requests, live, ct);
-                    rows.Add(await LiveProgress.TrackAsync(context, s.Requests, phase, () => live.Completed,
+                    levelRows.Add(await LiveProgress.TrackAsync(context, s.Requests, phase, () => live.Completed,
                         () => Caption($"{mode,-10} c={level,-3}", live, started, $"{live.Completed}/{s.Requests}")));
                 }
+                // The engine alone at a batch of this many rows, right after the level, on the same session.
+                double rate = await LiveProgress.TrackAsync(context, 1, Task.Run(() => bench.EngineDecodeTokensPerSecond(level, ct), ct), () => 0,
+                    () => $"{"engine",-10} c={level,-3}  decode batch {level}");
+                rows.AddRange(levelRows.Select(r => r with { EngineDecodeTokensPerSecond = rate }));
             }
         });
         var configurations = s.Modes.ToDictionary(m => m, ServeModes.Describe, StringComparer.Ordinal);
@@ -178,13 +187,23 @@ internal static class BenchServeCommand
     private static void PrintLevels(ServeReport report)
     {
         var table = new Table().Title(Markup.Escape($"bench-serve: {report.Model}, {report.RequestsPerLevel} requests per level, {report.Mix}, replies ≤ {report.MaxNewTokens} tokens"))
-            .AddColumns("mode", "clients", "req/s", "tok/s", "P50 ms", "P90 ms", "P99 ms", "TTFT P50", "sentiment P50", "chat P50", "errors", "peak RSS MB");
+            .AddColumns("mode", "clients", "req/s", "tok/s", "engine tok/s", "efficiency", "P50 ms", "P90 ms", "P99 ms", "TTFT P50", "sentiment P50",
+                "chat P50", "errors", "peak RSS MB");
         foreach (var r in report.Rows)
         {
-            table.AddRow(r.Mode, Int(r.Concurrency), F(r.ThroughputRps, "F2"), F(r.TokensPerSecond, "F1"), F(r.P50Ms), F(r.P90Ms), F(r.P99Ms),
-                F(r.TtftP50Ms), F(r.SentimentP50Ms), F(r.ChatP50Ms), Errors(r), F(r.PeakRssMb));
+            table.AddRow(r.Mode, Int(r.Concurrency), F(r.ThroughputRps, "F2"), F(r.TokensPerSecond, "F1"), F(r.EngineDecodeTokensPerSecond, "F1"),
+                F(r.Efficiency, "F2"), F(r.P50Ms), F(r.P90Ms), F(r.P99Ms), F(r.TtftP50Ms), F(r.SentimentP50Ms), F(r.ChatP50Ms), Errors(r), F(r.PeakRssMb));
         }
         AnsiConsole.Write(table);
+        var engine = new Table().Title("the engine's steps (batched: where its time went)")
+            .AddColumns("mode", "clients", "engine decode tok/s", "efficiency", "mean decode rows", "decode ms/step", "prefill tok/request",
+                "prefill share of step time");
+        foreach (var r in report.Rows.Where(r => r.PrefillShare is not null))
+        {
+            engine.AddRow(r.Mode, Int(r.Concurrency), F(r.EngineDecodeTokensPerSecond, "F1"), F(r.Efficiency, "F2"), F(r.MeanDecodeRows, "F1"),
+                F(r.DecodeMsPerStep, "F1"), F(r.PrefillTokensPerRequest, "F1"), F(r.PrefillShare * 100, "F0") + " %");
+        }
+        AnsiConsole.Write(engine);
         var byTask = new Table().Title("per task").AddColumns("mode", "clients", "task", "requests", "P50 ms", "P90 ms", "P99 ms", "TTFT P50");
         foreach (var r in report.Rows)
         {

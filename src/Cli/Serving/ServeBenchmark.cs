@@ -16,6 +16,8 @@ namespace Qwen.Cli.Serving;
 /// </summary>
 internal sealed class ServeBenchmark(LoadedModel model, int maxNewTokens)
 {
+    private const int EngineDecodeSteps = 32;
+
     private static readonly WorkloadRequest[] WarmUp =
     [
         new(WorkloadTask.Sentiment, "The weather is nice today."),
@@ -34,22 +36,37 @@ internal sealed class ServeBenchmark(LoadedModel model, int maxNewTokens)
         await WarmUpAsync(worker, cancellationToken).ConfigureAwait(false);
         var samples = new ConcurrentQueue<RequestSample>();
         int next = -1;
+        var steps = new StepTally();
+        worker.StepCompleted += steps.Record;
         ProcessMemory.ResetPeak();
         var watch = Stopwatch.StartNew();
-        var clients = Enumerable.Range(0, concurrency).Select(_ => Task.Run(async () =>
+        try
         {
-            var client = new ServeClient(worker, maxNewTokens);
-            int i;
-            while ((i = Interlocked.Increment(ref next)) < requests.Count)
+            var clients = Enumerable.Range(0, concurrency).Select(_ => Task.Run(async () =>
             {
-                var sample = await client.RunAsync(requests[i], cancellationToken).ConfigureAwait(false);
-                samples.Enqueue(sample);
-                live.Record(sample.Succeeded, sample.GeneratedTokens);
-            }
-        }, cancellationToken)).ToArray();
-        await Task.WhenAll(clients).ConfigureAwait(false);
+                var client = new ServeClient(worker, maxNewTokens);
+                int i;
+                while ((i = Interlocked.Increment(ref next)) < requests.Count)
+                {
+                    var sample = await client.RunAsync(requests[i], cancellationToken).ConfigureAwait(false);
+                    samples.Enqueue(sample);
+                    live.Record(sample.Succeeded, sample.GeneratedTokens);
+                }
+            }, cancellationToken)).ToArray();
+            await Task.WhenAll(clients).ConfigureAwait(false);
+        }
+        finally
+        {
+            worker.StepCompleted -= steps.Record;
+        }
         cancellationToken.ThrowIfCancellationRequested();
-        return ServeRow.From(mode, concurrency, samples, watch.Elapsed, ProcessMemory.PeakRssMegabytes());
+        return ServeRow.From(mode, concurrency, samples, watch.Elapsed, ProcessMemory.PeakRssMegabytes()) with
+        {
+            PrefillTokensPerRequest = steps.PrefillShare is null || samples.IsEmpty ? null : steps.PrefillTokens / (double)samples.Count,
+            PrefillShare = steps.PrefillShare,
+            MeanDecodeRows = steps.MeanDecodeRows,
+            DecodeMsPerStep = steps.MeanDecodeTime?.TotalMilliseconds,
+        };
     }
 
     /// <summary>Keeps <paramref name="concurrency"/> clients busy until <paramref name="duration"/> has passed; samples RSS meanwhile.</summary>
@@ -86,6 +103,13 @@ internal sealed class ServeBenchmark(LoadedModel model, int maxNewTokens)
         rss.Add(new RssSample(elapsed.TotalSeconds, ProcessMemory.CurrentRssMegabytes()));
         return SoakReport.From(ServeRow.From(mode, concurrency, samples, elapsed, ProcessMemory.PeakRssMegabytes()), duration, rss);
     }
+
+    /// <summary>
+    /// The engine's steady-state decode rate at <paramref name="batch"/> rows on the same loaded model
+    /// (what <c>qwen bench-engine</c> reports as "decode batch N"), for the efficiency of a level.
+    /// </summary>
+    public double EngineDecodeTokensPerSecond(int batch, CancellationToken cancellationToken) =>
+        EngineBenchmark.DecodeTokensPerSecond(model.Session, batch, EngineDecodeSteps, cancellationToken);
 
     private async Task WarmUpAsync(InferenceWorker worker, CancellationToken cancellationToken)
     {

@@ -11,7 +11,14 @@ internal static class ServeModes
     /// <summary>The worker's defaults: continuous batching and everything that comes with it.</summary>
     public const string Batched = "batched";
 
-    public static IReadOnlyList<string> All { get; } = [Sequential, Batched];
+    /// <summary>Batched, and a finished reply's KV kept for the conversation's next turn (<c>Inference:ReuseReplyKv</c>).</summary>
+    public const string BatchedReuse = "batched-reuse";
+
+    /// <summary>What <c>--modes</c> measures unless told.</summary>
+    public static IReadOnlyList<string> Default { get; } = [Sequential, Batched];
+
+    /// <summary>Every configuration, in the order a run measures them.</summary>
+    public static IReadOnlyList<string> All { get; } = [Sequential, Batched, BatchedReuse];
 
     /// <summary>"sequential,batched" in the canonical order, each once.</summary>
     /// <exception cref="FormatException">Empty, or an unknown configuration.</exception>
@@ -28,7 +35,8 @@ internal static class ServeModes
         // The baseline: one request per model call and no prefix cache.
         Sequential => new InferenceWorkerOptions { Scheduling = InferenceScheduling.Sequential, PrefixCache = false },
         Batched => new InferenceWorkerOptions(),
-        _ => throw new ArgumentException($"unknown mode '{mode}' (modes: {Sequential}, {Batched})"),
+        BatchedReuse => new InferenceWorkerOptions { ReuseReplyKv = true },
+        _ => throw new ArgumentException($"unknown mode '{mode}' (modes: {string.Join(", ", All)})"),
     };
 
     /// <summary>What the configuration is, for the report.</summary>
@@ -37,6 +45,6 @@ internal static class ServeModes
         var o = Options(mode);
         return mode == Sequential
             ? $"Scheduling=Sequential, MaxConcurrentRequests={o.MaxConcurrentRequests}, PrefixCache=off"
-            : $"Scheduling=Batched, MaxBatchSize={o.MaxBatchSize}, MaxPrefillTokensPerStep={o.MaxPrefillTokensPerStep}, KvBudgetTokens={o.KvBudgetTokens}, PrefixCache={o.PrefixCacheTokens} tokens";
+            : $"Scheduling=Batched, MaxBatchSize={o.MaxBatchSize}, MaxPrefillTokensPerStep={o.MaxPrefillTokensPerStep}, KvBudgetTokens={o.KvBudgetTokens}, PrefixCache={o.PrefixCacheTokens} tokens, ReuseReplyKv={o.ReuseReplyKv}";
     }
 }

@@ -26,6 +26,30 @@ internal sealed record ServeRow(
     [property: JsonPropertyName("peak_rss_mb")] double? PeakRssMb,
     [property: JsonPropertyName("by_task")] IReadOnlyDictionary<string, TaskLatency> ByTask)
 {
+    /// <summary>The engine's own decode rate at a batch of <see cref="Concurrency"/> rows, measured in the same run after the level.</summary>
+    [JsonPropertyName("engine_decode_tokens_per_s")]
+    public double? EngineDecodeTokensPerSecond { get; init; }
+
+    /// <summary>Prompt positions the engine computed per request (prefix-cache hits excluded; null where the configuration reports no steps).</summary>
+    [JsonPropertyName("prefill_tokens_per_request")]
+    public double? PrefillTokensPerRequest { get; init; }
+
+    /// <summary>The share of the engine's step time spent prefilling.</summary>
+    [JsonPropertyName("prefill_share")]
+    public double? PrefillShare { get; init; }
+
+    /// <summary>Mean rows of the decode steps.</summary>
+    [JsonPropertyName("mean_decode_rows")]
+    public double? MeanDecodeRows { get; init; }
+
+    /// <summary>Mean wall time of a step's decode part, in milliseconds.</summary>
+    [JsonPropertyName("decode_ms_per_step")]
+    public double? DecodeMsPerStep { get; init; }
+
+    /// <summary>Served tokens/s over <see cref="EngineDecodeTokensPerSecond"/>: how much of the engine's batched speed reaches the clients.</summary>
+    [JsonPropertyName("efficiency")]
+    public double? Efficiency => EngineDecodeTokensPerSecond is > 0 and { } rate ? TokensPerSecond / rate : null;
+
     /// <summary>Latencies over successful requests; throughput counts successful requests over the phase's wall time.</summary>
     public static ServeRow From(string mode, int concurrency, IReadOnlyCollection<RequestSample> samples, TimeSpan elapsed, double peakRssMb)
     {

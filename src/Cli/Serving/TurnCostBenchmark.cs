@@ -24,14 +24,8 @@ internal sealed class TurnCostBenchmark(ServeBenchmark serve, int maxNewTokens)
             if (!sample.Succeeded) throw new InvalidOperationException($"the warm-up {warmKind} turn failed: {sample.Error}");
         }
 
-        long prefillTokens = 0, prefillTicks = 0;
-        void Count(EngineStepReport step)
-        {
-            if (step.PrefillColumns == 0) return;
-            Interlocked.Add(ref prefillTokens, step.PrefillColumns);
-            Interlocked.Add(ref prefillTicks, step.PrefillElapsed.Ticks);
-        }
-        worker.StepCompleted += Count;
+        var steps = new StepTally();
+        worker.StepCompleted += steps.Record;
         var samples = new ConcurrentQueue<TurnSample>();
         int next = -1;
         var watch = Stopwatch.StartNew();
@@ -52,10 +46,9 @@ internal sealed class TurnCostBenchmark(ServeBenchmark serve, int maxNewTokens)
         }
         finally
         {
-            worker.StepCompleted -= Count;
+            worker.StepCompleted -= steps.Record;
         }
         cancellationToken.ThrowIfCancellationRequested();
-        return TurnCostRow.From(kind, concurrency, samples, watch.Elapsed, Interlocked.Read(ref prefillTokens),
-            TimeSpan.FromTicks(Interlocked.Read(ref prefillTicks)));
+        return TurnCostRow.From(kind, concurrency, samples, watch.Elapsed, steps.PrefillTokens, steps.PrefillTime);
     }
 }

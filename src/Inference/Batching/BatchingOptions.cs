@@ -46,6 +46,16 @@ public sealed record BatchingOptions
     public int PrefixCacheTokens { get; init; } = 2048;
 
     /// <summary>
+    /// Also keep a finished reply's KV in the prefix cache, so a conversation's next turn
+    /// prefills only its new message instead of recomputing the previous reply. Off by default:
+    /// reply positions were computed by one-token decode steps, whose kernel differs in the last
+    /// bits from a prompt chunk's, so a next turn that finds them can differ from the same turn
+    /// computed without them (on another silo, after eviction) wherever its two best tokens
+    /// are nearly tied. Needs <see cref="PrefixCache"/>.
+    /// </summary>
+    public bool ReuseReplyKv { get; init; }
+
+    /// <summary>
     /// Positions each KV slot holds at least (shared-buffer models): room for an ordinary chat
     /// turn, so the buffer is not reallocated as requests of slightly different lengths come and
     /// go. Untouched positions cost address space, not memory.

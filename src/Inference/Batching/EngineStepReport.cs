@@ -6,4 +6,11 @@ namespace Qwen.Inference.Batching;
 /// ran), requests left waiting, the step's wall time, and the part of it spent prefilling.
 /// </summary>
 public sealed record EngineStepReport(long Step, int PrefillRows, int PrefillColumns, int DecodeRows, int Waiting, TimeSpan Elapsed,
-    TimeSpan PrefillElapsed = default);
+    TimeSpan PrefillElapsed = default)
+{
+    /// <summary>
+    /// Prompt positions the prefill computed: on KV grids every row of the chunk (padding
+    /// included), on KV slots the columns, which already sum the prompts' chunks.
+    /// </summary>
+    public int PrefillTokens { get; init; } = PrefillRows * PrefillColumns;
+}

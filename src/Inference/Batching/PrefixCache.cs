@@ -13,10 +13,10 @@ namespace Qwen.Inference.Batching;
 /// A missing block is only a miss, so eviction can never make an answer wrong.
 /// </summary>
 /// <remarks>
-/// Only prompt positions are stored, never positions a decode step computed: a one-token
-/// step takes another GEMM kernel in ONNX Runtime than a prompt chunk does, so decode KV
-/// differs from prefill KV in the last bits, and reusing it would make a cached turn differ
-/// from an uncached one. Used on the engine thread only, except <see cref="Pin"/> and the counters.
+/// Only prompt positions are stored unless <see cref="BatchingOptions.ReuseReplyKv"/> asks for
+/// replies too: a one-token step takes another GEMM kernel in ONNX Runtime than a prompt chunk
+/// does, so decode KV differs from prefill KV in the last bits, and reusing it can make a
+/// cached turn differ from an uncached one. Used on the engine thread only, except <see cref="Pin"/> and the counters.
 /// </remarks>
 internal sealed class PrefixCache : IDisposable
 {

@@ -86,7 +86,7 @@ internal sealed class SlotEngineSteps : IEngineSteps
         int decodeRows = RunDecode(stopping);
         FitMemory();
         return new EngineStepReport(++_step, prefillRows, prefillColumns, decodeRows, _scheduler.Waiting, Stopwatch.GetElapsedTime(started),
-            prefillElapsed);
+            prefillElapsed) { PrefillTokens = prefillColumns };
     }
 
     public void FailAll(Exception error)
@@ -275,6 +275,7 @@ internal sealed class SlotEngineSteps : IEngineSteps
         for (int i = _decoding.Count - 1; i >= 0; i--)
         {
             if (!_decoding[i].IsDone) continue;
+            if (_options.ReuseReplyKv) KeepReply(_decoding[i], i);
             int last = _decoding.Count - 1;
             if (i != last)
             {
@@ -308,6 +309,18 @@ internal sealed class SlotEngineSteps : IEngineSteps
             }
             _decoding.Add(job);
         }
+    }
+
+    /// <summary>
+    /// Puts a finished reply's KV into the prefix cache under its tokens: the slot holds the prompt
+    /// and every reply token but the last (sampled, never fed back).
+    /// </summary>
+    private void KeepReply(GenerationJob job, int slot)
+    {
+        if (_prefix is null || job.Progress.Finish is null) return; // cancelled or failed: keep nothing
+        int length = _kv.LengthOf(slot), prompt = job.PromptIds.Count;
+        if (length / PrefixCache.BlockTokens == prompt / PrefixCache.BlockTokens) return; // no whole block beyond the prompt's
+        _prefix.Insert([.. job.PromptIds, .. job.Progress.Tokens.Take(length - prompt)], _kv, slot);
     }
 
     /// <summary>

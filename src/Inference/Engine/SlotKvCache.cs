@@ -21,9 +21,13 @@ public sealed class SlotKvCache : IDisposable
 {
     private const int MinCapacity = 64;
 
+    /// <summary>Positions a slot must give up before their pages are returned (a few positions are not worth the system calls).</summary>
+    private const int DiscardMinPositions = 32;
+
     private NativeBuffer[] _keys = [];
     private NativeBuffer[] _values = [];
     private int[] _lengths = [];
+    private int[] _touched = []; // per slot, positions that may hold resident pages (written since the last discard)
 
     public SlotKvCache(int layers, int kvHeads, int headDim, TensorElementType elementType = TensorElementType.Float)
     {
@@ -65,11 +69,33 @@ public sealed class SlotKvCache : IDisposable
 
     public int LengthOf(int slot) => _lengths[slot];
 
-    /// <summary>Records that <paramref name="slot"/> now caches <paramref name="length"/> positions (after a step wrote them).</summary>
+    /// <summary>
+    /// Records that <paramref name="slot"/> now caches <paramref name="length"/> positions (after a step
+    /// wrote them). A slot that gives up positions gives their memory back, so resident KV follows the
+    /// positions in use rather than the most a slot ever held.
+    /// </summary>
     public void SetLength(int slot, int length)
     {
         ArgumentOutOfRangeException.ThrowIfGreaterThan(length, Capacity);
         _lengths[slot] = length;
+        if (length > _touched[slot]) _touched[slot] = length;
+        else if (_touched[slot] - length >= DiscardMinPositions || length == 0 && _touched[slot] > 0) Discard(slot, length);
+    }
+
+    /// <summary>Returns the pages of <paramref name="slot"/>'s positions from <paramref name="from"/> on, in every layer and head.</summary>
+    private void Discard(int slot, int from)
+    {
+        int count = _touched[slot] - from;
+        for (int l = 0; l < Layers; l++)
+        {
+            for (int h = 0; h < KvHeads; h++)
+            {
+                long start = (((long)slot * KvHeads + h) * Capacity + from) * RowBytes;
+                _keys[l].Discard(start, (long)count * RowBytes);
+                _values[l].Discard(start, (long)count * RowBytes);
+            }
+        }
+        _touched[slot] = from;
     }
 
     /// <summary>
@@ -147,6 +173,7 @@ public sealed class SlotKvCache : IDisposable
         _keys = keys;
         _values = values;
         _lengths = lengths;
+        _touched = (int[])lengths.Clone();
         Slots = newSlots;
         Capacity = newCapacity;
         Reallocations++;
@@ -159,6 +186,7 @@ public sealed class SlotKvCache : IDisposable
         _keys = [];
         _values = [];
         _lengths = [];
+        _touched = [];
         Slots = 0;
         Capacity = 0;
     }
@@ -181,8 +209,8 @@ public sealed class SlotKvCache : IDisposable
             CopyPositions(_keys[l], from, Capacity, _keys[l], to, Capacity, length);
             CopyPositions(_values[l], from, Capacity, _values[l], to, Capacity, length);
         });
-        _lengths[to] = length;
-        _lengths[from] = 0;
+        SetLength(to, length);
+        SetLength(from, 0);
     }
 
     /// <summary>Exchanges the sequences of two slots.</summary>
@@ -200,8 +228,8 @@ public sealed class SlotKvCache : IDisposable
                 for (int h = 0; h < KvHeads; h++) scratch.AsSpan(h * lengthA * RowBytes, lengthA * RowBytes).CopyTo(Head(buffer, b, Capacity, h, lengthA));
             }
         });
-        _lengths[a] = lengthB;
-        _lengths[b] = lengthA;
+        SetLength(a, lengthB);
+        SetLength(b, lengthA);
     }
 
     /// <summary>

@@ -9,7 +9,7 @@ namespace Qwen.Inference.Native;
 /// </summary>
 internal static partial class AnonymousMemory
 {
-    private const int ProtRead = 1, ProtWrite = 2, MapPrivate = 2, MapAnonymous = 0x20, MapNoReserve = 0x4000;
+    private const int ProtRead = 1, ProtWrite = 2, MapPrivate = 2, MapAnonymous = 0x20, MapNoReserve = 0x4000, MadviseDontNeed = 4;
 
     public static bool IsSupported => OperatingSystem.IsLinux();
 
@@ -22,9 +22,23 @@ internal static partial class AnonymousMemory
 
     public static void Unmap(nint address, nuint bytes) => _ = munmap(address, bytes);
 
+    /// <summary>
+    /// Gives the whole pages inside [address, address + bytes) back to the system; they read as zero
+    /// when touched again. Pages only partly inside stay.
+    /// </summary>
+    public static void Discard(nint address, nuint bytes)
+    {
+        nint page = Environment.SystemPageSize;
+        nint start = (address + page - 1) / page * page, end = (address + (nint)bytes) / page * page;
+        if (end > start) _ = madvise(start, (nuint)(end - start), MadviseDontNeed);
+    }
+
     [LibraryImport("libc", SetLastError = true)]
     private static partial nint mmap(nint address, nuint length, int protection, int flags, int fd, nint offset);
 
     [LibraryImport("libc", SetLastError = true)]
     private static partial int munmap(nint address, nuint length);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int madvise(nint address, nuint length, int advice);
 }

@@ -50,6 +50,17 @@ public sealed unsafe class NativeBuffer : SafeHandle
     }
 
     /// <summary>
+    /// Gives the memory of bytes [start, start + count) back where it can (whole pages of a
+    /// mapped buffer); their values become unspecified. Elsewhere nothing happens.
+    /// </summary>
+    public void Discard(long start, long count)
+    {
+        if (start < 0 || count < 0 || start + count > Length)
+            throw new ArgumentOutOfRangeException(nameof(count), $"[{start}, {start + count}) is outside the buffer of {Length} bytes");
+        if (_mapped && count > 0) AnonymousMemory.Discard((nint)(Pointer + start), (nuint)count);
+    }
+
+    /// <summary>
     /// A tensor of <paramref name="shape"/> over elements of <typeparamref name="T"/> from
     /// <paramref name="start"/>, sharing this memory. ORT pins the memory for the tensor's
     /// lifetime, which keeps this buffer alive.

@@ -62,7 +62,7 @@ public sealed class InferenceMetrics : IDisposable
     {
         if (report.DecodeRows > 0) _stepBatch.Record(report.DecodeRows, _silo);
         _stepDuration.Record(report.Elapsed.TotalSeconds, _silo);
-        if (report.PrefillRows > 0) _prefillTokens.Add((long)report.PrefillRows * report.PrefillColumns, _silo);
+        if (report.PrefillTokens > 0) _prefillTokens.Add(report.PrefillTokens, _silo);
     }
 
     public void Dispose()

@@ -69,6 +69,8 @@ public sealed class SlotIsolationTests(TinyModels models, ITestOutputHelper outp
             else
             {
                 engine.PrefixCacheHits.Should().Be(0);
+                // Without a cache every prompt position is computed once, however prompts share steps.
+                first.PrefillTokens.Should().Be(firstTurns.Sum(w => (long)w.Prompt.Length), "the reports count each prompt position once");
             }
         }
 
@@ -107,7 +109,7 @@ public sealed class SlotIsolationTests(TinyModels models, ITestOutputHelper outp
         }
     }
 
-    private sealed record Run(object[] Results, int MaxDecodeRows);
+    private sealed record Run(object[] Results, int MaxDecodeRows, long PrefillTokens);
 
     private static async Task<Run> RunAsync(DecoderSession session, BatchingOptions options, WorkItem[] work, bool oneAtATime)
     {
@@ -118,7 +120,12 @@ public sealed class SlotIsolationTests(TinyModels models, ITestOutputHelper outp
     private static async Task<Run> RunAsync(BatchingEngine engine, WorkItem[] work, bool oneAtATime)
     {
         int maxRows = 0;
-        void Observe(EngineStepReport report) => maxRows = Math.Max(maxRows, report.DecodeRows);
+        long prefillTokens = 0;
+        void Observe(EngineStepReport report)
+        {
+            maxRows = Math.Max(maxRows, report.DecodeRows);
+            prefillTokens += report.PrefillTokens; // the engine reports from its one loop thread
+        }
         engine.StepCompleted += Observe;
         try
         {
@@ -132,7 +139,7 @@ public sealed class SlotIsolationTests(TinyModels models, ITestOutputHelper outp
                 var tasks = work.Select(w => Submit(engine, w)).ToArray();
                 for (int i = 0; i < work.Length; i++) results[i] = await tasks[i];
             }
-            return new Run(results, Volatile.Read(ref maxRows));
+            return new Run(results, Volatile.Read(ref maxRows), Interlocked.Read(ref prefillTokens));
         }
         finally
         {

@@ -1,8 +1,7 @@
 using System.Diagnostics;
-using Qwen.Cli.Measurement;
 using Qwen.Inference.Engine;
 
-namespace Qwen.Cli.Commands;
+namespace Qwen.Cli.Measurement;
 
 /// <summary>The measurements behind <c>qwen bench-engine</c>; medians of repeated runs.</summary>
 internal static class EngineBenchmark
@@ -59,6 +58,13 @@ internal static class EngineBenchmark
         return new Report(Path.GetFileName(s.ModelPath.TrimEnd('/')), weightBytes, threads, session.LoadTime.TotalSeconds, loadedRss,
             prefill, decode, ProcessMemory.PeakRssMegabytes());
     }
+
+    /// <summary>
+    /// Steady-state decode rate (tokens/s) of <paramref name="batch"/> sequences after a
+    /// 32-token prompt each: the same measurement as the decode rows of the report.
+    /// </summary>
+    public static double DecodeTokensPerSecond(DecoderSession session, int batch, int steps, CancellationToken ct) =>
+        batch / (TimeDecode(session, batch, steps, new Random(1234), ct) / 1000);
 
     private static double TimePrefill(DecoderSession session, long[] ids, CancellationToken ct)
     {
