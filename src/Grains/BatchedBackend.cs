@@ -44,7 +44,7 @@ internal sealed class BatchedBackend : IInferenceBackend
     public long DecodedRows => Interlocked.Read(ref _decodedRows);
     public TimeSpan LastStepTime => TimeSpan.FromTicks(Volatile.Read(ref _lastStepTicks));
     public KvCacheFigures Kv => new(_engine.KvTokensInUse, _engine.KvCapacityTokens, _engine.ReservedKvTokens, _engine.Options.KvBudgetTokens,
-        _engine.PrefixCacheHits, _engine.PrefixCacheMisses, _engine.PrefixCacheHitTokens, _engine.PrefixCacheTokens);
+        _engine.PrefixCacheHits, _engine.PrefixCacheMisses, _engine.PrefixCacheHitTokens, _engine.PrefixCacheTokens, _engine.KvBytesPerPosition);
 
     public event Action<EngineStepReport>? StepCompleted
     {

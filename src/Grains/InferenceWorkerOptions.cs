@@ -45,6 +45,9 @@ public sealed record InferenceWorkerOptions
     /// </summary>
     public bool ReuseReplyKv { get; init; }
 
+    /// <summary>Batched scheduling: KV slots return freed pages at once (less resident memory, less throughput; see docs/batching.md).</summary>
+    public bool ReturnFreedKvPages { get; init; }
+
     /// <summary>Reply length when a request does not say.</summary>
     public int DefaultMaxNewTokens { get; init; } = 64;
 
@@ -92,6 +95,7 @@ public sealed record InferenceWorkerOptions
         PrefixCache = PrefixCache,
         PrefixCacheTokens = PrefixCacheTokens,
         ReuseReplyKv = ReuseReplyKv,
+        ReturnFreedKvPages = ReturnFreedKvPages,
     };
 
     private static void Require(bool ok, string rule)

@@ -55,6 +55,9 @@ public sealed class BatchingEngine : IDisposable
 
     public BatchingOptions Options { get; }
 
+    /// <summary>Bytes one cached position costs (keys and values of every layer), for the KV figures in bytes.</summary>
+    public long KvBytesPerPosition => _session.KvBytesPerPosition;
+
     /// <summary>Requests submitted and not yet started.</summary>
     public int WaitingRequests => _counts.Waiting;
 

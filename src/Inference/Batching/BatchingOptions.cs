@@ -62,6 +62,13 @@ public sealed record BatchingOptions
     /// </summary>
     public int KvSlotMinCapacity { get; init; } = 512;
 
+    /// <summary>
+    /// KV slots (shared-buffer models) return the pages of positions they give up at once, so
+    /// resident KV follows the positions in use. Off by default: refilling a slot faults fresh
+    /// pages in, which cost about a quarter of the served tokens/s at 16 clients for ~8 % less peak RSS.
+    /// </summary>
+    public bool ReturnFreedKvPages { get; init; }
+
     /// <summary>How long the engine stays idle before it gives its KV buffers back.</summary>
     public TimeSpan KvIdleRelease { get; init; } = TimeSpan.FromSeconds(2);
 

@@ -49,6 +49,7 @@ internal sealed class SlotEngineSteps : IEngineSteps
         _scheduler = scheduler;
         _options = options;
         _kv = session.CreateSlotCache();
+        _kv.ReturnFreedPages = options.ReturnFreedKvPages;
         _prefix = prefix;
     }
 

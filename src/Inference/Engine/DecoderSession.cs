@@ -76,6 +76,9 @@ public sealed class DecoderSession : IDisposable
         return new SlotKvCache(Io.Layers, Config.NumKeyValueHeads, Config.HeadDim, Io.KvType);
     }
 
+    /// <summary>Bytes one cached position costs: a key and a value per layer and KV head, in the model's KV element type.</summary>
+    public long KvBytesPerPosition => 2L * Io.Layers * Config.NumKeyValueHeads * Config.HeadDim * (Io.KvType == TensorElementType.Float16 ? 2 : sizeof(float));
+
     /// <summary>
     /// One forward pass of a shared-buffer model over slots [<paramref name="firstSlot"/>,
     /// firstSlot + batch) of <paramref name="cache"/>: each row appends

@@ -70,16 +70,23 @@ public sealed class SlotKvCache : IDisposable
     public int LengthOf(int slot) => _lengths[slot];
 
     /// <summary>
+    /// Whether a slot that gives up positions returns their pages to the system at once. Lower
+    /// resident memory, but the next sequence in the slot faults fresh zeroed pages in, which
+    /// costs serving throughput (see docs/batching.md); off unless asked.
+    /// </summary>
+    public bool ReturnFreedPages { get; set; }
+
+    /// <summary>
     /// Records that <paramref name="slot"/> now caches <paramref name="length"/> positions (after a step
-    /// wrote them). A slot that gives up positions gives their memory back, so resident KV follows the
-    /// positions in use rather than the most a slot ever held.
+    /// wrote them). With <see cref="ReturnFreedPages"/>, a slot that gives up positions gives their
+    /// memory back, so resident KV follows the positions in use rather than the most a slot ever held.
     /// </summary>
     public void SetLength(int slot, int length)
     {
         ArgumentOutOfRangeException.ThrowIfGreaterThan(length, Capacity);
         _lengths[slot] = length;
         if (length > _touched[slot]) _touched[slot] = length;
-        else if (_touched[slot] - length >= DiscardMinPositions || length == 0 && _touched[slot] > 0) Discard(slot, length);
+        else if (ReturnFreedPages && (_touched[slot] - length >= DiscardMinPositions || length == 0 && _touched[slot] > 0)) Discard(slot, length);
     }
 
     /// <summary>Returns the pages of <paramref name="slot"/>'s positions from <paramref name="from"/> on, in every layer and head.</summary>

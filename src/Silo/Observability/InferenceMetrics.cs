@@ -37,6 +37,14 @@ public sealed class InferenceMetrics : IDisposable
         Gauge("qwen.inference.kv_capacity", () => worker.Kv.Capacity, "{token}", "KV-cache positions allocated after the latest step");
         Gauge("qwen.inference.kv_reserved", () => worker.Kv.Reserved, "{token}", "KV-cache positions reserved by running requests");
         Gauge("qwen.inference.kv_budget", () => worker.Kv.Budget, "{token}", "KV-cache positions running requests may reserve");
+        // The same figures in bytes, from the model's cost per position (float32 or float16 KV).
+        Gauge("qwen.inference.kv_in_use_bytes", () => worker.Kv.InUse * worker.Kv.BytesPerPosition, "By", "Bytes of the KV positions holding tokens");
+        Gauge("qwen.inference.kv_capacity_bytes", () => worker.Kv.Capacity * worker.Kv.BytesPerPosition, "By",
+            "Bytes of KV positions allocated (address space; only positions in use stay resident)");
+        Gauge("qwen.inference.kv_budget_bytes", () => worker.Kv.Budget * worker.Kv.BytesPerPosition, "By",
+            "Bytes of the KV positions running requests may reserve (Inference:KvBudgetTokens)");
+        Gauge("qwen.inference.prefix_cache_bytes", () => worker.Kv.PrefixCachedTokens * worker.Kv.BytesPerPosition, "By",
+            "Bytes of KV the prefix cache holds");
         Counter("qwen.inference.prefix_cache_hits", () => worker.Kv.PrefixHits, "{prompt}", "Prompts that found cached KV for a prefix");
         Counter("qwen.inference.prefix_cache_misses", () => worker.Kv.PrefixMisses, "{prompt}", "Prompts that found no cached prefix");
         Counter("qwen.inference.prefix_cache_hit_tokens", () => worker.Kv.PrefixHitTokens, "{token}",

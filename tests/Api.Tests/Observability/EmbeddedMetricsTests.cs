@@ -38,6 +38,13 @@ public sealed class EmbeddedMetricsTests : IClassFixture<EmbeddedApi>, IDisposab
         families.Sum("qwen_cluster_process_resident_memory_bytes").Should().BeGreaterThan(0);
         families.Sum("qwen_cluster_inference_generated_tokens_total").Should().BeGreaterThan(0);
         families.Sum("qwen_cluster_inference_kv_budget").Should().Be(families.Sum("qwen_inference_kv_budget", ("silo", "solo")));
+        // The byte figures are the position figures times one position's cost, which the tiny model makes positive.
+        double bytesPerPosition = families.Sum("qwen_inference_kv_budget_bytes", ("silo", "solo")) / families.Sum("qwen_inference_kv_budget", ("silo", "solo"));
+        bytesPerPosition.Should().BePositive().And.Be(Math.Floor(bytesPerPosition), "a position costs a whole number of bytes");
+        families.Sum("qwen_inference_kv_capacity_bytes", ("silo", "solo"))
+            .Should().Be(families.Sum("qwen_inference_kv_capacity", ("silo", "solo")) * bytesPerPosition);
+        families.Sum("qwen_inference_prefix_cache_bytes", ("silo", "solo"))
+            .Should().Be(families.Sum("qwen_inference_prefix_cache_tokens", ("silo", "solo")) * bytesPerPosition);
         families.Sum("qwen_inference_step_duration_seconds_count", ("silo", "solo")).Should().BeGreaterThan(0);
         // Orleans' own meters and .NET's runtime meter, next to ours.
         families.Should().Contain(f => f.Name.StartsWith("orleans_", StringComparison.Ordinal));

@@ -6,8 +6,8 @@ using Xunit;
 namespace Qwen.Inference.Tests.Engine;
 
 /// <summary>
-/// A KV slot that gives up positions gives their memory back, and nothing else changes: the
-/// positions it keeps and every other slot read as before.
+/// With <see cref="SlotKvCache.ReturnFreedPages"/>, a KV slot that gives up positions gives their
+/// memory back, and nothing else changes: the positions it keeps and every other slot read as before.
 /// </summary>
 public sealed class SlotKvPagesTests
 {
@@ -16,7 +16,7 @@ public sealed class SlotKvPagesTests
     [Fact]
     public void Emptying_a_full_slot_returns_its_pages_and_keeps_every_other_value()
     {
-        using var cache = new SlotKvCache(Layers, KvHeads, HeadDim);
+        using var cache = new SlotKvCache(Layers, KvHeads, HeadDim) { ReturnFreedPages = true };
         cache.Reserve(3, Capacity);
         for (int slot = 0; slot < 3; slot++) Fill(cache, slot, Capacity);
         long slotBytes = 2L * Layers * KvHeads * Capacity * HeadDim * sizeof(float); // 128 MiB
@@ -36,7 +36,7 @@ public sealed class SlotKvPagesTests
     [Fact]
     public void A_slot_refilled_after_its_pages_went_back_holds_what_is_written()
     {
-        using var cache = new SlotKvCache(Layers, KvHeads, HeadDim);
+        using var cache = new SlotKvCache(Layers, KvHeads, HeadDim) { ReturnFreedPages = true };
         cache.Reserve(2, 256);
         Fill(cache, 0, 256);
         Fill(cache, 1, 256);
@@ -46,6 +46,21 @@ public sealed class SlotKvPagesTests
         Fill(cache, 1, 200, seed: 7);
         Check(cache, 1, 200, seed: 7);
         Check(cache, 0, 256, seed: 1);
+    }
+
+    [Fact]
+    public void Without_the_option_an_emptied_slot_keeps_its_pages()
+    {
+        using var cache = new SlotKvCache(Layers, KvHeads, HeadDim);
+        cache.Reserve(2, Capacity);
+        Fill(cache, 0, Capacity);
+        Fill(cache, 1, Capacity);
+        long slotBytes = 2L * Layers * KvHeads * Capacity * HeadDim * sizeof(float);
+
+        long before = ResidentBytes();
+        cache.SetLength(1, 0);
+        (before - ResidentBytes()).Should().BeLessThan(slotBytes / 10, "pages stay for the next sequence in the slot");
+        Check(cache, 0, Capacity);
     }
 
     private static void Fill(SlotKvCache cache, int slot, int length, int seed = -1)
