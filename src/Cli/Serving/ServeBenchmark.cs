@@ -35,25 +35,22 @@ internal sealed class ServeBenchmark(LoadedModel model, int maxNewTokens)
         using var worker = CreateWorker(mode);
         await WarmUpAsync(worker, cancellationToken).ConfigureAwait(false);
         var samples = new ConcurrentQueue<RequestSample>();
-        int next = -1;
         var steps = new StepTally();
         worker.StepCompleted += steps.Record;
         ProcessMemory.ResetPeak();
         var watch = Stopwatch.StartNew();
         try
         {
-            var clients = Enumerable.Range(0, concurrency).Select(_ => Task.Run(async () =>
+            await ClosedLoop.RunAsync(concurrency, requests, () =>
             {
                 var client = new ServeClient(worker, maxNewTokens);
-                int i;
-                while ((i = Interlocked.Increment(ref next)) < requests.Count)
+                return async request =>
                 {
-                    var sample = await client.RunAsync(requests[i], cancellationToken).ConfigureAwait(false);
+                    var sample = await client.RunAsync(request, cancellationToken).ConfigureAwait(false);
                     samples.Enqueue(sample);
                     live.Record(sample.Succeeded, sample.GeneratedTokens);
-                }
-            }, cancellationToken)).ToArray();
-            await Task.WhenAll(clients).ConfigureAwait(false);
+                };
+            }, cancellationToken).ConfigureAwait(false);
         }
         finally
         {

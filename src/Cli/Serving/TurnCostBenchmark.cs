@@ -27,22 +27,19 @@ internal sealed class TurnCostBenchmark(ServeBenchmark serve, int maxNewTokens)
         var steps = new StepTally();
         worker.StepCompleted += steps.Record;
         var samples = new ConcurrentQueue<TurnSample>();
-        int next = -1;
         var watch = Stopwatch.StartNew();
         try
         {
-            var clients = Enumerable.Range(0, concurrency).Select(_ => Task.Run(async () =>
+            await ClosedLoop.RunAsync(concurrency, texts, () =>
             {
                 var client = new TurnCostClient(worker, maxNewTokens, kind);
-                int i;
-                while ((i = Interlocked.Increment(ref next)) < texts.Count)
+                return async text =>
                 {
-                    var sample = await client.RunAsync(texts[i], cancellationToken).ConfigureAwait(false);
+                    var sample = await client.RunAsync(text, cancellationToken).ConfigureAwait(false);
                     samples.Enqueue(sample);
                     live.Record(sample.Succeeded, sample.GeneratedTokens);
-                }
-            }, cancellationToken)).ToArray();
-            await Task.WhenAll(clients).ConfigureAwait(false);
+                };
+            }, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
