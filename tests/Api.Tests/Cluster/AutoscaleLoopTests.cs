@@ -149,11 +149,16 @@ public sealed class AutoscaleLoopTests(ITestOutputHelper output) : IAsyncLifetim
             if (DateTime.UtcNow > deadline || until is { HasExited: true })
             {
                 var (_, scale) = await _cluster.GetAsync("/v1/cluster/scale");
-                throw new TimeoutException($"{active} active silos, not {count}; scale signal {scale}\nloop output:\n{_loop?.RecentOutput}");
+                throw new TimeoutException($"{active} active silos, not {count}; scale signal {scale}\nloop output:\n{_loop?.RecentOutput}"
+                    + SiloLogTails());
             }
             await Task.Delay(200);
         }
     }
+
+    /// <summary>The last lines of every silo's log, so a silo that died during a failed run says why.</summary>
+    private string SiloLogTails() => string.Concat(Directory.EnumerateFiles(_logDirectory, "*.log").Order(StringComparer.Ordinal)
+        .Select(f => $"\n--- {Path.GetFileName(f)} (last 40 lines) ---\n{string.Join('\n', File.ReadLines(f).TakeLast(40))}"));
 
     private async Task<IReadOnlyList<System.Diagnostics.Process>> SiloProcessesAsync()
     {
