@@ -77,7 +77,7 @@ public sealed class DecoderSession : IDisposable
     }
 
     /// <summary>Bytes one cached position costs: a key and a value per layer and KV head, in the model's KV element type.</summary>
-    public long KvBytesPerPosition => 2L * Io.Layers * Config.NumKeyValueHeads * Config.HeadDim * (Io.KvType == TensorElementType.Float16 ? 2 : sizeof(float));
+    public long KvBytesPerPosition => 2L * Io.Layers * Config.NumKeyValueHeads * Config.HeadDim * SlotKvCache.ElementSizeOf(Io.KvType);
 
     /// <summary>
     /// One forward pass of a shared-buffer model over slots [<paramref name="firstSlot"/>,

@@ -35,13 +35,16 @@ public sealed class SlotKvCache : IDisposable
         KvHeads = kvHeads;
         HeadDim = headDim;
         ElementType = elementType;
-        ElementSize = elementType switch
-        {
-            TensorElementType.Float => sizeof(float),
-            TensorElementType.Float16 => 2,
-            _ => throw new ArgumentException($"KV elements must be float32 or float16, not {elementType}", nameof(elementType)),
-        };
+        ElementSize = ElementSizeOf(elementType);
     }
+
+    /// <summary>Bytes per KV element of <paramref name="elementType"/>: 4 for float32, 2 for float16.</summary>
+    internal static int ElementSizeOf(TensorElementType elementType) => elementType switch
+    {
+        TensorElementType.Float => sizeof(float),
+        TensorElementType.Float16 => 2,
+        _ => throw new ArgumentException($"KV elements must be float32 or float16, not {elementType}", nameof(elementType)),
+    };
 
     public int Layers { get; }
     public int KvHeads { get; }
