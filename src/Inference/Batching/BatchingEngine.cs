@@ -37,9 +37,10 @@ public sealed class BatchingEngine : IDisposable
         _session = session;
         Options = (options ?? new BatchingOptions()).Validate();
         _time = timeProvider ?? TimeProvider.System;
-        _scheduler = new Scheduler<EngineRequest>(Options);
-        // The model's I/O decides the path: slots for a shared KV buffer, KV grids for the
-        // standard (Hugging Face export) layout.
+        // The model's I/O decides the path: slots for a shared KV buffer (each prompt prefilled
+        // on its own, in chunks, so requests start at every step), KV grids for the standard
+        // (Hugging Face export) layout (padded groups, one at a time).
+        _scheduler = new Scheduler<EngineRequest>(Options, chunkedPrefill: session.Io.SharedKvBuffer);
         if (session.Io.SharedKvBuffer)
         {
             _prefixCache = Options.PrefixCache && Options.PrefixCacheTokens > 0 ? new PrefixCache(Options.PrefixCacheTokens) : null;

@@ -10,6 +10,14 @@ namespace Qwen.Inference.Batching;
 /// Requests start in priority order, first come first served within a priority; when the head
 /// of the queue does not fit (batch size, KV budget, prefill tokens), nothing behind it starts
 /// either, so a large request is never starved by small ones of its own priority.
+/// <para>
+/// Two admission modes, chosen by how the engine prefills. A padded batch prefills a group as
+/// one rectangle, so one group runs at a time and its size times its longest prompt stays within
+/// the step's prefill tokens. An engine that prefills each prompt on its own, in chunks under a
+/// per-step token budget (<c>chunkedPrefill</c>), admits requests at every plan
+/// while others prefill: a sentiment request that arrives during a long chat group starts at the
+/// next step instead of waiting for the group, and prompt length limits nothing here.
+/// </para>
 /// </remarks>
 internal sealed class Scheduler<T> where T : class, ISchedulable
 {
@@ -18,8 +26,13 @@ internal sealed class Scheduler<T> where T : class, ISchedulable
     private readonly List<T>[] _waiting = [[], []]; // indexed by RequestPriority
     private readonly List<T> _prefilling = [];
     private readonly List<T> _decoding = [];
+    private readonly bool _chunkedPrefill;
 
-    public Scheduler(BatchingOptions options) => _options = options.Validate();
+    public Scheduler(BatchingOptions options, bool chunkedPrefill = false)
+    {
+        _options = options.Validate();
+        _chunkedPrefill = chunkedPrefill;
+    }
 
     public int Waiting
     {
@@ -76,8 +89,8 @@ internal sealed class Scheduler<T> where T : class, ISchedulable
     }
 
     /// <summary>
-    /// Drops cancelled and expired requests, starts a new prefill group when none is in
-    /// progress, and lists the decoding sequences.
+    /// Drops cancelled and expired requests, starts a new prefill group (when none is in
+    /// progress, or at every plan with chunked prefill), and lists the decoding sequences.
     /// </summary>
     /// <param name="now">The engine's clock.</param>
     /// <param name="starting">Runs under the queue's lock for each request of a new prefill group,
@@ -91,7 +104,7 @@ internal sealed class Scheduler<T> where T : class, ISchedulable
             DropStale(_prefilling, now, dropped);
             DropStale(_decoding, now, dropped);
 
-            IReadOnlyList<T> prefill = _prefilling.Count == 0 ? StartGroup() : [];
+            IReadOnlyList<T> prefill = _prefilling.Count == 0 || _chunkedPrefill ? StartGroup() : [];
             if (starting is not null) foreach (var request in prefill) starting(request);
             return new SchedulerStep<T>(dropped, prefill, _decoding.ToArray());
         }
@@ -155,16 +168,21 @@ internal sealed class Scheduler<T> where T : class, ISchedulable
 
     private bool Fits(List<T> group, T candidate)
     {
-        if (group.Count + 1 > _options.MaxBatchSize) return false;
-        int decoders = _decoding.Count + group.Count(r => r.Decodes) + (candidate.Decodes ? 1 : 0);
+        // With chunked prefill, requests still prefilling from earlier plans count against every limit.
+        var started = _chunkedPrefill ? _prefilling.Concat(group).ToList() : group;
+        if (started.Count + 1 > _options.MaxBatchSize) return false;
+        int decoders = _decoding.Count + started.Count(r => r.Decodes) + (candidate.Decodes ? 1 : 0);
         if (decoders > _options.MaxBatchSize) return false;
 
-        // The first prompt of a group always starts: a long one is prefilled alone, in chunks.
-        int longestPrompt = Math.Max(candidate.PromptTokens, group.Count == 0 ? 0 : group.Max(r => r.PromptTokens));
-        if (group.Count > 0 && (group.Count + 1) * longestPrompt > _options.MaxPrefillTokensPerStep) return false;
+        // A padded group: the first prompt always starts (a long one is prefilled alone, in chunks).
+        if (!_chunkedPrefill && group.Count > 0)
+        {
+            int longestPrompt = Math.Max(candidate.PromptTokens, group.Max(r => r.PromptTokens));
+            if ((group.Count + 1) * longestPrompt > _options.MaxPrefillTokensPerStep) return false;
+        }
 
-        int running = _decoding.Count + group.Count + 1;
-        int longestReservation = _decoding.Concat(group).Append(candidate).Max(r => r.ReservedTokens);
+        int running = _decoding.Count + started.Count + 1;
+        int longestReservation = _decoding.Concat(started).Append(candidate).Max(r => r.ReservedTokens);
         return (long)running * longestReservation <= _options.KvBudgetTokens;
     }
 }

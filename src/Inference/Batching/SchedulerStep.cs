@@ -10,8 +10,9 @@ internal enum DropReason
 internal readonly record struct DroppedRequest<T>(T Request, DropReason Reason);
 
 /// <summary>
-/// One step's plan: requests dropped since the last plan, a new prefill group (empty while an
-/// earlier group is still prefilling, or when nothing may start), and the decoding sequences.
+/// One step's plan: requests dropped since the last plan, the requests that start prefilling
+/// (none when nothing may start, or, for a padded engine, while an earlier group still
+/// prefills), and the decoding sequences.
 /// </summary>
 internal sealed record SchedulerStep<T>(IReadOnlyList<DroppedRequest<T>> Dropped, IReadOnlyList<T> Prefill, IReadOnlyList<T> Decode)
 {

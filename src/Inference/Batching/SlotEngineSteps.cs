@@ -119,21 +119,32 @@ internal sealed class SlotEngineSteps : IEngineSteps
         for (int s = first; s < _kv.Slots; s++) _kv.SetLength(s, 0);
     }
 
+    /// <summary>
+    /// Adds newly started requests to the prefill line, each in the lowest free slot after the
+    /// decode rows, and each behind the members of its own or a higher priority (so a sentiment
+    /// request that starts while a chat group prefills goes next).
+    /// </summary>
     private void StartGroup(IReadOnlyList<EngineRequest> requests)
     {
-        // The scheduler starts a group only when the previous one left, so any old member was answered.
-        int first = _decoding.Count;
-        ClearSlotsFrom(first);
-        _group = requests.Select((r, i) => new Member(r, first + i)).ToList();
-        int capacity = _decoding.Select(j => j.ReservedTokens).Concat(requests.Select(r => r.ReservedTokens)).Max();
+        var taken = _group.Where(m => !m.Finished).Select(m => m.Slot).ToHashSet();
+        int slot = _decoding.Count;
+        var added = new List<Member>();
+        foreach (var request in requests)
+        {
+            while (taken.Contains(slot)) slot++;
+            added.Add(new Member(request, slot++));
+        }
+        int capacity = _decoding.Select(j => j.ReservedTokens).Concat(_group.Concat(added).Select(m => m.Request.ReservedTokens)).Max();
         // Sized at once for a full batch decoding and a full group prefilling, of ordinary chat
         // turns: growing copies every cached position, while untouched slots and positions cost
         // address space only.
-        _kv.Reserve(Math.Max(first + requests.Count, 2 * _options.MaxBatchSize), Math.Max(capacity, _options.KvSlotMinCapacity));
-        foreach (var member in _group)
+        _kv.Reserve(Math.Max(slot, 2 * _options.MaxBatchSize), Math.Max(capacity, _options.KvSlotMinCapacity));
+        foreach (var member in added)
         {
             member.Request.MarkStarted();
             _kv.SetLength(member.Slot, 0);
+            int place = _group.FindLastIndex(m => m.Request.Priority <= member.Request.Priority) + 1;
+            _group.Insert(place, member);
         }
     }
 
@@ -185,7 +196,7 @@ internal sealed class SlotEngineSteps : IEngineSteps
             }
             if (!member.Finished) break; // the budget ran out inside this prompt
         }
-        if (_group.All(m => m.Finished)) _group = [];
+        _group.RemoveAll(m => m.Finished);
         return (rows, columns);
     }
 
@@ -286,7 +297,9 @@ internal sealed class SlotEngineSteps : IEngineSteps
             _kv.SetLength(last, 0);
             _decoding.RemoveAt(last);
         }
-        foreach (var member in joining)
+        // In slot order: every joining slot then lies at or after its target, so moving one never
+        // overwrites another that has yet to move (the prefill line runs in priority order, not slot order).
+        foreach (var member in joining.OrderBy(m => m.Slot))
         {
             var job = (GenerationJob)member.Request;
             if (job.IsDone)
