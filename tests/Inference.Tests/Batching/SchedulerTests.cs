@@ -112,6 +112,61 @@ public sealed class SchedulerTests
     }
 
     [Fact]
+    public void With_chunked_prefill_requests_start_while_others_still_prefill()
+    {
+        var scheduler = new Scheduler<FakeRequest>(Roomy, chunkedPrefill: true);
+        var chat = FakeRequest.Chat("chat");
+        scheduler.Enqueue(chat);
+        scheduler.Plan(Now).Prefill.Should().Equal(chat);
+
+        var score = FakeRequest.Scoring("score");
+        var later = FakeRequest.Chat("later");
+        scheduler.Enqueue(later);
+        scheduler.Enqueue(score);
+        scheduler.Plan(Now).Prefill.Should().Equal([score, later], "chat is still prefilling, and that no longer holds anyone back");
+        scheduler.Prefilling.Should().Be(3);
+    }
+
+    [Fact]
+    public void With_chunked_prefill_prompt_length_does_not_limit_a_group()
+    {
+        var scheduler = new Scheduler<FakeRequest>(Roomy with { MaxPrefillTokensPerStep = 100 }, chunkedPrefill: true);
+        var prompts = Enumerable.Range(0, 3).Select(i => FakeRequest.Chat($"p{i}", prompt: 60, reserved: 100)).ToArray();
+        foreach (var r in prompts) scheduler.Enqueue(r);
+
+        // 3 × 60 > 100: a padded group would take one; chunked prefill spends the budget per step instead.
+        scheduler.Plan(Now).Prefill.Should().Equal(prompts);
+    }
+
+    [Fact]
+    public void With_chunked_prefill_requests_still_prefilling_count_against_the_batch_and_kv_limits()
+    {
+        var scheduler = new Scheduler<FakeRequest>(Roomy with { MaxBatchSize = 2, KvBudgetTokens = 300 }, chunkedPrefill: true);
+        var a = FakeRequest.Chat("a", reserved: 100);
+        var b = FakeRequest.Chat("b", reserved: 100);
+        var c = FakeRequest.Chat("c", reserved: 100);
+        scheduler.Enqueue(a);
+        scheduler.Enqueue(b);
+        scheduler.Plan(Now).Prefill.Should().Equal(a, b);
+
+        scheduler.Enqueue(c);
+        scheduler.Plan(Now).Prefill.Should().BeEmpty("two requests prefill, a batch of two");
+        scheduler.PrefillCompleted(a);
+        scheduler.Plan(Now).Prefill.Should().BeEmpty("a decodes and b still prefills: two decoders already");
+        scheduler.Finished(a);
+        scheduler.Plan(Now).Prefill.Should().Equal(c);
+
+        // The KV budget counts the prefilling requests too: c still prefills, so big would make 2 × 160 of 300.
+        var big = FakeRequest.Scoring("big", reserved: 160);
+        scheduler.Enqueue(big);
+        scheduler.PrefillCompleted(b);
+        scheduler.Finished(b);
+        scheduler.Plan(Now).Prefill.Should().BeEmpty();
+        scheduler.Finished(c);
+        scheduler.Plan(Now).Prefill.Should().Equal(big);
+    }
+
+    [Fact]
     public void A_full_queue_refuses_with_an_overload_error_and_accepts_again_once_requests_start()
     {
         var scheduler = new Scheduler<FakeRequest>(Roomy with { MaxQueueLength = 2 });
@@ -215,7 +270,8 @@ public sealed class SchedulerTests
         public static FakeRequest Chat(string name, int prompt = 10, int reserved = 50, DateTimeOffset? deadline = null) =>
             new(name, RequestPriority.Normal, true, prompt, reserved, deadline);
 
-        public static FakeRequest Scoring(string name, int prompt = 10) => new(name, RequestPriority.High, false, prompt, prompt + 2, null);
+        public static FakeRequest Scoring(string name, int prompt = 10, int? reserved = null) =>
+            new(name, RequestPriority.High, false, prompt, reserved ?? prompt + 2, null);
 
         public override string ToString() => name;
     }

@@ -1,0 +1,55 @@
+using Xunit;
+using FluentAssertions;
+using Qwen.Inference.Batching;
+using Qwen.Inference.Generation;
+using Qwen.Inference.Tests.Engine;
+
+namespace Qwen.Inference.Tests.Batching;
+
+/// <summary>
+/// On KV slots requests join the prefill line at every step, in priority order: a sentiment
+/// request that arrives while a long chat prompt is being prefilled (in chunks over many steps)
+/// is answered before that chat's first token, and both answers stay exactly what each gives alone.
+/// </summary>
+[Collection(TinyModelCollection.Name)]
+public sealed class PrefillLineTests(TinyModels models)
+{
+    [Theory]
+    [InlineData("shared-buffer")]
+    [InlineData("shared-buffer-int8")]
+    public async Task A_scoring_request_that_arrives_during_a_long_chat_prefill_is_answered_before_the_chats_first_token(string variant)
+    {
+        var session = models.Session(variant);
+        int[] chatPrompt = Enumerable.Range(0, 120).Select(i => 500 + 53 * i).ToArray();
+        int[] scoredPrompt = Enumerable.Range(0, 20).Select(i => 900 + 17 * i).ToArray();
+        IReadOnlyList<IReadOnlyList<int>> labels = [[41], [42, 43]];
+        var chat = new GenerationRequest(chatPrompt, GenerationOptions.Greedy(6));
+        // 120 prompt tokens at 8 per step: the chat prefills over 15 steps.
+        var options = new BatchingOptions { MaxPrefillTokensPerStep = 8, PrefixCache = false };
+
+        GenerationResult chatAlone;
+        IReadOnlyList<LabelScore> scoresAlone;
+        using (var alone = new BatchingEngine(session, options))
+        {
+            chatAlone = await alone.GenerateAsync(chat);
+            scoresAlone = await alone.ScoreAsync(scoredPrompt, labels);
+        }
+
+        using var engine = new BatchingEngine(session, options);
+        Task<IReadOnlyList<LabelScore>>? scoring = null;
+        bool? scoredBeforeFirstToken = null;
+        // Submitted from the engine's own thread after the chat's first prefill step, so it
+        // certainly arrives while the chat still has most of its prompt to go.
+        engine.StepCompleted += report =>
+        {
+            if (scoring is null && report.PrefillTokens > 0) scoring = engine.ScoreAsync(scoredPrompt, labels);
+        };
+        var reply = await engine.GenerateAsync(chat, onToken: _ => scoredBeforeFirstToken ??= scoring?.IsCompleted);
+
+        scoring.Should().NotBeNull();
+        var scores = await scoring!;
+        scoredBeforeFirstToken.Should().BeTrue("the scoring request goes ahead of the chat's remaining prompt chunks");
+        reply.Tokens.Should().Equal(chatAlone.Tokens);
+        scores.Select(s => s.LogProbability).Should().Equal(scoresAlone.Select(s => s.LogProbability));
+    }
+}
