@@ -110,6 +110,22 @@ internal sealed class Scheduler<T> where T : class, ISchedulable
         }
     }
 
+    /// <summary>
+    /// With chunked prefill, starts the waiting requests that fit now, between two prompts of a
+    /// step, so a request that arrived during the step need not wait for its end. Drops nothing:
+    /// that is the next <see cref="Plan"/>'s job. Without chunked prefill, starts nothing.
+    /// </summary>
+    public IReadOnlyList<T> StartArrivals(Action<T>? starting = null)
+    {
+        if (!_chunkedPrefill) return [];
+        lock (_lock)
+        {
+            var started = StartGroup();
+            if (starting is not null) foreach (var request in started) starting(request);
+            return started;
+        }
+    }
+
     /// <summary>A request's prefill ended: a generation goes on decoding, a scoring request is done.</summary>
     public void PrefillCompleted(T request)
     {

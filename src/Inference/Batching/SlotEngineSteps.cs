@@ -124,9 +124,11 @@ internal sealed class SlotEngineSteps : IEngineSteps
     /// decode rows, and each behind the members of its own or a higher priority (so a sentiment
     /// request that starts while a chat group prefills goes next).
     /// </summary>
-    private void StartGroup(IReadOnlyList<EngineRequest> requests)
+    /// <param name="requests">The requests that start.</param>
+    /// <param name="joining">Members whose prefill completed this step and whose slots still hold their KV until they join the decode rows.</param>
+    private void StartGroup(IReadOnlyList<EngineRequest> requests, IReadOnlyList<Member>? joining = null)
     {
-        var taken = _group.Where(m => !m.Finished).Select(m => m.Slot).ToHashSet();
+        var taken = _group.Where(m => !m.Finished).Concat(joining ?? []).Select(m => m.Slot).ToHashSet();
         int slot = _decoding.Count;
         var added = new List<Member>();
         foreach (var request in requests)
@@ -155,9 +157,13 @@ internal sealed class SlotEngineSteps : IEngineSteps
     private (int Rows, int Columns) RunPrefill(List<Member> joining, CancellationToken stopping)
     {
         int budget = _options.MaxPrefillTokensPerStep, rows = 0, columns = 0;
-        foreach (var member in _group)
+        while (true)
         {
-            if (member.Finished) continue;
+            // Between prompts, requests that arrived during the step join the line: a sentiment
+            // request then waits for one prompt, not for the whole step.
+            if (rows > 0 && _scheduler.StartArrivals(r => r.MarkStarted()) is { Count: > 0 } arrivals) StartGroup(arrivals, joining);
+            var member = _group.FirstOrDefault(m => !m.Finished);
+            if (member is null) break;
             if (member.Request.IsDone)
             {
                 member.Finished = true; // cancelled or expired: the plan dropped it

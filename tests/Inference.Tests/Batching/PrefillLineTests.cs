@@ -9,7 +9,8 @@ namespace Qwen.Inference.Tests.Batching;
 /// <summary>
 /// On KV slots requests join the prefill line at every step, in priority order: a sentiment
 /// request that arrives while a long chat prompt is being prefilled (in chunks over many steps)
-/// is answered before that chat's first token, and both answers stay exactly what each gives alone.
+/// is answered before that chat's first token; one that arrives in the middle of a step is
+/// prefilled in that step; and every answer stays exactly what each gives alone.
 /// </summary>
 [Collection(TinyModelCollection.Name)]
 public sealed class PrefillLineTests(TinyModels models)
@@ -49,6 +50,44 @@ public sealed class PrefillLineTests(TinyModels models)
         scoring.Should().NotBeNull();
         var scores = await scoring!;
         scoredBeforeFirstToken.Should().BeTrue("the scoring request goes ahead of the chat's remaining prompt chunks");
+        reply.Tokens.Should().Equal(chatAlone.Tokens);
+        scores.Select(s => s.LogProbability).Should().Equal(scoresAlone.Select(s => s.LogProbability));
+    }
+
+    [Theory]
+    [InlineData("shared-buffer")]
+    [InlineData("shared-buffer-int8")]
+    public async Task A_request_that_arrives_during_a_step_is_prefilled_in_that_step(string variant)
+    {
+        var session = models.Session(variant);
+        int[] chatPrompt = Enumerable.Range(0, 40).Select(i => 700 + 31 * i).ToArray();
+        int[] scoredPrompt = Enumerable.Range(0, 20).Select(i => 900 + 17 * i).ToArray();
+        IReadOnlyList<IReadOnlyList<int>> labels = [[41], [42, 43]];
+        var chat = new GenerationRequest(chatPrompt, GenerationOptions.Greedy(6));
+        var options = new BatchingOptions { PrefixCache = false };
+
+        GenerationResult chatAlone;
+        IReadOnlyList<LabelScore> scoresAlone;
+        using (var alone = new BatchingEngine(session, options))
+        {
+            chatAlone = await alone.GenerateAsync(chat);
+            scoresAlone = await alone.ScoreAsync(scoredPrompt, labels);
+        }
+
+        using var engine = new BatchingEngine(session, options);
+        Task<IReadOnlyList<LabelScore>>? scoring = null;
+        bool? scoredBeforeSecondToken = null;
+        int tokens = 0;
+        // The chat's first token comes from its prompt's last chunk, in the middle of a step (its
+        // decode is still to come): a request submitted then arrives during the step.
+        var reply = await engine.GenerateAsync(chat, onToken: _ =>
+        {
+            if (++tokens == 1) scoring = engine.ScoreAsync(scoredPrompt, labels);
+            else if (tokens == 2) scoredBeforeSecondToken = scoring!.IsCompleted;
+        });
+
+        var scores = await scoring!;
+        scoredBeforeSecondToken.Should().BeTrue("the scoring request joins the step it arrived in, ahead of that step's decode");
         reply.Tokens.Should().Equal(chatAlone.Tokens);
         scores.Select(s => s.LogProbability).Should().Equal(scoresAlone.Select(s => s.LogProbability));
     }
