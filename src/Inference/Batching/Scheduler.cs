@@ -111,16 +111,17 @@ internal sealed class Scheduler<T> where T : class, ISchedulable
     }
 
     /// <summary>
-    /// With chunked prefill, starts the waiting requests that fit now, between two prompts of a
-    /// step, so a request that arrived during the step need not wait for its end. Drops nothing:
-    /// that is the next <see cref="Plan"/>'s job. Without chunked prefill, starts nothing.
+    /// With chunked prefill, starts the waiting requests of <paramref name="priority"/> or a
+    /// higher one that fit now, between two prompts of a step, so such a request that arrived
+    /// during the step need not wait for its end. Drops nothing: that is the next
+    /// <see cref="Plan"/>'s job. Without chunked prefill, starts nothing.
     /// </summary>
-    public IReadOnlyList<T> StartArrivals(Action<T>? starting = null)
+    public IReadOnlyList<T> StartArrivals(RequestPriority priority, Action<T>? starting = null)
     {
         if (!_chunkedPrefill) return [];
         lock (_lock)
         {
-            var started = StartGroup();
+            var started = StartGroup((int)priority + 1);
             if (starting is not null) foreach (var request in started) starting(request);
             return started;
         }
@@ -168,10 +169,11 @@ internal sealed class Scheduler<T> where T : class, ISchedulable
         });
     }
 
-    private List<T> StartGroup()
+    /// <param name="priorities">How many priority queues may start requests, most urgent first.</param>
+    private List<T> StartGroup(int priorities = int.MaxValue)
     {
         var group = new List<T>();
-        foreach (var queue in _waiting)
+        foreach (var queue in _waiting.Take(priorities))
         {
             int taken = 0;
             while (taken < queue.Count && Fits(group, queue[taken])) group.Add(queue[taken++]);

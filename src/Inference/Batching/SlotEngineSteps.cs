@@ -157,11 +157,21 @@ internal sealed class SlotEngineSteps : IEngineSteps
     private (int Rows, int Columns) RunPrefill(List<Member> joining, CancellationToken stopping)
     {
         int budget = _options.MaxPrefillTokensPerStep, rows = 0, columns = 0;
+        bool admittedArrivals = false;
         while (true)
         {
-            // Between prompts, requests that arrived during the step join the line: a sentiment
-            // request then waits for one prompt, not for the whole step.
-            if (rows > 0 && _scheduler.StartArrivals(r => r.MarkStarted()) is { Count: > 0 } arrivals) StartGroup(arrivals, joining);
+            // Between prompts, high-priority requests that arrived during the step join the line, once
+            // per step: a sentiment request then waits for one prompt, not for the whole step. They
+            // bring their own prompt tokens to the budget, so the prompts planned for this step still
+            // run in it. Once only, and chat requests wait for the next plan, so a step cannot keep
+            // growing (a client answered early in the step could come back again and again) while
+            // decode rows wait.
+            if (rows > 0 && !admittedArrivals && _scheduler.StartArrivals(RequestPriority.High, r => r.MarkStarted()) is { Count: > 0 } arrivals)
+            {
+                StartGroup(arrivals, joining);
+                budget = Math.Max(budget, 0) + arrivals.Sum(r => r.PromptTokens);
+                admittedArrivals = true;
+            }
             var member = _group.FirstOrDefault(m => !m.Finished);
             if (member is null) break;
             if (member.Request.IsDone)

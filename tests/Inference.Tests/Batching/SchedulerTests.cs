@@ -128,6 +128,29 @@ public sealed class SchedulerTests
     }
 
     [Fact]
+    public void Arrivals_during_a_step_start_only_at_the_priority_asked_for_and_only_with_chunked_prefill()
+    {
+        var chunked = new Scheduler<FakeRequest>(Roomy, chunkedPrefill: true);
+        var padded = new Scheduler<FakeRequest>(Roomy);
+        foreach (var scheduler in new[] { chunked, padded })
+        {
+            scheduler.Enqueue(FakeRequest.Chat("first"));
+            scheduler.Plan(Now);
+        }
+        var chat = FakeRequest.Chat("chat");
+        var score = FakeRequest.Scoring("score");
+        chunked.Enqueue(chat);
+        chunked.Enqueue(score);
+        padded.Enqueue(FakeRequest.Scoring("padded score"));
+
+        chunked.StartArrivals(RequestPriority.High).Should().Equal(score);
+        chunked.Waiting.Should().Be(1, "the chat waits for the next plan");
+        chunked.Plan(Now).Prefill.Should().Equal(chat);
+        padded.StartArrivals(RequestPriority.High).Should().BeEmpty("a padded group is never joined midway");
+        padded.Waiting.Should().Be(1);
+    }
+
+    [Fact]
     public void With_chunked_prefill_prompt_length_does_not_limit_a_group()
     {
         var scheduler = new Scheduler<FakeRequest>(Roomy with { MaxPrefillTokensPerStep = 100 }, chunkedPrefill: true);
