@@ -21,6 +21,11 @@ internal static class BenchEngineCommand
         var steps = new Option<int>("--decode-steps") { Description = "Timed decode steps per batch size", DefaultValueFactory = _ => 32 };
         var batches = new Option<string>("--batches") { Description = "Decode batch sizes", DefaultValueFactory = _ => "1,4,16" };
         var prompts = new Option<string>("--prompt-lengths") { Description = "Prefill prompt lengths", DefaultValueFactory = _ => "32,256" };
+        var context = new Option<int>("--decode-context")
+        {
+            Description = "Positions each decode row has cached before the timed steps (attention reads them all every step)",
+            DefaultValueFactory = _ => EngineBenchmark.DecodePromptTokens,
+        };
         var noArena = new Option<bool>("--no-arena") { Description = "Disable ONNX Runtime's CPU memory arena" };
         var noMemoryPattern = new Option<bool>("--no-memory-pattern") { Description = "Disable ONNX Runtime's memory pattern planning" };
         var sessionConfig = new Option<string[]>("--session-config") { Description = "ONNX Runtime session config entry KEY=VALUE (repeatable)" };
@@ -34,7 +39,7 @@ internal static class BenchEngineCommand
 
         var command = new Command("bench-engine", "Benchmark the engine on one model: load, prefill, decode, memory, bandwidth.")
         {
-            model, json, threads, steps, batches, prompts, noArena, noMemoryPattern, sessionConfig, profile, flushDenormals,
+            model, json, threads, steps, batches, prompts, context, noArena, noMemoryPattern, sessionConfig, profile, flushDenormals,
         };
         command.SetAction((parse, ct) => CliApp.Guard(() =>
         {
@@ -48,7 +53,8 @@ internal static class BenchEngineCommand
                 !parse.GetValue(noMemoryPattern),
                 ParseConfig(parse.GetValue(sessionConfig) ?? []),
                 parse.GetValue(profile),
-                parse.GetValue(flushDenormals));
+                parse.GetValue(flushDenormals),
+                parse.GetValue(context) >= 2 ? parse.GetValue(context) : throw new ArgumentException("--decode-context must be at least 2"));
             var report = EngineBenchmark.Run(settings, line => AnsiConsole.MarkupLine($"[grey]{Markup.Escape(line)}[/]"), ct);
             Print(report);
             if (parse.GetValue(json) is { } file)
@@ -75,7 +81,7 @@ internal static class BenchEngineCommand
         foreach (var p in r.Prefill) table.AddRow($"prefill {p.PromptTokens} tokens", $"{p.TokensPerSecond:F1} tokens/s ({p.Milliseconds:F1} ms)");
         foreach (var d in r.Decode)
         {
-            table.AddRow($"decode batch {d.Batch}",
+            table.AddRow($"decode batch {d.Batch}" + (r.DecodeContext == EngineBenchmark.DecodePromptTokens ? "" : $" at {r.DecodeContext} cached"),
                 $"{d.TokensPerSecond:F1} tokens/s ({d.StepMilliseconds:F2} ms/step, {d.WeightGigabytesPerSecond:F1} GB/s of weights)");
         }
         table.AddRow("peak RSS", $"{r.PeakRssMegabytes:F0} MB");

@@ -7,16 +7,18 @@ namespace Qwen.Cli.Measurement;
 internal static class EngineBenchmark
 {
     public sealed record Settings(string ModelPath, int Threads, int DecodeSteps, int[] Batches, int[] PromptLengths, bool Arena, bool MemoryPattern,
-        IReadOnlyDictionary<string, string> SessionConfig, string? ProfileFilePrefix = null, bool FlushDenormals = false);
+        IReadOnlyDictionary<string, string> SessionConfig, string? ProfileFilePrefix = null, bool FlushDenormals = false,
+        int DecodeContext = EngineBenchmark.DecodePromptTokens);
 
     public sealed record PrefillResult(int PromptTokens, double Milliseconds, double TokensPerSecond);
 
     public sealed record DecodeResult(int Batch, double StepMilliseconds, double TokensPerSecond, double WeightGigabytesPerSecond);
 
     public sealed record Report(string Model, long WeightBytes, int Threads, double LoadSeconds, double LoadedRssMegabytes,
-        IReadOnlyList<PrefillResult> Prefill, IReadOnlyList<DecodeResult> Decode, double PeakRssMegabytes);
+        IReadOnlyList<PrefillResult> Prefill, IReadOnlyList<DecodeResult> Decode, double PeakRssMegabytes, int DecodeContext);
 
-    private const int DecodePromptTokens = 32;
+    /// <summary>Positions each decode row has cached before the timed steps, unless told otherwise.</summary>
+    public const int DecodePromptTokens = 32;
 
     public static Report Run(Settings s, Action<string> log, CancellationToken ct)
     {
@@ -51,12 +53,12 @@ internal static class EngineBenchmark
         {
             ct.ThrowIfCancellationRequested();
             log($"decode batch {batch}, {s.DecodeSteps} steps ... (RSS {ProcessMemory.CurrentRssMegabytes():F0} MB)");
-            double ms = TimeDecode(session, batch, s.DecodeSteps, random, ct);
+            double ms = TimeDecode(session, batch, s.DecodeSteps, s.DecodeContext, random, ct);
             decode.Add(new DecodeResult(batch, ms, batch / (ms / 1000), weightBytes / 1e9 / (ms / 1000)));
         }
 
         return new Report(Path.GetFileName(s.ModelPath.TrimEnd('/')), weightBytes, threads, session.LoadTime.TotalSeconds, loadedRss,
-            prefill, decode, ProcessMemory.PeakRssMegabytes());
+            prefill, decode, ProcessMemory.PeakRssMegabytes(), s.DecodeContext);
     }
 
     /// <summary>
@@ -64,7 +66,7 @@ internal static class EngineBenchmark
     /// 32-token prompt each: the same measurement as the decode rows of the report.
     /// </summary>
     public static double DecodeTokensPerSecond(DecoderSession session, int batch, int steps, CancellationToken ct) =>
-        batch / (TimeDecode(session, batch, steps, new Random(1234), ct) / 1000);
+        batch / (TimeDecode(session, batch, steps, DecodePromptTokens, new Random(1234), ct) / 1000);
 
     private static double TimePrefill(DecoderSession session, long[] ids, CancellationToken ct)
     {
@@ -85,21 +87,21 @@ internal static class EngineBenchmark
         return watch.Elapsed.TotalMilliseconds;
     }
 
-    /// <summary>Median time of one decode step for <paramref name="batch"/> sequences after a short prompt.</summary>
-    private static double TimeDecode(DecoderSession session, int batch, int steps, Random random, CancellationToken ct)
+    /// <summary>Median time of one decode step for <paramref name="batch"/> sequences after a prompt of <paramref name="context"/> tokens each.</summary>
+    private static double TimeDecode(DecoderSession session, int batch, int steps, int context, Random random, CancellationToken ct)
     {
-        if (session.Io.SharedKvBuffer) return TimeSlotDecode(session, batch, steps, random, ct);
+        if (session.Io.SharedKvBuffer) return TimeSlotDecode(session, batch, steps, context, random, ct);
         using var cache = session.CreateCache(batch);
-        long[] ids = RandomIds(random, batch * DecodePromptTokens);
+        long[] ids = RandomIds(random, batch * context);
         long[] mask = Enumerable.Repeat(1L, ids.Length).ToArray();
-        long[] positions = Enumerable.Range(0, ids.Length).Select(i => (long)(i % DecodePromptTokens)).ToArray();
-        session.Step(ids, mask, positions, DecodePromptTokens, cache, 1, ct).Dispose();
+        long[] positions = Enumerable.Range(0, ids.Length).Select(i => (long)(i % context)).ToArray();
+        session.Step(ids, mask, positions, context, cache, 1, ct).Dispose();
         var times = new List<double>();
         for (int step = 0; step <= steps; step++)
         {
             long[] next = RandomIds(random, batch);
-            long[] nextPositions = Enumerable.Repeat((long)(DecodePromptTokens + step), batch).ToArray();
-            mask = Enumerable.Repeat(1L, batch * (DecodePromptTokens + step + 1)).ToArray();
+            long[] nextPositions = Enumerable.Repeat((long)(context + step), batch).ToArray();
+            mask = Enumerable.Repeat(1L, batch * (context + step + 1)).ToArray();
             var watch = Stopwatch.StartNew();
             session.Step(next, mask, nextPositions, 1, cache, 1, ct).Dispose();
             if (step > 0) times.Add(watch.Elapsed.TotalMilliseconds); // the first step warms up
@@ -108,18 +110,18 @@ internal static class EngineBenchmark
     }
 
     /// <summary>As <see cref="TimeDecode"/> on a shared-buffer model: each row prefilled into its slot, then every row decodes in place.</summary>
-    private static double TimeSlotDecode(DecoderSession session, int batch, int steps, Random random, CancellationToken ct)
+    private static double TimeSlotDecode(DecoderSession session, int batch, int steps, int context, Random random, CancellationToken ct)
     {
         using var cache = session.CreateSlotCache();
-        cache.Reserve(batch, DecodePromptTokens + steps + 1);
-        long[] promptPositions = Enumerable.Range(0, DecodePromptTokens).Select(i => (long)i).ToArray();
+        cache.Reserve(batch, context + steps + 1);
+        long[] promptPositions = Enumerable.Range(0, context).Select(i => (long)i).ToArray();
         for (int row = 0; row < batch; row++)
-            session.StepSlots(RandomIds(random, DecodePromptTokens), promptPositions, DecodePromptTokens, cache, row, 1, 1, ct).Dispose();
+            session.StepSlots(RandomIds(random, context), promptPositions, context, cache, row, 1, 1, ct).Dispose();
         var times = new List<double>();
         for (int step = 0; step <= steps; step++)
         {
             long[] next = RandomIds(random, batch);
-            long[] nextPositions = Enumerable.Repeat((long)(DecodePromptTokens + step), batch).ToArray();
+            long[] nextPositions = Enumerable.Repeat((long)(context + step), batch).ToArray();
             var watch = Stopwatch.StartNew();
             session.StepSlots(next, nextPositions, 1, cache, 0, batch, 1, ct).Dispose();
             if (step > 0) times.Add(watch.Elapsed.TotalMilliseconds); // the first step warms up
