@@ -51,6 +51,12 @@ public sealed class BenchServeTests(EmbeddedApiFixture fixture) : IDisposable
                 row.GetProperty("prefill_tokens_per_request").GetDouble().Should().BePositive();
                 row.GetProperty("prefill_share").GetDouble().Should().BeInRange(0, 1);
                 row.GetProperty("mean_decode_rows").GetDouble().Should().BeInRange(1, row.GetProperty("concurrency").GetInt32());
+                // The engine again, at the contexts this level's rows attended over.
+                row.GetProperty("mean_decode_context").GetDouble().Should().BeGreaterThan(1);
+                double atContext = row.GetProperty("engine_decode_tokens_per_s_at_served_context").GetDouble();
+                atContext.Should().BePositive();
+                row.GetProperty("efficiency_at_served_context").GetDouble()
+                    .Should().BeApproximately(row.GetProperty("tokens_per_s").GetDouble() / atContext, 1e-9);
             }
             // Each task alone: its count matches the row's, its percentiles are ordered, and only chat has a first token.
             var chat = row.GetProperty("by_task").GetProperty("chat");

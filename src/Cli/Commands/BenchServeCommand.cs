@@ -112,7 +112,18 @@ internal static class BenchServeCommand
                 // The engine alone at a batch of this many rows, right after the level, on the same session.
                 double rate = await LiveProgress.TrackAsync(context, 1, Task.Run(() => bench.EngineDecodeTokensPerSecond(level, ct), ct), () => 0,
                     () => $"{"engine",-10} c={level,-3}  decode batch {level}");
-                rows.AddRange(levelRows.Select(r => r with { EngineDecodeTokensPerSecond = rate }));
+                foreach (var row in levelRows)
+                {
+                    double? atContext = null;
+                    if (row.MeanDecodeContext is { } served)
+                    {
+                        // The same, each row attending over as many positions as this configuration's rows did on average.
+                        int positions = (int)Math.Round(served);
+                        atContext = await LiveProgress.TrackAsync(context, 1, Task.Run(() => bench.EngineDecodeTokensPerSecond(level, positions, ct), ct),
+                            () => 0, () => $"{"engine",-10} c={level,-3}  decode batch {level} at {positions} cached ({row.Mode})");
+                    }
+                    rows.Add(row with { EngineDecodeTokensPerSecond = rate, EngineDecodeTokensPerSecondAtServedContext = atContext });
+                }
             }
         });
         var configurations = s.Modes.ToDictionary(m => m, ServeModes.Describe, StringComparer.Ordinal);
@@ -196,11 +207,12 @@ internal static class BenchServeCommand
         }
         AnsiConsole.Write(table);
         var engine = new Table().Title("the engine's steps (batched: where its time went)")
-            .AddColumns("mode", "clients", "engine decode tok/s", "efficiency", "mean decode rows", "decode ms/step", "prefill tok/request",
-                "prefill share of step time");
+            .AddColumns("mode", "clients", "engine decode tok/s", "efficiency", "mean decode rows", "mean context", "engine tok/s at it",
+                "efficiency at it", "decode ms/step", "prefill tok/request", "prefill share of step time");
         foreach (var r in report.Rows.Where(r => r.PrefillShare is not null))
         {
             engine.AddRow(r.Mode, Int(r.Concurrency), F(r.EngineDecodeTokensPerSecond, "F1"), F(r.Efficiency, "F2"), F(r.MeanDecodeRows, "F1"),
+                F(r.MeanDecodeContext, "F0"), F(r.EngineDecodeTokensPerSecondAtServedContext, "F1"), F(r.EfficiencyAtServedContext, "F2"),
                 F(r.DecodeMsPerStep, "F1"), F(r.PrefillTokensPerRequest, "F1"), F(r.PrefillShare * 100, "F0") + " %");
         }
         AnsiConsole.Write(engine);

@@ -62,11 +62,11 @@ internal static class EngineBenchmark
     }
 
     /// <summary>
-    /// Steady-state decode rate (tokens/s) of <paramref name="batch"/> sequences after a
-    /// 32-token prompt each: the same measurement as the decode rows of the report.
+    /// Steady-state decode rate (tokens/s) of <paramref name="batch"/> sequences after a prompt of
+    /// <paramref name="context"/> tokens each: the same measurement as the decode rows of the report.
     /// </summary>
-    public static double DecodeTokensPerSecond(DecoderSession session, int batch, int steps, CancellationToken ct) =>
-        batch / (TimeDecode(session, batch, steps, DecodePromptTokens, new Random(1234), ct) / 1000);
+    public static double DecodeTokensPerSecond(DecoderSession session, int batch, int steps, int context, CancellationToken ct) =>
+        batch / (TimeDecode(session, batch, steps, context, new Random(1234), ct) / 1000);
 
     private static double TimePrefill(DecoderSession session, long[] ids, CancellationToken ct)
     {

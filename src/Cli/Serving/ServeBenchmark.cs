@@ -62,6 +62,7 @@ internal sealed class ServeBenchmark(LoadedModel model, int maxNewTokens)
             PrefillTokensPerRequest = steps.PrefillShare is null || samples.IsEmpty ? null : steps.PrefillTokens / (double)samples.Count,
             PrefillShare = steps.PrefillShare,
             MeanDecodeRows = steps.MeanDecodeRows,
+            MeanDecodeContext = steps.MeanDecodeContext,
             DecodeMsPerStep = steps.MeanDecodeTime?.TotalMilliseconds,
         };
     }
@@ -106,7 +107,11 @@ internal sealed class ServeBenchmark(LoadedModel model, int maxNewTokens)
     /// (what <c>qwen bench-engine</c> reports as "decode batch N"), for the efficiency of a level.
     /// </summary>
     public double EngineDecodeTokensPerSecond(int batch, CancellationToken cancellationToken) =>
-        EngineBenchmark.DecodeTokensPerSecond(model.Session, batch, EngineDecodeSteps, cancellationToken);
+        EngineBenchmark.DecodeTokensPerSecond(model.Session, batch, EngineDecodeSteps, EngineBenchmark.DecodePromptTokens, cancellationToken);
+
+    /// <summary>As <see cref="EngineDecodeTokensPerSecond(int, CancellationToken)"/>, each row attending over <paramref name="context"/> positions.</summary>
+    public double EngineDecodeTokensPerSecond(int batch, int context, CancellationToken cancellationToken) =>
+        EngineBenchmark.DecodeTokensPerSecond(model.Session, batch, EngineDecodeSteps, Math.Max(2, context), cancellationToken);
 
     private async Task WarmUpAsync(InferenceWorker worker, CancellationToken cancellationToken)
     {

@@ -50,6 +50,22 @@ internal sealed record ServeRow(
     [JsonPropertyName("efficiency")]
     public double? Efficiency => EngineDecodeTokensPerSecond is > 0 and { } rate ? TokensPerSecond / rate : null;
 
+    /// <summary>Mean KV positions a decode row attended over during the level (KV slots only).</summary>
+    [JsonPropertyName("mean_decode_context")]
+    public double? MeanDecodeContext { get; init; }
+
+    /// <summary>
+    /// The engine's decode rate at a batch of <see cref="Concurrency"/> rows that each attend over
+    /// <see cref="MeanDecodeContext"/> positions: the rate at the contexts this level served.
+    /// </summary>
+    [JsonPropertyName("engine_decode_tokens_per_s_at_served_context")]
+    public double? EngineDecodeTokensPerSecondAtServedContext { get; init; }
+
+    /// <summary>Served tokens/s over <see cref="EngineDecodeTokensPerSecondAtServedContext"/>: what scheduling and prefill cost, context length aside.</summary>
+    [JsonPropertyName("efficiency_at_served_context")]
+    public double? EfficiencyAtServedContext =>
+        EngineDecodeTokensPerSecondAtServedContext is > 0 and { } rate ? TokensPerSecond / rate : null;
+
     /// <summary>Latencies over successful requests; throughput counts successful requests over the phase's wall time.</summary>
     public static ServeRow From(string mode, int concurrency, IReadOnlyCollection<RequestSample> samples, TimeSpan elapsed, double peakRssMb)
     {

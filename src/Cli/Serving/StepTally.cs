@@ -8,7 +8,7 @@ namespace Qwen.Cli.Serving;
 /// </summary>
 internal sealed class StepTally
 {
-    private long _prefillTokens, _prefillTicks, _stepTicks, _decodeRows, _decodeSteps, _decodeTicks;
+    private long _prefillTokens, _prefillTicks, _stepTicks, _decodeRows, _decodeSteps, _decodeTicks, _decodeContext;
 
     public long PrefillTokens => Interlocked.Read(ref _prefillTokens);
 
@@ -19,6 +19,10 @@ internal sealed class StepTally
 
     /// <summary>Mean rows of the steps that decoded (null when none did).</summary>
     public double? MeanDecodeRows => Interlocked.Read(ref _decodeSteps) is > 0 and var steps ? Interlocked.Read(ref _decodeRows) / (double)steps : null;
+
+    /// <summary>Mean positions a decode row attended over (null when no step decoded or the engine does not report it).</summary>
+    public double? MeanDecodeContext =>
+        Interlocked.Read(ref _decodeContext) is > 0 and var context && Interlocked.Read(ref _decodeRows) is > 0 and var rows ? context / (double)rows : null;
 
     /// <summary>Mean time of a step's decode part (re-layout and the decode call; null when no step decoded).</summary>
     public TimeSpan? MeanDecodeTime =>
@@ -31,6 +35,7 @@ internal sealed class StepTally
         Interlocked.Add(ref _stepTicks, step.Elapsed.Ticks);
         if (step.DecodeRows == 0) return;
         Interlocked.Add(ref _decodeRows, step.DecodeRows);
+        Interlocked.Add(ref _decodeContext, step.DecodeContextTokens);
         Interlocked.Add(ref _decodeTicks, (step.Elapsed - step.PrefillElapsed).Ticks);
         Interlocked.Increment(ref _decodeSteps);
     }

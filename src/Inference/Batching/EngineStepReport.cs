@@ -13,4 +13,10 @@ public sealed record EngineStepReport(long Step, int PrefillRows, int PrefillCol
     /// included), on KV slots the columns, which already sum the prompts' chunks.
     /// </summary>
     public int PrefillTokens { get; init; } = PrefillRows * PrefillColumns;
+
+    /// <summary>
+    /// KV positions the decode rows attended over, summed (each row's cached length plus its new
+    /// token); 0 where the engine does not report it (KV grids).
+    /// </summary>
+    public long DecodeContextTokens { get; init; }
 }

@@ -84,10 +84,10 @@ internal sealed class SlotEngineSteps : IEngineSteps
         }
         var prefillElapsed = Stopwatch.GetElapsedTime(started);
         Relayout(joining);
-        int decodeRows = RunDecode(stopping);
+        var (decodeRows, decodeContext) = RunDecode(stopping);
         FitMemory();
         return new EngineStepReport(++_step, prefillRows, prefillColumns, decodeRows, _scheduler.Waiting, Stopwatch.GetElapsedTime(started),
-            prefillElapsed) { PrefillTokens = prefillColumns };
+            prefillElapsed) { PrefillTokens = prefillColumns, DecodeContextTokens = decodeContext };
     }
 
     public void FailAll(Exception error)
@@ -372,16 +372,19 @@ internal sealed class SlotEngineSteps : IEngineSteps
         if (!IsBusy) _kv.Release();
     }
 
-    private int RunDecode(CancellationToken stopping)
+    /// <returns>The rows decoded and the positions they attended over, summed.</returns>
+    private (int Rows, long Context) RunDecode(CancellationToken stopping)
     {
         int rows = _decoding.Count;
-        if (rows == 0) return 0;
+        if (rows == 0) return (0, 0);
         var ids = new long[rows];
         var positions = new long[rows];
+        long context = 0;
         for (int r = 0; r < rows; r++)
         {
             ids[r] = _decoding[r].Progress.LastToken;
             positions[r] = _kv.LengthOf(r);
+            context += positions[r] + 1;
         }
         using var logits = _session.StepSlots(ids, positions, 1, _kv, 0, rows, 1, stopping);
         for (int r = 0; r < rows; r++)
@@ -390,7 +393,7 @@ internal sealed class SlotEngineSteps : IEngineSteps
             if (job.IsDone) continue; // cancelled during the step: the next plan drops it
             if (!job.Advance(logits.Last(r))) _scheduler.Finished(job);
         }
-        return rows;
+        return (rows, context);
     }
 
     public void Dispose()

@@ -1,6 +1,7 @@
 using Xunit;
 using FluentAssertions;
 using Qwen.Inference.Batching;
+using Qwen.Inference.Engine;
 using Qwen.Inference.Generation;
 using Qwen.Inference.Tests.Engine;
 
@@ -15,26 +16,27 @@ namespace Qwen.Inference.Tests.Batching;
 [Collection(TinyModelCollection.Name)]
 public sealed class PrefillLineTests(TinyModels models)
 {
+    private static readonly int[] ScoredPrompt = Enumerable.Range(0, 20).Select(i => 900 + 17 * i).ToArray();
+    private static readonly IReadOnlyList<IReadOnlyList<int>> Labels = [[41], [42, 43]];
+
+    /// <summary>The chat's reply and the scoring request's scores, each run alone.</summary>
+    private static async Task<(GenerationResult Chat, IReadOnlyList<LabelScore> Scores)> AloneAsync(
+        DecoderSession session, BatchingOptions options, GenerationRequest chat)
+    {
+        using var alone = new BatchingEngine(session, options);
+        return (await alone.GenerateAsync(chat), await alone.ScoreAsync(ScoredPrompt, Labels));
+    }
+
     [Theory]
     [InlineData("shared-buffer")]
     [InlineData("shared-buffer-int8")]
     public async Task A_scoring_request_that_arrives_during_a_long_chat_prefill_is_answered_before_the_chats_first_token(string variant)
     {
         var session = models.Session(variant);
-        int[] chatPrompt = Enumerable.Range(0, 120).Select(i => 500 + 53 * i).ToArray();
-        int[] scoredPrompt = Enumerable.Range(0, 20).Select(i => 900 + 17 * i).ToArray();
-        IReadOnlyList<IReadOnlyList<int>> labels = [[41], [42, 43]];
-        var chat = new GenerationRequest(chatPrompt, GenerationOptions.Greedy(6));
+        var chat = new GenerationRequest(Enumerable.Range(0, 120).Select(i => 500 + 53 * i).ToArray(), GenerationOptions.Greedy(6));
         // 120 prompt tokens at 8 per step: the chat prefills over 15 steps.
         var options = new BatchingOptions { MaxPrefillTokensPerStep = 8, PrefixCache = false };
-
-        GenerationResult chatAlone;
-        IReadOnlyList<LabelScore> scoresAlone;
-        using (var alone = new BatchingEngine(session, options))
-        {
-            chatAlone = await alone.GenerateAsync(chat);
-            scoresAlone = await alone.ScoreAsync(scoredPrompt, labels);
-        }
+        var (chatAlone, scoresAlone) = await AloneAsync(session, options, chat);
 
         using var engine = new BatchingEngine(session, options);
         Task<IReadOnlyList<LabelScore>>? scoring = null;
@@ -43,7 +45,7 @@ public sealed class PrefillLineTests(TinyModels models)
         // certainly arrives while the chat still has most of its prompt to go.
         engine.StepCompleted += report =>
         {
-            if (scoring is null && report.PrefillTokens > 0) scoring = engine.ScoreAsync(scoredPrompt, labels);
+            if (scoring is null && report.PrefillTokens > 0) scoring = engine.ScoreAsync(ScoredPrompt, Labels);
         };
         var reply = await engine.GenerateAsync(chat, onToken: _ => scoredBeforeFirstToken ??= scoring?.IsCompleted);
 
@@ -60,19 +62,9 @@ public sealed class PrefillLineTests(TinyModels models)
     public async Task A_request_that_arrives_during_a_step_is_prefilled_in_that_step(string variant)
     {
         var session = models.Session(variant);
-        int[] chatPrompt = Enumerable.Range(0, 40).Select(i => 700 + 31 * i).ToArray();
-        int[] scoredPrompt = Enumerable.Range(0, 20).Select(i => 900 + 17 * i).ToArray();
-        IReadOnlyList<IReadOnlyList<int>> labels = [[41], [42, 43]];
-        var chat = new GenerationRequest(chatPrompt, GenerationOptions.Greedy(6));
+        var chat = new GenerationRequest(Enumerable.Range(0, 40).Select(i => 700 + 31 * i).ToArray(), GenerationOptions.Greedy(6));
         var options = new BatchingOptions { PrefixCache = false };
-
-        GenerationResult chatAlone;
-        IReadOnlyList<LabelScore> scoresAlone;
-        using (var alone = new BatchingEngine(session, options))
-        {
-            chatAlone = await alone.GenerateAsync(chat);
-            scoresAlone = await alone.ScoreAsync(scoredPrompt, labels);
-        }
+        var (chatAlone, scoresAlone) = await AloneAsync(session, options, chat);
 
         using var engine = new BatchingEngine(session, options);
         Task<IReadOnlyList<LabelScore>>? scoring = null;
@@ -82,7 +74,7 @@ public sealed class PrefillLineTests(TinyModels models)
         // decode is still to come): a request submitted then arrives during the step.
         var reply = await engine.GenerateAsync(chat, onToken: _ =>
         {
-            if (++tokens == 1) scoring = engine.ScoreAsync(scoredPrompt, labels);
+            if (++tokens == 1) scoring = engine.ScoreAsync(ScoredPrompt, Labels);
             else if (tokens == 2) scoredBeforeSecondToken = scoring!.IsCompleted;
         });
 
