@@ -32,11 +32,16 @@ internal static class BuildModelCommand
                           "head_dim is not a multiple of 8 or --no-position-ids or --use-cache-branch asks for an export variant)",
             DefaultValueFactory = _ => "auto",
         };
+        var promptLanes = new Option<int>("--prompt-lanes")
+        {
+            Description = "Prompt chunks one model call carries beside its decode rows (shared-buffer layout; 0 = none)",
+            DefaultValueFactory = _ => new ModelBuildOptions().PromptLanes,
+        };
         var quiet = new Option<bool>("--quiet") { Description = "No progress display" };
 
         var command = new Command("build-model", "Build a Qwen2 model directory (ONNX decoder with KV cache, tokenizer, config): synthetic, or converted from a Hugging Face checkpoint with --from-hf.")
         {
-            fromHf, preset, config, weights, seed, dtype, output, noPositionIds, useCacheBranch, kvDtype, noLogitsToKeep, kvLayout, quiet,
+            fromHf, preset, config, weights, seed, dtype, output, noPositionIds, useCacheBranch, kvDtype, noLogitsToKeep, kvLayout, promptLanes, quiet,
         };
         command.SetAction((parse, ct) => CliApp.Guard(async () =>
         {
@@ -65,6 +70,9 @@ internal static class BuildModelCommand
                     "shared-buffer" => KvLayout.SharedBuffer,
                     var other => throw new ArgumentException($"--kv-layout must be 'standard' or 'shared-buffer', not '{other}'"),
                 },
+                PromptLanes = parse.GetValue(promptLanes) is >= 0 and <= 16 and var lanes
+                    ? lanes
+                    : throw new ArgumentException("--prompt-lanes must be between 0 and 16"),
             };
             string outDir = parse.GetValue(output)!.FullName;
             bool showProgress = !parse.GetValue(quiet) && !Console.IsOutputRedirected;

@@ -19,4 +19,10 @@ public sealed record EngineStepReport(long Step, int PrefillRows, int PrefillCol
     /// token); 0 where the engine does not report it (KV grids).
     /// </summary>
     public long DecodeContextTokens { get; init; }
+
+    /// <summary>
+    /// Prompt positions computed in the decode call's lane (models with a prompt lane), part of
+    /// <see cref="PrefillTokens"/>: they cost no model call of their own.
+    /// </summary>
+    public int LaneTokens { get; init; }
 }

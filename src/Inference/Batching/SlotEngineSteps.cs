@@ -6,21 +6,22 @@ namespace Qwen.Inference.Batching;
 
 /// <summary>
 /// Engine steps for a shared-buffer model: every sequence owns one slot of a
-/// <see cref="SlotKvCache"/>, stored from column 0. A prompt is prefilled alone (batch 1, in
-/// chunks of two or more tokens) straight into its slot, after whatever prefix the
-/// <see cref="PrefixCache"/> supplies; decoding sequences occupy slots 0..n-1 and decode
-/// together, each attending over its own length. A finished row's slot is refilled by moving
+/// <see cref="SlotKvCache"/>, stored from column 0. A prompt is prefilled straight into its slot
+/// (in chunks of two or more tokens), after whatever prefix the <see cref="PrefixCache"/>
+/// supplies: on a model with prompt lanes several prompts per model call and the step's last ones
+/// beside the decode rows (SlotEngineSteps.Lanes.cs), otherwise one chunk per call. Decoding
+/// sequences occupy slots 0..n-1 and decode together, each attending over its own length. A finished row's slot is refilled by moving
 /// the last row into it, and the buffer grows by reallocation when a request needs more room.
 /// </summary>
 /// <remarks>
 /// Why a row computes the same bits in every configuration: no row ever sees another row or
-/// padding (GroupQueryAttention runs one GEMM per row and head over that row's length), the
-/// linears treat rows independently, and a prompt position's KV does not depend on where its
+/// padding (GroupQueryAttention runs one GEMM per row and head over that row's length, and each
+/// lane has its own), the linears treat rows (tokens) independently, and a prompt position's KV does not depend on where its
 /// chunk starts as long as the chunk has two or more tokens (a one-token step takes another
 /// GEMM kernel, so a prompt is never cut to leave a single token, and the prefix cache keeps
 /// prompt positions only). <c>SlotExactnessTests</c> and <c>IsolationTests</c> check it.
 /// </remarks>
-internal sealed class SlotEngineSteps : IEngineSteps
+internal sealed partial class SlotEngineSteps : IEngineSteps
 {
     private readonly DecoderSession _session;
     private readonly Scheduler<EngineRequest> _scheduler;
@@ -67,9 +68,10 @@ internal sealed class SlotEngineSteps : IEngineSteps
         if (plan.Prefill.Count > 0) StartGroup(plan.Prefill);
         int prefillRows = 0, prefillColumns = 0;
         List<Member> joining = [];
+        List<LaneWork> withDecode = [];
         try
         {
-            (prefillRows, prefillColumns) = RunPrefill(joining, stopping);
+            (prefillRows, prefillColumns, withDecode) = _session.PromptLanes > 0 ? RunLanePrefill(joining, stopping) : RunPrefill(joining, stopping);
         }
         catch (Exception e) when (!stopping.IsCancellationRequested)
         {
@@ -80,14 +82,22 @@ internal sealed class SlotEngineSteps : IEngineSteps
                 _scheduler.Finished(member.Request);
             }
             joining.Clear();
+            withDecode = [];
             FailGroup(e);
         }
         var prefillElapsed = Stopwatch.GetElapsedTime(started);
         Relayout(joining);
-        var (decodeRows, decodeContext) = RunDecode(stopping);
+        joining.Clear();
+        var (decodeRows, decodeContext, laneRows, laneTokens) = RunDecode(withDecode, joining, stopping);
+        Relayout(joining); // prompts completed beside the decode rows join them for the next step
         FitMemory();
-        return new EngineStepReport(++_step, prefillRows, prefillColumns, decodeRows, _scheduler.Waiting, Stopwatch.GetElapsedTime(started),
-            prefillElapsed) { PrefillTokens = prefillColumns, DecodeContextTokens = decodeContext };
+        return new EngineStepReport(++_step, prefillRows + laneRows, prefillColumns + laneTokens, decodeRows, _scheduler.Waiting,
+            Stopwatch.GetElapsedTime(started), prefillElapsed)
+        {
+            PrefillTokens = prefillColumns + laneTokens,
+            DecodeContextTokens = decodeContext,
+            LaneTokens = laneTokens,
+        };
     }
 
     public void FailAll(Exception error)
@@ -154,66 +164,96 @@ internal sealed class SlotEngineSteps : IEngineSteps
     /// Prompt chunks, one request at a time in group order, until this step's token budget is
     /// spent (at least one chunk runs). Completed generations are added to <paramref name="joining"/>.
     /// </summary>
-    private (int Rows, int Columns) RunPrefill(List<Member> joining, CancellationToken stopping)
+    private (int Rows, int Columns, List<LaneWork> WithDecode) RunPrefill(List<Member> joining, CancellationToken stopping)
     {
         int budget = _options.MaxPrefillTokensPerStep, rows = 0, columns = 0;
         bool admittedArrivals = false;
         while (true)
         {
-            // Between prompts, high-priority requests that arrived during the step join the line, once
-            // per step: a sentiment request then waits for one prompt, not for the whole step. They
-            // bring their own prompt tokens to the budget, so the prompts planned for this step still
-            // run in it. Once only, and chat requests wait for the next plan, so a step cannot keep
-            // growing (a client answered early in the step could come back again and again) while
-            // decode rows wait.
-            if (rows > 0 && !admittedArrivals && _scheduler.StartArrivals(RequestPriority.High, r => r.MarkStarted()) is { Count: > 0 } arrivals)
-            {
-                StartGroup(arrivals, joining);
-                budget = Math.Max(budget, 0) + arrivals.Sum(r => r.PromptTokens);
-                admittedArrivals = true;
-            }
-            var member = _group.FirstOrDefault(m => !m.Finished);
+            if (rows > 0 && !admittedArrivals) admittedArrivals = AdmitArrivals(joining, ref budget);
+            var member = NextMember();
             if (member is null) break;
-            if (member.Request.IsDone)
-            {
-                member.Finished = true; // cancelled or expired: the plan dropped it
-                _kv.SetLength(member.Slot, 0);
-                continue;
-            }
             if (columns > 0 && budget < 2) break;
             var prompt = member.Request.PromptIds;
-            if (!member.LookedUp)
-            {
-                member.LookedUp = true;
-                // At most n - 2 cached positions, so the rest is a chunk of two or more tokens.
-                if (_prefix is not null && prompt.Count > 2) member.Done = _prefix.CopyLongestPrefix(prompt, prompt.Count - 2, _kv, member.Slot);
-            }
+            LookUpPrefix(member);
             rows++;
             while (member.Done < prompt.Count && (columns == 0 || budget >= 2))
             {
-                int remaining = prompt.Count - member.Done;
-                int width = Math.Min(remaining, Math.Max(2, budget));
-                if (remaining - width == 1) width = width > 2 ? width - 1 : width + 1; // never leave a single token
-                // A probe's cue rides along in the prompt's last chunk: one model call gives the reply's first logits
-                // (at the prompt's end) and the probe's (at the cue's end); the cue's KV is dropped in Complete.
-                IReadOnlyList<int> cue = width == remaining && member.Request is GenerationJob { Probe: { } probe } ? probe.CueIds : [];
-                var ids = new long[width + cue.Count];
-                var positions = new long[width + cue.Count];
-                for (int t = 0; t < width + cue.Count; t++)
-                {
-                    ids[t] = t < width ? prompt[member.Done + t] : cue[t - width];
-                    positions[t] = member.Done + t;
-                }
-                using var logits = _session.StepSlots(ids, positions, width + cue.Count, _kv, member.Slot, 1, 1 + cue.Count, stopping);
-                member.Done += width;
-                budget -= width + cue.Count;
-                columns += width + cue.Count;
+                var chunk = NextChunk(member, budget);
+                using var logits = _session.StepSlots(chunk.Ids, chunk.Positions, chunk.Ids.Length, _kv, member.Slot, 1, 1 + chunk.CueTokens, stopping);
+                member.Done += chunk.Width;
+                budget -= chunk.Ids.Length;
+                columns += chunk.Ids.Length;
                 if (member.Done == prompt.Count) columns += Complete(member, logits, joining, stopping);
             }
             if (!member.Finished) break; // the budget ran out inside this prompt
         }
         _group.RemoveAll(m => m.Finished);
-        return (rows, columns);
+        return (rows, columns, []);
+    }
+
+    /// <summary>
+    /// Between prompts, high-priority requests that arrived during the step join the line, once per
+    /// step: a sentiment request then waits for one prompt, not for the whole step. They bring their
+    /// own prompt tokens to the budget, so the prompts planned for this step still run in it. Once
+    /// only, and chat requests wait for the next plan, so a step cannot keep growing (a client
+    /// answered early in the step could come back again and again) while decode rows wait.
+    /// </summary>
+    /// <returns>Whether any arrived (then the step admits no more).</returns>
+    private bool AdmitArrivals(List<Member> joining, ref int budget)
+    {
+        if (_scheduler.StartArrivals(RequestPriority.High, r => r.MarkStarted()) is not { Count: > 0 } arrivals) return false;
+        StartGroup(arrivals, joining);
+        budget = Math.Max(budget, 0) + arrivals.Sum(r => r.PromptTokens);
+        return true;
+    }
+
+    /// <summary>The next chunk of a prompt: its tokens (the probe's cue after the prompt's last ones) and positions.</summary>
+    private sealed record Chunk(long[] Ids, long[] Positions, int Width, int CueTokens);
+
+    /// <summary>A prompt chunk that runs in a lane of a model call.</summary>
+    private sealed record LaneWork(Member Member, Chunk Chunk);
+
+    /// <summary>The first member of the line still prefilling (other than <paramref name="except"/>); cancelled ones leave it.</summary>
+    private Member? NextMember(IEnumerable<Member>? except = null)
+    {
+        var skipped = except?.ToHashSet() ?? [];
+        while (_group.FirstOrDefault(m => !m.Finished && !skipped.Contains(m)) is { } member)
+        {
+            if (!member.Request.IsDone) return member;
+            member.Finished = true; // cancelled or expired: the plan dropped it
+            _kv.SetLength(member.Slot, 0);
+        }
+        return null;
+    }
+
+    private void LookUpPrefix(Member member)
+    {
+        if (member.LookedUp) return;
+        member.LookedUp = true;
+        var prompt = member.Request.PromptIds;
+        // At most n - 2 cached positions, so the rest is a chunk of two or more tokens.
+        if (_prefix is not null && prompt.Count > 2) member.Done = _prefix.CopyLongestPrefix(prompt, prompt.Count - 2, _kv, member.Slot);
+    }
+
+    /// <summary>The member's next chunk within <paramref name="budget"/> tokens: two or more, and never leaving a single one.</summary>
+    private static Chunk NextChunk(Member member, int budget)
+    {
+        var prompt = member.Request.PromptIds;
+        int remaining = prompt.Count - member.Done;
+        int width = Math.Min(remaining, Math.Max(2, budget));
+        if (remaining - width == 1) width = width > 2 ? width - 1 : width + 1; // never leave a single token
+        // A probe's cue rides along in the prompt's last chunk: one model call gives the reply's first logits
+        // (at the prompt's end) and the probe's (at the cue's end); the cue's KV is dropped in Complete.
+        IReadOnlyList<int> cue = width == remaining && member.Request is GenerationJob { Probe: { } probe } ? probe.CueIds : [];
+        var ids = new long[width + cue.Count];
+        var positions = new long[width + cue.Count];
+        for (int t = 0; t < width + cue.Count; t++)
+        {
+            ids[t] = t < width ? prompt[member.Done + t] : cue[t - width];
+            positions[t] = member.Done + t;
+        }
+        return new Chunk(ids, positions, width, cue.Count);
     }
 
     /// <summary>
@@ -372,11 +412,22 @@ internal sealed class SlotEngineSteps : IEngineSteps
         if (!IsBusy) _kv.Release();
     }
 
-    /// <returns>The rows decoded and the positions they attended over, summed.</returns>
-    private (int Rows, long Context) RunDecode(CancellationToken stopping)
+    /// <summary>
+    /// One token for every decode row, with the prompt chunks of <paramref name="withDecode"/> (if
+    /// any) in the lanes of the same call; prompts that complete are added to <paramref name="joining"/>.
+    /// </summary>
+    /// <returns>The rows decoded, the positions they attended over (summed), and the prompts and positions the lanes computed.</returns>
+    private (int Rows, long Context, int LaneRows, int LaneTokens) RunDecode(List<LaneWork> withDecode, List<Member> joining,
+        CancellationToken stopping)
     {
+        foreach (var work in withDecode.Where(w => w.Member.Request.IsDone))
+        {
+            work.Member.Finished = true; // cancelled during the step
+            _kv.SetLength(work.Member.Slot, 0);
+        }
+        withDecode.RemoveAll(w => w.Member.Finished);
         int rows = _decoding.Count;
-        if (rows == 0) return (0, 0);
+        if (rows == 0 && withDecode.Count == 0) return (0, 0, 0, 0);
         var ids = new long[rows];
         var positions = new long[rows];
         long context = 0;
@@ -386,14 +437,31 @@ internal sealed class SlotEngineSteps : IEngineSteps
             positions[r] = _kv.LengthOf(r);
             context += positions[r] + 1;
         }
-        using var logits = _session.StepSlots(ids, positions, 1, _kv, 0, rows, 1, stopping);
-        for (int r = 0; r < rows; r++)
+        int laneTokens = 0;
+        if (withDecode.Count == 0)
         {
-            var job = _decoding[r];
-            if (job.IsDone) continue; // cancelled during the step: the next plan drops it
-            if (!job.Advance(logits.Last(r))) _scheduler.Finished(job);
+            using var logits = _session.StepSlots(ids, positions, 1, _kv, 0, rows, 1, stopping);
+            Advance(r => logits.Last(r));
         }
-        return (rows, context);
+        else
+        {
+            using var logits = _session.StepMixed(_kv, 0, ids, positions, [.. withDecode.Select(LaneChunkOf)], stopping);
+            // Prompts first: a sentiment request in the call is answered before the chat tokens of the same call.
+            laneTokens = CompleteChunks(withDecode, logits, joining, stopping);
+            _group.RemoveAll(m => m.Finished);
+            Advance(logits.Decode);
+        }
+        return (rows, context, withDecode.Count, laneTokens);
+
+        void Advance(Func<int, ReadOnlySpan<float>> logitsOf)
+        {
+            for (int r = 0; r < rows; r++)
+            {
+                var job = _decoding[r];
+                if (job.IsDone) continue; // cancelled during the step: the next plan drops it
+                if (!job.Advance(logitsOf(r))) _scheduler.Finished(job);
+            }
+        }
     }
 
     public void Dispose()

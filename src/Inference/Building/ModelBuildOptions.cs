@@ -96,4 +96,21 @@ public sealed record ModelBuildOptions
     /// which saves the vocabulary-sized matmul for every prompt position but the last.
     /// </summary>
     public bool LogitsToKeepInput { get; init; } = true;
+
+    /// <summary>
+    /// Shared-buffer layout only: lanes of inputs (<c>lanes.{k}.input_ids</c>, <c>.position_ids</c>,
+    /// <c>.seqlens_k</c>, <c>.total_sequence_length</c>, <c>.num_logits_to_keep</c>,
+    /// <c>.past_key_values.*</c>), each for one row of several tokens, e.g. a prompt chunk, that run
+    /// in the same model call as the one-token decode rows. The linears then read their weights once
+    /// for all of them; each lane keeps its own GroupQueryAttention, so every row computes what it
+    /// computes alone. Logits become [1, decode rows + each lane's kept positions, vocab]. The
+    /// standard layout ignores it.
+    /// </summary>
+    /// <remarks>
+    /// Off (0) by default: every lane is one more GroupQueryAttention per layer, which ONNX Runtime
+    /// runs even when the lane is empty (on one zero token), at a fixed cost per node that makes a
+    /// one-row decode step about a third slower. Under many concurrent requests the merged prefill
+    /// more than pays for it (docs/batching.md).
+    /// </remarks>
+    public int PromptLanes { get; init; }
 }

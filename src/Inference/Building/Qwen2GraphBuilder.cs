@@ -23,6 +23,11 @@ internal sealed class Qwen2GraphBuilder
     private readonly OnnxGraphWriter _g;
     private readonly IProgress<double>? _progress;
     private string? _uint8Zero128;
+    // With prompt lanes: [decode rows, lane 0 tokens, lane 1 tokens, …] as an int64 vector, where the packed token axis splits.
+    private string? _laneSplit;
+    private int _lanes;
+    // Per part of the packed axis (decode rows, then each lane): its length, and that length but at least one.
+    private (string Length, string AtLeastOne)[] _laneLengths = [];
 
     /// <summary>
     /// A linear layer's initializers: for fp32 and int8, B as [in, out] (int8 with per-column
@@ -45,6 +50,9 @@ internal sealed class Qwen2GraphBuilder
         bool shared = _o.KvLayout == KvLayout.SharedBuffer;
         if (shared && (!_o.PositionIdsInput || _o.UseCacheBranchInput))
             throw new ArgumentException("the shared-buffer KV layout takes position_ids and has no use_cache_branch");
+        _lanes = shared ? _o.PromptLanes : 0;
+        bool lane = _lanes > 0;
+        if (_o.PromptLanes < 0) throw new ArgumentException("PromptLanes must be zero or more");
         if (_o.WeightType != WeightType.Fp32 || shared) _g.UseOpset("com.microsoft", 1);
         _g.Input("input_ids", DataType.Int64, Batch, Sequence);
         if (!shared) _g.Input("attention_mask", DataType.Int64, Batch, Total);
@@ -54,18 +62,48 @@ internal sealed class Qwen2GraphBuilder
             _g.Input("seqlens_k", DataType.Int32, Batch);
             _g.Input("total_sequence_length", DataType.Int32);
         }
+        for (int k = 0; k < _lanes; k++)
+        {
+            _g.Input($"lanes.{k}.input_ids", DataType.Int64, 1, $"lanes.{k}.sequence_length");
+            _g.Input($"lanes.{k}.position_ids", DataType.Int64, 1, $"lanes.{k}.sequence_length");
+            _g.Input($"lanes.{k}.seqlens_k", DataType.Int32, 1);
+            _g.Input($"lanes.{k}.total_sequence_length", DataType.Int32);
+            if (_o.LogitsToKeepInput) _g.Input($"lanes.{k}.num_logits_to_keep", DataType.Int64);
+        }
         string pastAxis = shared ? Capacity : Past;
         for (int l = 0; l < _c.NumHiddenLayers; l++)
         {
             _g.Input($"past_key_values.{l}.key", kvType, Batch, _c.NumKeyValueHeads, pastAxis, _c.HeadDim);
             _g.Input($"past_key_values.{l}.value", kvType, Batch, _c.NumKeyValueHeads, pastAxis, _c.HeadDim);
         }
+        for (int k = 0; k < _lanes; k++)
+        {
+            for (int l = 0; l < _c.NumHiddenLayers; l++)
+            {
+                _g.Input($"lanes.{k}.past_key_values.{l}.key", kvType, 1, _c.NumKeyValueHeads, Capacity, _c.HeadDim);
+                _g.Input($"lanes.{k}.past_key_values.{l}.value", kvType, 1, _c.NumKeyValueHeads, Capacity, _c.HeadDim);
+            }
+        }
         // Merged exports switch between a no-past and a with-past branch; this graph has one
         // branch, and the first step's zero-length past expresses "no cache" already.
         if (_o.UseCacheBranchInput) _g.Input("use_cache_branch", DataType.Bool, 1);
-        if (_o.LogitsToKeepInput) _g.Input("num_logits_to_keep", DataType.Int64);
+        if (_o.LogitsToKeepInput && !lane) _g.Input("num_logits_to_keep", DataType.Int64);
 
-        string positions = PositionIds();
+        string ids = "input_ids", positions = PositionIds();
+        if (lane)
+        {
+            // One token per decode row, then each lane's tokens, on one packed token axis: the
+            // linears see every token of the step in one GEMM and read the weights once.
+            var lanes = Enumerable.Range(0, _lanes).ToArray();
+            ids = _g.Node("Concat", [_g.Node("Transpose", ["input_ids"], attributes: Attrs(("perm", new long[] { 1, 0 }))),
+                .. lanes.Select(k => $"lanes.{k}.input_ids")], attributes: Attrs(("axis", 1L)));
+            positions = _g.Node("Concat", [_g.Node("Transpose", [positions], attributes: Attrs(("perm", new long[] { 1, 0 }))),
+                .. lanes.Select(k => $"lanes.{k}.position_ids")], attributes: Attrs(("axis", 1L)));
+            string[] lengths = [_g.Node("Shape", ["input_ids"], attributes: Attrs(("start", 0L), ("end", 1L))),
+                .. lanes.Select(k => _g.Node("Shape", [$"lanes.{k}.input_ids"], attributes: Attrs(("start", 1L), ("end", 2L))))];
+            _laneSplit = _g.Node("Concat", lengths, attributes: Attrs(("axis", 0L)));
+            _laneLengths = [.. lengths.Select(n => (n, _g.Node("Max", [n, _g.Vector(1)])))];
+        }
         string mask = shared ? "" : AttentionMask();
         var (cosTable, sinTable) = RotaryTables.Create(_c.MaxPositionEmbeddings, _c.HeadDim, _c.RopeTheta);
         string cos = _g.Initializer("rotary.cos_cache", cosTable.AsSpan(), [_c.MaxPositionEmbeddings, _c.HeadDim / 2]);
@@ -77,22 +115,62 @@ internal sealed class Qwen2GraphBuilder
             : AddLinear("lm_head.weight", _c.HiddenSize, [("lm_head.weight", _c.VocabSize)], null);
         Report(1);
 
-        string x = Embed("input_ids", embedding);
+        string x = Embed(ids, embedding);
         for (int l = 0; l < _c.NumHiddenLayers; l++)
         {
             x = DecoderLayer(l, x, positions, mask, cos, sin, kvType);
             Report(2 + l);
         }
 
-        if (_o.LogitsToKeepInput)
+        string[] rows = lane ? SplitLanes(x) : [x];
+        for (int k = 0; _o.LogitsToKeepInput && k < rows.Length - (lane ? 1 : 0); k++)
         {
-            string start = _g.Node("Neg", [_g.Node("Unsqueeze", ["num_logits_to_keep", _g.Vector(0)])]);
-            x = _g.Node("Slice", [x, start, _g.Vector(long.MaxValue), _g.Vector(1)]);
+            string keep = lane ? $"lanes.{k}.num_logits_to_keep" : "num_logits_to_keep";
+            string start = _g.Node("Neg", [_g.Node("Unsqueeze", [keep, _g.Vector(0)])]);
+            int part = lane ? k + 1 : 0;
+            rows[part] = _g.Node("Slice", [rows[part], start, _g.Vector(long.MaxValue), _g.Vector(1)]);
         }
+        // With lanes, logits are [1, decode rows + each lane's kept positions, vocab]: the
+        // [rows, 1, vocab] of the decode rows followed by the [1, kept, vocab] of each lane.
+        x = lane ? _g.Node("Concat", rows, attributes: Attrs(("axis", 1L))) : rows[0];
         x = RmsNorm(x, "model.norm.weight");
         ApplyLinear(x, lmHead, "logits");
-        _g.Output("logits", DataType.Float, Batch, _o.LogitsToKeepInput ? "logits_sequence_length" : Sequence, _c.VocabSize);
+        _g.Output("logits", DataType.Float, lane ? 1 : Batch, lane ? "logits_rows" : _o.LogitsToKeepInput ? "logits_sequence_length" : Sequence,
+            _c.VocabSize);
     }
+
+    /// <summary>A packed [1, rows + lane tokens, …] tensor split into its decode rows and each lane's tokens.</summary>
+    private string[] SplitLanes(string packed)
+    {
+        string[] parts = [_g.Fresh("decode_part"), .. Enumerable.Range(0, _lanes).Select(k => _g.Fresh($"lane{k}_part"))];
+        _g.NodeMulti("Split", [packed, _laneSplit!], parts, attributes: Attrs(("axis", 1L)));
+        return parts;
+    }
+
+    /// <summary>A [1, 1, width] zero token of the attention's input type, made once per width and type.</summary>
+    private string ZeroToken(int width, DataType kvType)
+    {
+        string name = $"lanes.zero_token_{width}_{(int)kvType}";
+        if (_zeroTokens.Add(name))
+        {
+            string zero = _g.Initializer(name + "_f32", new float[width].AsSpan(), [1, 1, width]);
+            _g.Node("Cast", [zero], name, attributes: Attrs(("to", (long)kvType)));
+        }
+        return name;
+    }
+
+    private readonly HashSet<string> _zeroTokens = [];
+
+    /// <summary>Part <paramref name="part"/> of the packed axis, or one zero token in its place when it is empty.</summary>
+    private string AtLeastOne(string x, string zero, int part, long axis) =>
+        _g.Node("Slice", [_g.Node("Concat", [x, zero], attributes: Attrs(("axis", axis))), _g.Vector(0), _laneLengths[part].AtLeastOne, _g.Vector(axis)]);
+
+    /// <summary>The attention output of part <paramref name="part"/> without the zero token an empty part had.</summary>
+    private string FirstOf(string x, int part, long axis) =>
+        _g.Node("Slice", [x, _g.Vector(0), _laneLengths[part].Length, _g.Vector(axis)]);
+
+    /// <summary>[1, rows, …] ⇄ [rows, 1, …]: the decode rows on the packed axis and as a batch of one-token rows.</summary>
+    private string SwapFirstAxes(string x) => _g.Node("Transpose", [x], attributes: Attrs(("perm", new long[] { 1, 0, 2 })));
 
     private void Report(int stepsDone) => _progress?.Report(stepsDone / (double)(_c.NumHiddenLayers + 1));
 
@@ -186,9 +264,40 @@ internal sealed class Qwen2GraphBuilder
             // inputs (cast after the rotary, which stays float32) and a float16 output.
             string[] qkvIn = half ? [ToHalf(rq), ToHalf(rk), ToHalf(qkvNames[2])] : [rq, rk, qkvNames[2]];
             string gqaOut = half ? _g.Fresh($"{p}.attn_f16") : attnOut;
-            _g.NodeMulti("GroupQueryAttention", [.. qkvIn, pastKey, pastValue, "seqlens_k", "total_sequence_length"],
-                [gqaOut, presentKey, presentValue], domain: "com.microsoft",
-                attributes: Attrs(("num_heads", (long)_c.NumAttentionHeads), ("kv_num_heads", (long)_c.NumKeyValueHeads)));
+            var gqaAttributes = Attrs(("num_heads", (long)_c.NumAttentionHeads), ("kv_num_heads", (long)_c.NumKeyValueHeads));
+            if (_laneSplit is null)
+            {
+                _g.NodeMulti("GroupQueryAttention", [.. qkvIn, pastKey, pastValue, "seqlens_k", "total_sequence_length"],
+                    [gqaOut, presentKey, presentValue], domain: "com.microsoft", attributes: gqaAttributes);
+            }
+            else
+            {
+                // GroupQueryAttention per lane over its own slots of the same buffer: the decode rows
+                // as a batch of one-token rows, each lane as one row of several tokens after its
+                // cached positions (the only multi-token form the CPU kernel takes after a past).
+                // GroupQueryAttention takes no empty input, so an empty part (no decode rows, an
+                // unused lane) attends with one zero token instead, in a scratch slot the caller
+                // binds; its output is cut off again. The linears never see it.
+                var split = qkvIn.Select(SplitLanes).ToArray();
+                string[] zeros = [ZeroToken(q, kvType), ZeroToken(kv, kvType), ZeroToken(kv, kvType)];
+                string decodeOut = _g.Fresh($"{p}.attn_decode");
+                _g.NodeMulti("GroupQueryAttention",
+                    [.. split.Select((s, i) => AtLeastOne(SwapFirstAxes(s[0]), zeros[i], 0, 0)), pastKey, pastValue, "seqlens_k", "total_sequence_length"],
+                    [decodeOut, presentKey, presentValue], domain: "com.microsoft", attributes: gqaAttributes);
+                var outs = new List<string> { SwapFirstAxes(FirstOf(decodeOut, 0, 0)) };
+                for (int k = 0; k < _lanes; k++)
+                {
+                    string lane = $"lanes.{k}", laneOut = _g.Fresh($"{p}.attn_lane{k}");
+                    string lanePresentKey = $"{lane}.present.{l}.key", lanePresentValue = $"{lane}.present.{l}.value";
+                    _g.NodeMulti("GroupQueryAttention", [.. split.Select((s, i) => AtLeastOne(s[k + 1], zeros[i], k + 1, 1)),
+                        $"{lane}.past_key_values.{l}.key", $"{lane}.past_key_values.{l}.value", $"{lane}.seqlens_k", $"{lane}.total_sequence_length"],
+                        [laneOut, lanePresentKey, lanePresentValue], domain: "com.microsoft", attributes: gqaAttributes);
+                    _g.Output(lanePresentKey, kvType, 1, _c.NumKeyValueHeads, Capacity, _c.HeadDim);
+                    _g.Output(lanePresentValue, kvType, 1, _c.NumKeyValueHeads, Capacity, _c.HeadDim);
+                    outs.Add(FirstOf(laneOut, k + 1, 1));
+                }
+                _g.Node("Concat", outs, gqaOut, attributes: Attrs(("axis", 1L)));
+            }
             if (half) _g.Node("Cast", [gqaOut], attnOut, attributes: Attrs(("to", (long)DataType.Float)));
             _g.Output(presentKey, kvType, Batch, _c.NumKeyValueHeads, Capacity, _c.HeadDim);
             _g.Output(presentValue, kvType, Batch, _c.NumKeyValueHeads, Capacity, _c.HeadDim);

@@ -38,11 +38,37 @@ public sealed partial record DecoderIo
     public required TensorElementType KvType { get; init; }
     public int Layers => PastKeys.Count;
 
+    /// <summary>
+    /// The prompt lanes of a shared-buffer model (none without them): each one row of several
+    /// tokens that runs in the same model call as the one-token decode rows, with its own inputs and KV view.
+    /// </summary>
+    public IReadOnlyList<LaneIo> Lanes { get; init; } = [];
+
+    /// <summary>The names of a prompt lane's inputs and outputs.</summary>
+    public sealed record LaneIo(string InputIds, string PositionIds, string SeqlensK, string TotalSequenceLength, string? LogitsToKeep,
+        IReadOnlyList<string> PastKeys, IReadOnlyList<string> PastValues, IReadOnlyList<string> PresentKeys, IReadOnlyList<string> PresentValues);
+
+    /// <summary>A lane's names as they are read, before they are checked complete.</summary>
+    private sealed class LaneNames(int layers)
+    {
+        public Dictionary<string, string> Inputs { get; } = [];
+        public string?[] PastKeys { get; } = new string?[layers];
+        public string?[] PastValues { get; } = new string?[layers];
+        public string?[] PresentKeys { get; } = new string?[layers];
+        public string?[] PresentValues { get; } = new string?[layers];
+    }
+
     [GeneratedRegex(@"^past_key_values\.(\d+)\.(key|value)$")]
     private static partial Regex PastPattern();
 
     [GeneratedRegex(@"^present(?:_key_values)?\.(\d+)\.(key|value)$")]
     private static partial Regex PresentPattern();
+
+    [GeneratedRegex(@"^lanes\.(\d+)\.(input_ids|position_ids|seqlens_k|total_sequence_length|num_logits_to_keep)$")]
+    private static partial Regex LaneInputPattern();
+
+    [GeneratedRegex(@"^lanes\.(\d+)\.(past_key_values|present)\.(\d+)\.(key|value)$")]
+    private static partial Regex LaneKvPattern();
 
     public static DecoderIo Read(IReadOnlyDictionary<string, NodeMetadata> inputs, IReadOnlyDictionary<string, NodeMetadata> outputs,
         QwenConfig config)
@@ -51,6 +77,10 @@ public sealed partial record DecoderIo
         var pastKeys = new string?[layers];
         var pastValues = new string?[layers];
         string? inputIds = null, mask = null, positions = null, useCache = null, keep = null, seqlens = null, total = null;
+        var lanes = new SortedDictionary<int, LaneNames>();
+        LaneNames LaneOf(Match m) => lanes.TryGetValue(int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture), out var names)
+            ? names
+            : lanes[int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture)] = new LaneNames(layers);
         TensorElementType? kvType = null;
 
         foreach (var (name, metadata) in inputs)
@@ -66,6 +96,18 @@ public sealed partial record DecoderIo
                 case "seqlens_k": seqlens = Expect(input, TensorElementType.Int32); break;
                 case "total_sequence_length": total = Expect(input, TensorElementType.Int32); break;
                 default:
+                    if (LaneInputPattern().Match(input.Name) is { Success: true } laneInput)
+                    {
+                        string role = laneInput.Groups[2].Value;
+                        LaneOf(laneInput).Inputs[role] = Expect(input, role is "seqlens_k" or "total_sequence_length" ? TensorElementType.Int32 : TensorElementType.Int64);
+                        break;
+                    }
+                    if (LaneKvPattern().Match(input.Name) is { Success: true, Groups: var g } laneKv && g[2].Value == "past_key_values")
+                    {
+                        CheckKv(input, config, ref kvType);
+                        (g[4].Value == "key" ? LaneOf(laneKv).PastKeys : LaneOf(laneKv).PastValues)[LayerOf(input.Name, g[3].Value, layers)] = input.Name;
+                        break;
+                    }
                     var m = PastPattern().Match(input.Name);
                     if (!m.Success) throw new InvalidModelException($"model input '{input.Name}' is not part of the decoder contract");
                     int layer = int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
@@ -103,6 +145,12 @@ public sealed partial record DecoderIo
                     throw new InvalidModelException($"the model's logits have {vocab} entries but config.json says vocab_size {config.VocabSize}");
                 continue;
             }
+            if (LaneKvPattern().Match(output.Name) is { Success: true, Groups: var g } laneKv && g[2].Value == "present")
+            {
+                CheckKv(output, config, ref kvType);
+                (g[4].Value == "key" ? LaneOf(laneKv).PresentKeys : LaneOf(laneKv).PresentValues)[LayerOf(output.Name, g[3].Value, layers)] = output.Name;
+                continue;
+            }
             var m = PresentPattern().Match(output.Name);
             if (!m.Success) continue;
             int layer = int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
@@ -113,6 +161,22 @@ public sealed partial record DecoderIo
         if (logits is null) throw new InvalidModelException("model has no 'logits' output");
         RequireAll(presentKeys, "present.{0}.key", layers);
         RequireAll(presentValues, "present.{0}.value", layers);
+
+        var laneIos = new List<LaneIo>();
+        foreach (var (k, names) in lanes)
+        {
+            if (k != laneIos.Count) throw new InvalidModelException($"model has prompt lane {k} but no lane {laneIos.Count}");
+            if (seqlens is null) throw new InvalidModelException("prompt lanes need the shared-buffer KV layout");
+            string Required(string role) => names.Inputs.TryGetValue(role, out var name)
+                ? name
+                : throw new InvalidModelException($"model has no 'lanes.{k}.{role}' input although it has prompt lane {k}");
+            RequireAll(names.PastKeys, $"lanes.{k}.past_key_values.{{0}}.key", layers);
+            RequireAll(names.PastValues, $"lanes.{k}.past_key_values.{{0}}.value", layers);
+            RequireAll(names.PresentKeys, $"lanes.{k}.present.{{0}}.key", layers);
+            RequireAll(names.PresentValues, $"lanes.{k}.present.{{0}}.value", layers);
+            laneIos.Add(new LaneIo(Required("input_ids"), Required("position_ids"), Required("seqlens_k"), Required("total_sequence_length"),
+                names.Inputs.GetValueOrDefault("num_logits_to_keep"), names.PastKeys!, names.PastValues!, names.PresentKeys!, names.PresentValues!));
+        }
 
         return new DecoderIo
         {
@@ -129,7 +193,14 @@ public sealed partial record DecoderIo
             PresentKeys = presentKeys!,
             PresentValues = presentValues!,
             KvType = kvType ?? TensorElementType.Float,
+            Lanes = laneIos,
         };
+    }
+
+    private static int LayerOf(string name, string number, int layers)
+    {
+        int layer = int.Parse(number, System.Globalization.CultureInfo.InvariantCulture);
+        return layer < layers ? layer : throw new InvalidModelException($"model tensor '{name}' names layer {layer}, but config.json has {layers} layers");
     }
 
     private static string Expect(Node node, TensorElementType type) => node.ElementType == type

@@ -10,13 +10,14 @@ namespace Qwen.Inference.Engine;
 /// <see cref="Step"/> runs one forward pass for a batch (prefill or decode) and advances the
 /// KV cache. Thread-safe: many steps with different caches may run at once.
 /// </summary>
-public sealed class DecoderSession : IDisposable
+public sealed partial class DecoderSession : IDisposable
 {
     private readonly OrtSession _session;
     private readonly string[] _outputNames;
     // The session's own CPU allocator (its arena when enabled), for the logits a shared-buffer step
     // writes into a tensor we supply: the same memory ORT would have given an output it allocated.
     private readonly OrtAllocator _logitsAllocator;
+    private SlotKvCache? _scratch;
 
     private DecoderSession(ModelDirectory model, OrtSession session, DecoderIo io, int contextWindow, TimeSpan loadTime)
     {
@@ -25,7 +26,7 @@ public sealed class DecoderSession : IDisposable
         Io = io;
         ContextWindow = contextWindow;
         LoadTime = loadTime;
-        _outputNames = [io.Logits, .. io.PresentKeys, .. io.PresentValues];
+        _outputNames = [io.Logits, .. io.PresentKeys, .. io.PresentValues, .. io.Lanes.SelectMany(l => l.PresentKeys.Concat(l.PresentValues))];
         _logitsAllocator = new OrtAllocator(session.Session, OrtMemoryInfo.DefaultInstance);
     }
 
@@ -95,6 +96,18 @@ public sealed class DecoderSession : IDisposable
         if (sequenceLength > 1 && batch != 1) throw new ArgumentException("a step of several tokens per row runs one row at a time", nameof(batch));
         if (inputIds.Length != batch * sequenceLength || positionIds.Length != batch * sequenceLength)
             throw new ArgumentException($"input_ids and position_ids must hold batch×seq = {batch}×{sequenceLength} values");
+        if (Io.Lanes.Count > 0)
+        {
+            // A model with lanes runs every call through them: several tokens (batch 1) in a lane,
+            // one token per row as decode rows (whose logits come out contiguous, in row order).
+            if (sequenceLength > 1)
+            {
+                var prompt = RunLanes(cache, firstSlot, [], [], [new LaneChunk(firstSlot, inputIds, positionIds, logitsToKeep)], cancellationToken);
+                return new StepLogits(prompt.Logits, prompt.ChunkRows[0], 1, prompt.ChunkKept[0], ownsValue: true);
+            }
+            var decode = RunLanes(cache, firstSlot, inputIds, positionIds, [], cancellationToken);
+            return new StepLogits(decode.Logits, 0, batch, 1, ownsValue: true);
+        }
         ValidateTokens(inputIds, positionIds);
         var seqlens = new int[batch];
         int total = 0;
@@ -342,6 +355,7 @@ public sealed class DecoderSession : IDisposable
     public void Dispose()
     {
         _logitsAllocator.Dispose();
+        _scratch?.Dispose();
         _session.Dispose();
     }
 }

@@ -11,14 +11,34 @@ public sealed unsafe class StepLogits : IDisposable
     private readonly float* _data;
     private bool _disposed;
 
+    private readonly bool _ownsValue;
+
     internal StepLogits(OrtValue value)
     {
         _value = value;
+        _ownsValue = true;
         long[] shape = value.GetTensorTypeAndShape().Shape;
         BatchSize = (int)shape[0];
         Positions = (int)shape[1];
         VocabSize = (int)shape[2];
         fixed (byte* data = value.GetTensorMutableRawData()) _data = (float*)data;
+    }
+
+    /// <summary>
+    /// Rows [<paramref name="firstRow"/>, firstRow + batch × positions) of a [1, rows, vocab] value
+    /// read as [batch, positions, vocab]; the value is disposed with this view only if <paramref name="ownsValue"/>.
+    /// </summary>
+    internal StepLogits(OrtValue value, int firstRow, int batch, int positions, bool ownsValue)
+    {
+        _value = value;
+        _ownsValue = ownsValue;
+        long[] shape = value.GetTensorTypeAndShape().Shape;
+        VocabSize = (int)shape[2];
+        if (firstRow < 0 || firstRow + (long)batch * positions > shape[0] * shape[1])
+            throw new ArgumentOutOfRangeException(nameof(firstRow), "the view lies outside the logits");
+        BatchSize = batch;
+        Positions = positions;
+        fixed (byte* data = value.GetTensorMutableRawData()) _data = (float*)data + (long)firstRow * VocabSize;
     }
 
     public int BatchSize { get; }
@@ -43,6 +63,6 @@ public sealed unsafe class StepLogits : IDisposable
     public void Dispose()
     {
         _disposed = true;
-        _value.Dispose();
+        if (_ownsValue) _value.Dispose();
     }
 }

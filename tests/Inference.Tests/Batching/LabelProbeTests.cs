@@ -25,6 +25,7 @@ public sealed class LabelProbeTests(TinyModels models)
     [Theory]
     [InlineData("shared-buffer")]
     [InlineData("shared-buffer-no-logits-to-keep")]
+    [InlineData("shared-buffer-lanes")]
     public async Task On_kv_slots_a_probed_turn_scores_and_replies_exactly_as_its_two_halves_alone_and_batched(string variant)
     {
         var session = models.Session(variant);

@@ -11,7 +11,7 @@ namespace Qwen.Inference.Tests.Batching;
 /// On KV slots requests join the prefill line at every step, in priority order: a sentiment
 /// request that arrives while a long chat prompt is being prefilled (in chunks over many steps)
 /// is answered before that chat's first token; one that arrives in the middle of a step is
-/// prefilled in that step; and every answer stays exactly what each gives alone.
+/// answered before the chat's next token; and every answer stays exactly what each gives alone.
 /// </summary>
 [Collection(TinyModelCollection.Name)]
 public sealed class PrefillLineTests(TinyModels models)
@@ -59,7 +59,8 @@ public sealed class PrefillLineTests(TinyModels models)
     [Theory]
     [InlineData("shared-buffer")]
     [InlineData("shared-buffer-int8")]
-    public async Task A_request_that_arrives_during_a_step_is_prefilled_in_that_step(string variant)
+    [InlineData("shared-buffer-lanes")]
+    public async Task A_request_that_arrives_during_a_step_is_answered_before_the_chats_next_token(string variant)
     {
         var session = models.Session(variant);
         var chat = new GenerationRequest(Enumerable.Range(0, 40).Select(i => 700 + 31 * i).ToArray(), GenerationOptions.Greedy(6));
@@ -70,8 +71,9 @@ public sealed class PrefillLineTests(TinyModels models)
         Task<IReadOnlyList<LabelScore>>? scoring = null;
         bool? scoredBeforeSecondToken = null;
         int tokens = 0;
-        // The chat's first token comes from its prompt's last chunk, in the middle of a step (its
-        // decode is still to come): a request submitted then arrives during the step.
+        // The chat's first token comes from its prompt's last chunk, before the step's decode: a
+        // request submitted then arrives during the step. Without lanes it is prefilled in that step,
+        // between its prompts; with lanes it goes in the next call, whose prompts complete before its decode rows.
         var reply = await engine.GenerateAsync(chat, onToken: _ =>
         {
             if (++tokens == 1) scoring = engine.ScoreAsync(ScoredPrompt, Labels);
@@ -79,7 +81,7 @@ public sealed class PrefillLineTests(TinyModels models)
         });
 
         var scores = await scoring!;
-        scoredBeforeSecondToken.Should().BeTrue("the scoring request joins the step it arrived in, ahead of that step's decode");
+        scoredBeforeSecondToken.Should().BeTrue("the scoring request is prefilled ahead of the chat's next decode");
         reply.Tokens.Should().Equal(chatAlone.Tokens);
         scores.Select(s => s.LogProbability).Should().Equal(scoresAlone.Select(s => s.LogProbability));
     }
