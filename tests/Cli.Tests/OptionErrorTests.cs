@@ -27,6 +27,8 @@ public sealed class OptionErrorTests
     [InlineData("bench-serve", "--model", "/tmp", "--max-new-tokens", "100000")]
     [InlineData("bench-serve", "--model", "/tmp", "--json", "/nonexistent/dir/out.json")]
     [InlineData("bench-serve", "--model", "/tmp", "--modes", "turbo")]
+    [InlineData("build-model", "--out", "/tmp/qwen-never-built", "--prompt-lanes", "17")]
+    [InlineData("build-model", "--out", "/tmp/qwen-never-built", "--prompt-lanes", "-1")]
     public async Task Bad_options_exit_with_code_2(params string[] args)
     {
         var run = await CommandRun.QwenAsync(args);
