@@ -50,6 +50,7 @@ public sealed class BenchServeTests(EmbeddedApiFixture fixture) : IDisposable
             {
                 row.GetProperty("prefill_tokens_per_request").GetDouble().Should().BePositive();
                 row.GetProperty("prefill_share").GetDouble().Should().BeInRange(0, 1);
+                row.GetProperty("prefill_in_decode_calls").GetDouble().Should().Be(0, "the model has no prompt lanes");
                 row.GetProperty("mean_decode_rows").GetDouble().Should().BeInRange(1, row.GetProperty("concurrency").GetInt32());
                 // The engine again, at the contexts this level's rows attended over.
                 row.GetProperty("mean_decode_context").GetDouble().Should().BeGreaterThan(1);

@@ -5,7 +5,7 @@ using Xunit;
 
 namespace Qwen.Cli.Tests;
 
-/// <summary><c>qwen build-model --prompt-lanes</c>, run as the real tool: the model it writes has the lanes and runs.</summary>
+/// <summary><c>qwen build-model --prompt-lanes</c>, run as the real tool: the model it writes has the lanes, runs, and serves with them.</summary>
 public sealed class BuildModelTests : IDisposable
 {
     private readonly string _dir = Path.Combine(Path.GetTempPath(), $"qwen-lanes-{Guid.NewGuid():N}");
@@ -26,6 +26,16 @@ public sealed class BuildModelTests : IDisposable
         bench.ExitCode.Should().Be(0, bench.ToString());
         using var report = JsonDocument.Parse(await File.ReadAllTextAsync(json));
         report.RootElement.GetProperty("decode").EnumerateArray().Select(d => d.GetProperty("batch").GetInt32()).Should().Equal(1, 3);
+
+        // Served: prompts go beside the decode rows, and no request fails.
+        string served = Path.Combine(_dir, "serve.json");
+        var serve = await CommandRun.QwenAsync("bench-serve", "--model", _dir, "--levels", "4", "--requests", "12", "--modes", "batched",
+            "--max-new-tokens", "8", "--json", served);
+        serve.ExitCode.Should().Be(0, serve.ToString());
+        using var serveReport = JsonDocument.Parse(await File.ReadAllTextAsync(served));
+        var row = serveReport.RootElement.GetProperty("rows").EnumerateArray().Single();
+        row.GetProperty("errors").GetInt32().Should().Be(0);
+        row.GetProperty("prefill_in_decode_calls").GetDouble().Should().BeGreaterThan(0);
     }
 
     public void Dispose()

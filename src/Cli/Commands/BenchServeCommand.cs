@@ -208,12 +208,13 @@ internal static class BenchServeCommand
         AnsiConsole.Write(table);
         var engine = new Table().Title("the engine's steps (batched: where its time went)")
             .AddColumns("mode", "clients", "engine decode tok/s", "efficiency", "mean decode rows", "mean context", "engine tok/s at it",
-                "efficiency at it", "decode ms/step", "prefill tok/request", "prefill share of step time");
+                "efficiency at it", "decode ms/step", "prefill tok/request", "prefill share of step time", "prefill in decode calls");
         foreach (var r in report.Rows.Where(r => r.PrefillShare is not null))
         {
             engine.AddRow(r.Mode, Int(r.Concurrency), F(r.EngineDecodeTokensPerSecond, "F1"), F(r.Efficiency, "F2"), F(r.MeanDecodeRows, "F1"),
                 F(r.MeanDecodeContext, "F0"), F(r.EngineDecodeTokensPerSecondAtServedContext, "F1"), F(r.EfficiencyAtServedContext, "F2"),
-                F(r.DecodeMsPerStep, "F1"), F(r.PrefillTokensPerRequest, "F1"), F(r.PrefillShare * 100, "F0") + " %");
+                F(r.DecodeMsPerStep, "F1"), F(r.PrefillTokensPerRequest, "F1"), F(r.PrefillShare * 100, "F0") + " %",
+                F(r.PrefillInDecodeCalls * 100, "F0") + " %");
         }
         AnsiConsole.Write(engine);
         var byTask = new Table().Title("per task").AddColumns("mode", "clients", "task", "requests", "P50 ms", "P90 ms", "P99 ms", "TTFT P50");

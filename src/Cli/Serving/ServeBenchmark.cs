@@ -61,6 +61,7 @@ internal sealed class ServeBenchmark(LoadedModel model, int maxNewTokens)
         {
             PrefillTokensPerRequest = steps.PrefillShare is null || samples.IsEmpty ? null : steps.PrefillTokens / (double)samples.Count,
             PrefillShare = steps.PrefillShare,
+            PrefillInDecodeCalls = steps.PrefillShare is null ? null : steps.PrefillInDecodeCalls ?? 0,
             MeanDecodeRows = steps.MeanDecodeRows,
             MeanDecodeContext = steps.MeanDecodeContext,
             DecodeMsPerStep = steps.MeanDecodeTime?.TotalMilliseconds,

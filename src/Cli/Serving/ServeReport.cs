@@ -34,9 +34,13 @@ internal sealed record ServeRow(
     [JsonPropertyName("prefill_tokens_per_request")]
     public double? PrefillTokensPerRequest { get; init; }
 
-    /// <summary>The share of the engine's step time spent prefilling.</summary>
+    /// <summary>The share of the engine's step time spent in prefill calls of their own.</summary>
     [JsonPropertyName("prefill_share")]
     public double? PrefillShare { get; init; }
+
+    /// <summary>The share of prompt positions computed beside the decode rows, in the lanes of decode calls (0 without prompt lanes).</summary>
+    [JsonPropertyName("prefill_in_decode_calls")]
+    public double? PrefillInDecodeCalls { get; init; }
 
     /// <summary>Mean rows of the decode steps.</summary>
     [JsonPropertyName("mean_decode_rows")]

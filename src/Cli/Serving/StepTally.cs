@@ -8,13 +8,19 @@ namespace Qwen.Cli.Serving;
 /// </summary>
 internal sealed class StepTally
 {
-    private long _prefillTokens, _prefillTicks, _stepTicks, _decodeRows, _decodeSteps, _decodeTicks, _decodeContext;
+    private long _prefillTokens, _laneTokens, _prefillTicks, _stepTicks, _decodeRows, _decodeSteps, _decodeTicks, _decodeContext;
 
     public long PrefillTokens => Interlocked.Read(ref _prefillTokens);
 
     public TimeSpan PrefillTime => TimeSpan.FromTicks(Interlocked.Read(ref _prefillTicks));
 
-    /// <summary>The share of the engine's step time spent prefilling (null before any step).</summary>
+    /// <summary>
+    /// The share of prompt positions computed in the lanes of decode calls (models with prompt
+    /// lanes; null before any prompt): their time counts as decode time.
+    /// </summary>
+    public double? PrefillInDecodeCalls => PrefillTokens is > 0 and var tokens ? Interlocked.Read(ref _laneTokens) / (double)tokens : null;
+
+    /// <summary>The share of the engine's step time spent in prefill calls of their own (null before any step).</summary>
     public double? PrefillShare => Interlocked.Read(ref _stepTicks) is > 0 and var total ? Interlocked.Read(ref _prefillTicks) / (double)total : null;
 
     /// <summary>Mean rows of the steps that decoded (null when none did).</summary>
@@ -31,6 +37,7 @@ internal sealed class StepTally
     public void Record(EngineStepReport step)
     {
         Interlocked.Add(ref _prefillTokens, step.PrefillTokens);
+        Interlocked.Add(ref _laneTokens, step.LaneTokens);
         Interlocked.Add(ref _prefillTicks, step.PrefillElapsed.Ticks);
         Interlocked.Add(ref _stepTicks, step.Elapsed.Ticks);
         if (step.DecodeRows == 0) return;
