@@ -89,7 +89,7 @@ internal sealed partial class SlotEngineSteps : IEngineSteps
         Relayout(joining);
         joining.Clear();
         var (decodeRows, decodeContext, laneRows, laneTokens) = RunDecode(withDecode, joining, stopping);
-        Relayout(joining); // prompts completed beside the decode rows join them for the next step
+        if (joining.Count > 0) Relayout(joining); // prompts completed beside the decode rows join them for the next step
         FitMemory();
         return new EngineStepReport(++_step, prefillRows + laneRows, prefillColumns + laneTokens, decodeRows, _scheduler.Waiting,
             Stopwatch.GetElapsedTime(started), prefillElapsed)
@@ -425,7 +425,7 @@ internal sealed partial class SlotEngineSteps : IEngineSteps
             work.Member.Finished = true; // cancelled during the step
             _kv.SetLength(work.Member.Slot, 0);
         }
-        withDecode.RemoveAll(w => w.Member.Finished);
+        if (withDecode.RemoveAll(w => w.Member.Finished) > 0) _group.RemoveAll(m => m.Finished);
         int rows = _decoding.Count;
         if (rows == 0 && withDecode.Count == 0) return (0, 0, 0, 0);
         var ids = new long[rows];

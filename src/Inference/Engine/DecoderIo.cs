@@ -78,9 +78,12 @@ public sealed partial record DecoderIo
         var pastValues = new string?[layers];
         string? inputIds = null, mask = null, positions = null, useCache = null, keep = null, seqlens = null, total = null;
         var lanes = new SortedDictionary<int, LaneNames>();
-        LaneNames LaneOf(Match m) => lanes.TryGetValue(int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture), out var names)
-            ? names
-            : lanes[int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture)] = new LaneNames(layers);
+        LaneNames LaneOf(Match m)
+        {
+            int lane = int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+            if (!lanes.TryGetValue(lane, out var names)) lanes[lane] = names = new LaneNames(layers);
+            return names;
+        }
         TensorElementType? kvType = null;
 
         foreach (var (name, metadata) in inputs)
