@@ -28,6 +28,7 @@ internal sealed class Qwen2GraphBuilder
     private int _lanes;
     // Per part of the packed axis (decode rows, then each lane): its length, and that length but at least one.
     private (string Length, string AtLeastOne)[] _laneLengths = [];
+    private readonly HashSet<string> _zeroTokens = [];
 
     /// <summary>
     /// A linear layer's initializers: for fp32 and int8, B as [in, out] (int8 with per-column
@@ -50,9 +51,9 @@ internal sealed class Qwen2GraphBuilder
         bool shared = _o.KvLayout == KvLayout.SharedBuffer;
         if (shared && (!_o.PositionIdsInput || _o.UseCacheBranchInput))
             throw new ArgumentException("the shared-buffer KV layout takes position_ids and has no use_cache_branch");
+        if (_o.PromptLanes < 0) throw new ArgumentException("PromptLanes must be zero or more");
         _lanes = shared ? _o.PromptLanes : 0;
         bool lane = _lanes > 0;
-        if (_o.PromptLanes < 0) throw new ArgumentException("PromptLanes must be zero or more");
         if (_o.WeightType != WeightType.Fp32 || shared) _g.UseOpset("com.microsoft", 1);
         _g.Input("input_ids", DataType.Int64, Batch, Sequence);
         if (!shared) _g.Input("attention_mask", DataType.Int64, Batch, Total);
@@ -158,8 +159,6 @@ internal sealed class Qwen2GraphBuilder
         }
         return name;
     }
-
-    private readonly HashSet<string> _zeroTokens = [];
 
     /// <summary>Part <paramref name="part"/> of the packed axis, or one zero token in its place when it is empty.</summary>
     private string AtLeastOne(string x, string zero, int part, long axis) =>
