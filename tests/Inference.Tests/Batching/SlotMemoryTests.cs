@@ -26,25 +26,29 @@ public sealed class SlotMemoryTests(TinyModels models)
         using var engine = new BatchingEngine(session, options);
         var steps = new ConcurrentQueue<(int DecodeRows, int Capacity, int InUse)>(); // written on the engine thread
         var decoding = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Task? scoring = null;
+        int scoredAt = -1; // the step in which the scoring request was answered, seen from the engine thread
         engine.StepCompleted += report =>
         {
             steps.Enqueue((report.DecodeRows, engine.KvCapacityTokens, engine.KvTokensInUse));
             if (report.DecodeRows == 4) decoding.TrySetResult();
+            if (scoredAt < 0 && Volatile.Read(ref scoring) is { IsCompleted: true }) scoredAt = steps.Count - 1;
         };
         var generations = Enumerable.Range(0, 4)
             .Select(i => engine.GenerateAsync(new GenerationRequest(RandomIds(300 + i, 5), GenerationOptions.Greedy(60))))
             .ToArray();
         await decoding.Task.WaitAsync(Patience);
         // A 2100-token prompt scored while the four decode: its slot needs 2102 positions, 4096 rounded.
-        await engine.ScoreAsync(RandomIds(400, 2100), [RandomIds(401, 2), RandomIds(402, 1)]).WaitAsync(Patience);
-        int afterScoring = steps.Count;
+        Volatile.Write(ref scoring, engine.ScoreAsync(RandomIds(400, 2100), [RandomIds(401, 2), RandomIds(402, 1)]));
+        await scoring.WaitAsync(Patience);
         await Task.WhenAll(generations).WaitAsync(Patience);
+        scoredAt.Should().BeGreaterThanOrEqualTo(0, "the engine stepped after the scoring request was answered");
 
         var all = steps.ToArray();
         const int Slots = 8; // room for a full batch decoding and a full group prefilling
         all.First().Capacity.Should().Be(Slots * 128, "65-position reservations round up to 128");
         all.Max(s => s.Capacity).Should().Be(Slots * 4096, "every slot grew to the scoring request's rounded length while it ran");
-        var later = all.Skip(afterScoring + 1).Where(s => s.DecodeRows == 4).ToArray();
+        var later = all.Skip(scoredAt + 1).Where(s => s.DecodeRows == 4).ToArray();
         later.Should().NotBeEmpty("the four went on decoding after the scoring request left");
         later.Should().OnlyContain(s => s.Capacity == Slots * 128, "32 times more than needed: the buffer shrank back");
         all.Should().OnlyContain(s => s.InUse <= s.Capacity);

@@ -16,12 +16,20 @@ public sealed class StepReportTests(TinyModels models)
     {
         using var engine = new BatchingEngine(models.Session("shared-buffer"), new BatchingOptions { PrefixCache = false });
         var reports = new ConcurrentQueue<EngineStepReport>();
-        engine.StepCompleted += reports.Enqueue;
+        var reported = new SemaphoreSlim(0); // not disposed: the engine may still report a step after the test is done with it
+        engine.StepCompleted += report =>
+        {
+            reports.Enqueue(report);
+            reported.Release();
+        };
         int[] promptLengths = [10, 23, 37];
         var requests = promptLengths.Select((length, r) =>
             new GenerationRequest(Enumerable.Range(0, length).Select(i => 300 + 41 * i + 7 * r).ToArray(), GenerationOptions.Greedy(9))).ToArray();
 
         var results = await Task.WhenAll(requests.Select(r => engine.GenerateAsync(r)));
+        // A request is answered inside its last step, whose report comes after: wait for the reports of every decode step.
+        long decodeSteps = results.Sum(r => (long)r.Tokens.Count - 1);
+        while (reports.Sum(r => (long)r.DecodeRows) < decodeSteps) (await reported.WaitAsync(TimeSpan.FromSeconds(30))).Should().BeTrue("every step reports");
 
         // A reply of n tokens took n - 1 decode steps (the first token comes from the prefill); its
         // k-th decode step attends over the prompt, the k tokens fed so far.
