@@ -26,25 +26,46 @@ public sealed class EmbeddedApi : IAsyncDisposable
     public string Url => Process.Url;
 
     /// <summary>Started with the test's log levels: warnings, and the request log lines on one line each.</summary>
-    public static Task<EmbeddedApi> StartAsync(params string[] extraArgs) => StartAsync(FreePort.Next(), null, extraArgs);
+    public static Task<EmbeddedApi> StartAsync(params string[] extraArgs) => StartCoreAsync(null, null, WithTestLogLevels(extraArgs));
 
     /// <summary>
     /// Started on <paramref name="port"/> (its plain-HTTP URL; an https:// one in --urls may come beside it) with settings in its
     /// environment, as an env file gives them, and the test's log levels.
     /// </summary>
     public static Task<EmbeddedApi> StartAsync(int port, IReadOnlyDictionary<string, string>? environment, params string[] extraArgs) =>
-        StartCoreAsync(port, environment,
-        [
-            "--Logging:LogLevel:Default=Warning",
-            "--Logging:LogLevel:Qwen.Api.Requests=Information",
-            "--Logging:Console:FormatterOptions:SingleLine=true",
-            .. extraArgs,
-        ]);
+        StartCoreAsync(port, environment, WithTestLogLevels(extraArgs));
+
+    private static string[] WithTestLogLevels(string[] extraArgs) =>
+    [
+        "--Logging:LogLevel:Default=Warning",
+        "--Logging:LogLevel:Qwen.Api.Requests=Information",
+        "--Logging:Console:FormatterOptions:SingleLine=true",
+        .. extraArgs,
+    ];
 
     /// <summary>Started with the log settings the Api ships (its appsettings.json), as an operator runs it.</summary>
-    public static Task<EmbeddedApi> StartWithShippedLogSettingsAsync(params string[] extraArgs) => StartCoreAsync(FreePort.Next(), null, extraArgs);
+    public static Task<EmbeddedApi> StartWithShippedLogSettingsAsync(params string[] extraArgs) => StartCoreAsync(null, null, extraArgs);
 
-    private static async Task<EmbeddedApi> StartCoreAsync(int port, IReadOnlyDictionary<string, string>? environment, string[] extraArgs)
+    /// <summary>
+    /// Without a port given, on a free one, and on another if something took that one before the
+    /// Api bound it (a free port is only free until someone binds it).
+    /// </summary>
+    private static async Task<EmbeddedApi> StartCoreAsync(int? port, IReadOnlyDictionary<string, string>? environment, string[] extraArgs)
+    {
+        for (int attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await StartOnceAsync(port ?? FreePort.Next(), environment, extraArgs);
+            }
+            catch (InvalidOperationException e) when (port is null && attempt < 3 && e.Message.Contains("address already in use", StringComparison.OrdinalIgnoreCase))
+            {
+                // Taken meanwhile: try a new port.
+            }
+        }
+    }
+
+    private static async Task<EmbeddedApi> StartOnceAsync(int port, IReadOnlyDictionary<string, string>? environment, string[] extraArgs)
     {
         string model = Directory.CreateTempSubdirectory("qwen-api-model-").FullName;
         ModelDirectoryBuilder.Build(model, QwenConfig.Tiny, new HashWeightSource(QwenConfig.Tiny, 7), new ModelBuildOptions());
