@@ -22,11 +22,11 @@ public sealed partial class DecoderSession
         IReadOnlyList<LaneChunk> chunks, CancellationToken cancellationToken = default)
     {
         var run = RunLanes(cache, decodeFirstSlot, decodeIds, decodePositions, chunks, cancellationToken);
-        return new MixedStepLogits(run.Logits, run.DecodeRows, run.ChunkRows, run.ChunkKept);
+        return new MixedStepLogits(run.Logits, run.ChunkRows, run.ChunkKept);
     }
 
-    /// <summary>The logits of a lane call, [1, rows, vocab], and where each decode row's and chunk's logits lie in them.</summary>
-    private sealed record LaneRun(OrtValue Logits, int[] DecodeRows, int[] ChunkRows, int[] ChunkKept);
+    /// <summary>The logits of a lane call, [1, rows, vocab] (the decode rows first, in order), and where each chunk's lie in them.</summary>
+    private sealed record LaneRun(OrtValue Logits, int[] ChunkRows, int[] ChunkKept);
 
     /// <remarks>
     /// GroupQueryAttention takes no empty input: the graph gives an empty part (no decode rows, a
@@ -57,7 +57,6 @@ public sealed partial class DecoderSession
         for (int r = 0; r < rows; r++) CheckRoom(cache, decodeFirstSlot + r, 1);
 
         // Logits rows: the decode rows, then each chunk's kept positions in lane order.
-        var decodeRows = Enumerable.Range(0, rows).ToArray();
         var chunkRows = new int[chunks.Count];
         int logitRows = rows;
         for (int k = 0; k < chunks.Count; k++)
@@ -134,7 +133,7 @@ public sealed partial class DecoderSession
             _session.RunInto(names, inputs, _outputNames, outputs, cancellationToken);
             for (int r = 0; r < rows; r++) cache.SetLength(decodeFirstSlot + r, seqlens[r] + 1);
             foreach (var chunk in chunks) cache.SetLength(chunk.Slot, cache.LengthOf(chunk.Slot) + chunk.Ids.Length);
-            var result = new LaneRun(logits, decodeRows, chunkRows, kept);
+            var result = new LaneRun(logits, chunkRows, kept);
             logits = null;
             return result;
         }
