@@ -15,15 +15,17 @@ namespace Qwen.Grains.Tests;
 [Collection(TinyModelCollection.Name)]
 public sealed class OrleansCallTests(TinyModelFixture model)
 {
-    private const int Long = 1500;
+    // Far longer than any test waits for it (it is always cancelled), so that on a slow machine it
+    // cannot end on its own while the test still counts on it running.
+    private const int Long = 30_000;
 
     // One sequence per model step, so a long reply keeps the engine's only row busy.
     private static readonly TestClusterSettings OneRow = new()
     {
         Inference = new InferenceWorkerOptions
         {
-            MaxConcurrentRequests = 1, MaxBatchSize = 1, MaxQueueLength = 4, ContextWindow = 2048, MaxNewTokensLimit = Long,
-            KvBudgetTokens = 4096, Degradation = new DegradationOptions { Enabled = false },
+            MaxConcurrentRequests = 1, MaxBatchSize = 1, MaxQueueLength = 4, ContextWindow = 32 * 1024, MaxNewTokensLimit = Long,
+            KvBudgetTokens = 32 * 1024, Degradation = new DegradationOptions { Enabled = false },
         },
     };
 

@@ -16,7 +16,9 @@ namespace Qwen.Grains.Tests;
 [Collection(TinyModelCollection.Name)]
 public sealed class WorkerBackpressureTests(TinyModelFixture model)
 {
-    private const int Long = 1500;
+    // Far longer than any test waits for it (it is always cancelled), so that on a slow machine it
+    // cannot end on its own while the test still counts on it running.
+    private const int Long = 30_000;
 
     [Theory]
     [InlineData(InferenceScheduling.Batched)]
@@ -75,7 +77,7 @@ public sealed class WorkerBackpressureTests(TinyModelFixture model)
     [Fact]
     public async Task No_row_is_computed_for_a_request_after_its_caller_cancels()
     {
-        using var backend = new BatchedBackend(model.Model.Session, new Qwen.Inference.Batching.BatchingOptions { MaxBatchSize = 2, KvBudgetTokens = 4096 });
+        using var backend = new BatchedBackend(model.Model.Session, new Qwen.Inference.Batching.BatchingOptions { MaxBatchSize = 2, KvBudgetTokens = 32 * 1024 });
         using var stop = new CancellationTokenSource();
         long rowsAtCancel = -1;
         int tokens = 0;
@@ -127,9 +129,9 @@ public sealed class WorkerBackpressureTests(TinyModelFixture model)
             MaxConcurrentRequests = 1,
             MaxBatchSize = 1,
             MaxQueueLength = 4,
-            ContextWindow = 2048,
+            ContextWindow = 32 * 1024,
             MaxNewTokensLimit = Long,
-            KvBudgetTokens = 4096,
+            KvBudgetTokens = 32 * 1024,
             Degradation = degradation ?? new DegradationOptions { Enabled = false },
         }),
         Options.Create(new SentimentPromptOptions()), Options.Create(new ChatPromptOptions()), new SiloIdentity("silo-p"),

@@ -7,19 +7,20 @@ namespace Qwen.Inference.Batching;
 /// <summary>
 /// Engine steps for a shared-buffer model: every sequence owns one slot of a
 /// <see cref="SlotKvCache"/>, stored from column 0. A prompt is prefilled straight into its slot
-/// (in chunks of two or more tokens), after whatever prefix the <see cref="PrefixCache"/>
-/// supplies: on a model with prompt lanes several prompts per model call and the step's last ones
-/// beside the decode rows (SlotEngineSteps.Lanes.cs), otherwise one chunk per call. Decoding
-/// sequences occupy slots 0..n-1 and decode together, each attending over its own length. A finished row's slot is refilled by moving
-/// the last row into it, and the buffer grows by reallocation when a request needs more room.
+/// in chunks cut where <see cref="PromptChunking"/> allows, after whatever prefix the
+/// <see cref="PrefixCache"/> supplies: on a model with prompt lanes several prompts per model call
+/// and the step's last ones beside the decode rows (SlotEngineSteps.Lanes.cs), otherwise one
+/// chunk per call. Decoding sequences occupy slots 0..n-1 and decode together, each attending
+/// over its own length. A finished row's slot is refilled by moving the last row into it, and
+/// the buffer grows by reallocation when a request needs more room.
 /// </summary>
 /// <remarks>
 /// Why a row computes the same bits in every configuration: no row ever sees another row or
 /// padding (GroupQueryAttention runs one GEMM per row and head over that row's length, and each
-/// lane has its own), the linears treat rows (tokens) independently, and a prompt position's KV does not depend on where its
-/// chunk starts as long as the chunk has two or more tokens (a one-token step takes another
-/// GEMM kernel, so a prompt is never cut to leave a single token, and the prefix cache keeps
-/// prompt positions only). <c>SlotExactnessTests</c> and <c>IsolationTests</c> check it.
+/// lane has its own), the linears treat rows (tokens) independently, and a prompt position's KV
+/// does not depend on where its chunk starts as long as every chunk is one that
+/// <see cref="PromptChunking"/> calls exact (the prefix cache keeps prompt positions only).
+/// <c>SlotExactnessTests</c> and <c>IsolationTests</c> check it.
 /// </remarks>
 internal sealed partial class SlotEngineSteps : IEngineSteps
 {
@@ -236,16 +237,16 @@ internal sealed partial class SlotEngineSteps : IEngineSteps
         if (_prefix is not null && prompt.Count > 2) member.Done = _prefix.CopyLongestPrefix(prompt, prompt.Count - 2, _kv, member.Slot);
     }
 
-    /// <summary>The member's next chunk within <paramref name="budget"/> tokens: two or more, and never leaving a single one.</summary>
+    /// <summary>The member's next chunk within about <paramref name="budget"/> tokens, cut where <see cref="PromptChunking"/> allows.</summary>
     private static Chunk NextChunk(Member member, int budget)
     {
         var prompt = member.Request.PromptIds;
         int remaining = prompt.Count - member.Done;
-        int width = Math.Min(remaining, Math.Max(2, budget));
-        if (remaining - width == 1) width = width > 2 ? width - 1 : width + 1; // never leave a single token
         // A probe's cue rides along in the prompt's last chunk: one model call gives the reply's first logits
         // (at the prompt's end) and the probe's (at the cue's end); the cue's KV is dropped in Complete.
-        IReadOnlyList<int> cue = width == remaining && member.Request is GenerationJob { Probe: { } probe } ? probe.CueIds : [];
+        IReadOnlyList<int> probeCue = member.Request is GenerationJob { Probe: { } probe } ? probe.CueIds : [];
+        int width = PromptChunking.NextWidth(remaining, budget, probeCue.Count);
+        IReadOnlyList<int> cue = width == remaining ? probeCue : [];
         var ids = new long[width + cue.Count];
         var positions = new long[width + cue.Count];
         for (int t = 0; t < width + cue.Count; t++)

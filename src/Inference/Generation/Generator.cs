@@ -100,10 +100,16 @@ public sealed class Generator
         }
         for (int b = 0; b < batch; b++)
         {
+            // Whole, unless that is not an exact cut (PromptChunking): then as the batching engine would cut it.
             var prompt = requests[b].PromptIds;
-            using var logits = _session.StepSlots(prompt.Select(t => (long)t).ToArray(), Enumerable.Range(0, prompt.Count).Select(p => (long)p).ToArray(),
-                prompt.Count, cache, b, 1, 1, cancellationToken);
-            Choose(b, logits.Last(0));
+            int done = 0;
+            foreach (int width in PromptChunking.Widths(prompt.Count, prompt.Count))
+            {
+                using var logits = _session.StepSlots(prompt.Skip(done).Take(width).Select(t => (long)t).ToArray(),
+                    Enumerable.Range(done, width).Select(p => (long)p).ToArray(), width, cache, b, 1, 1, cancellationToken);
+                done += width;
+                if (done == prompt.Count) Choose(b, logits.Last(0));
+            }
         }
         var ids = new long[batch];
         var positions = new long[batch];
