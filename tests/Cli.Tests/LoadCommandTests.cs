@@ -73,6 +73,9 @@ public sealed class LoadCommandTests(EmbeddedApiFixture fixture) : IDisposable
         refused.Should().BePositive();
         row.GetProperty("errors").GetInt32().Should().Be(refused, row.ToString());
         row.GetProperty("error_rate").GetDouble().Should().BeApproximately((double)refused / row.GetProperty("requests").GetInt32(), 1e-9);
+        // The report quotes what the server said: the 429's JSON body.
+        var samples = row.GetProperty("error_samples").EnumerateArray().Select(e => e.GetString()!).ToArray();
+        samples.Should().NotBeEmpty().And.OnlyContain(e => e.StartsWith("429: {", StringComparison.Ordinal), row.ToString());
         // Retry-After is 1 s: each of 6 users can be refused about once a second, not hundreds of times.
         refused.Should().BeLessThanOrEqualTo(6 * 5, row.ToString());
     }

@@ -12,6 +12,8 @@ namespace Qwen.Cli.Load;
 /// </summary>
 internal sealed class HttpLoadClient(HttpClient http, Uri baseUrl, string userId, TimeSpan timeout)
 {
+    private const int MaxErrorBodyBytes = 400;
+
     public string UserId { get; } = userId;
 
     public async Task<LoadSample> RunAsync(WorkloadRequest request, CancellationToken cancellationToken)
@@ -26,10 +28,13 @@ internal sealed class HttpLoadClient(HttpClient http, Uri baseUrl, string userId
         {
             using var response = await http.PostAsJsonAsync(new Uri(baseUrl, path), body, deadline.Token).ConfigureAwait(false);
             // The whole body, so the latency is what a client waits for.
-            await response.Content.ReadAsByteArrayAsync(deadline.Token).ConfigureAwait(false);
+            byte[] content = await response.Content.ReadAsByteArrayAsync(deadline.Token).ConfigureAwait(false);
+            double latency = Elapsed(started);
             int status = (int)response.StatusCode;
-            string? error = response.IsSuccessStatusCode ? null : status.ToString(CultureInfo.InvariantCulture);
-            return new LoadSample(request.Task, Elapsed(started), status, error, RetryAfter(response));
+            if (response.IsSuccessStatusCode) return new LoadSample(request.Task, latency, status, null, RetryAfter(response));
+            // The error body says why (the API answers errors with a JSON body); kept short for the report.
+            string errorBody = System.Text.Encoding.UTF8.GetString(content, 0, Math.Min(content.Length, MaxErrorBodyBytes));
+            return new LoadSample(request.Task, latency, status, status.ToString(CultureInfo.InvariantCulture), RetryAfter(response), errorBody);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {

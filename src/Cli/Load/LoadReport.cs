@@ -22,8 +22,11 @@ internal sealed record LoadRow(
     [property: JsonPropertyName("chat_requests")] int ChatRequests,
     [property: JsonPropertyName("chat_p50_ms")] double? ChatP50Ms,
     [property: JsonPropertyName("server_rss_mb")] double? ServerRssMb,
-    [property: JsonPropertyName("server_peak_rss_mb")] double? ServerPeakRssMb)
+    [property: JsonPropertyName("server_peak_rss_mb")] double? ServerPeakRssMb,
+    [property: JsonPropertyName("error_samples")] IReadOnlyList<string> ErrorSamples)
 {
+    private const int MaxErrorSamples = 5;
+
     /// <summary>Latencies and throughput over successful requests; the error rate over all of them.</summary>
     public static LoadRow From(int concurrency, IReadOnlyCollection<LoadSample> samples, TimeSpan elapsed, double? rssEnd, double? rssPeak)
     {
@@ -36,7 +39,10 @@ internal sealed record LoadRow(
         return new LoadRow(concurrency, seconds, samples.Count, ok.Length, errors, samples.Count == 0 ? 0 : (double)errors / samples.Count,
             samples.Where(s => !s.Succeeded).GroupBy(s => s.Error!).ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal),
             ok.Length / seconds, Percentiles.Of(latencies, 50), Percentiles.Of(latencies, 90), Percentiles.Of(latencies, 99),
-            sentiment.Length, Percentiles.Of(sentiment, 50), chat.Length, Percentiles.Of(chat, 50), rssEnd, rssPeak);
+            sentiment.Length, Percentiles.Of(sentiment, 50), chat.Length, Percentiles.Of(chat, 50), rssEnd, rssPeak,
+            // What the first few distinct failures said, so a failed run shows why without the server's logs.
+            [.. samples.Where(s => !s.Succeeded).Select(s => s.ErrorBody is { } body ? $"{s.Error}: {body}" : s.Error!).Distinct(StringComparer.Ordinal)
+                .Take(MaxErrorSamples)]);
     }
 }
 
