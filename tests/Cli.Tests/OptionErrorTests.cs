@@ -29,6 +29,8 @@ public sealed class OptionErrorTests
     [InlineData("bench-serve", "--model", "/tmp", "--modes", "turbo")]
     [InlineData("build-model", "--out", "/tmp/qwen-never-built", "--prompt-lanes", "17")]
     [InlineData("build-model", "--out", "/tmp/qwen-never-built", "--prompt-lanes", "-1")]
+    [InlineData("build-model", "--out", "/tmp/qwen-never-built", "--kv-dtype", "int4")]
+    [InlineData("build-model", "--out", "/tmp/qwen-never-built", "--kv-dtype", "int8", "--kv-layout", "standard")]
     public async Task Bad_options_exit_with_code_2(params string[] args)
     {
         var run = await CommandRun.QwenAsync(args);

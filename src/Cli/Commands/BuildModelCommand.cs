@@ -23,7 +23,7 @@ internal static class BuildModelCommand
         var output = new Option<DirectoryInfo>("--out") { Description = "Model directory to write", Required = true };
         var noPositionIds = new Option<bool>("--no-position-ids") { Description = "Omit the position_ids input (positions come from attention_mask)" };
         var useCacheBranch = new Option<bool>("--use-cache-branch") { Description = "Add the use_cache_branch input of merged exports" };
-        var kvDtype = new Option<string>("--kv-dtype") { Description = "KV cache element type: fp32 | fp16 (half the KV memory; attention computed in float16)", DefaultValueFactory = _ => "fp32" };
+        var kvDtype = new Option<string>("--kv-dtype") { Description = "KV cache element type: fp32 | fp16 (half the KV memory; attention computed in float16) | int8 (a quarter; scales calibrated at build, shared-buffer layout only)", DefaultValueFactory = _ => "fp32" };
         var noLogitsToKeep = new Option<bool>("--no-logits-to-keep") { Description = "Omit the num_logits_to_keep input (logits for every position)" };
         var kvLayout = new Option<string>("--kv-layout")
         {
@@ -58,10 +58,11 @@ internal static class BuildModelCommand
                 UseCacheBranchInput = parse.GetValue(useCacheBranch),
                 Float16KvCache = parse.GetValue(kvDtype) switch
                 {
-                    "fp32" => false,
+                    "fp32" or "int8" => false,
                     "fp16" => true,
-                    var other => throw new ArgumentException($"--kv-dtype must be 'fp32' or 'fp16', not '{other}'"),
+                    var other => throw new ArgumentException($"--kv-dtype must be 'fp32', 'fp16' or 'int8', not '{other}'"),
                 },
+                Int8KvCache = parse.GetValue(kvDtype) == "int8",
                 LogitsToKeepInput = !parse.GetValue(noLogitsToKeep),
                 KvLayout = parse.GetValue(kvLayout) switch
                 {

@@ -70,6 +70,15 @@ public sealed record ModelBuildOptions
     public bool Float16KvCache { get; init; }
 
     /// <summary>
+    /// Store the KV cache as int8 (shared-buffer layout only): a quarter of the float32 KV memory.
+    /// GroupQueryAttention quantizes each new key and value with fixed per-channel scales and
+    /// dequantizes the past in its kernel; query, key, value and output stay float32. The build
+    /// calibrates the scales on a float32-KV twin of the model (<see cref="KvCacheCalibration"/>);
+    /// values beyond them are clipped.
+    /// </summary>
+    public bool Int8KvCache { get; init; }
+
+    /// <summary>
     /// The attention and KV layout. <see cref="KvLayout.Auto"/> (the default) picks
     /// <see cref="KvLayout.SharedBuffer"/> (rows bit-identical alone and batched, no KV copies
     /// per step) whenever the shape and I/O switches allow it: it takes position_ids and has no

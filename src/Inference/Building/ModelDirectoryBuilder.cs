@@ -31,6 +31,8 @@ public static class ModelDirectoryBuilder
     {
         config.Validate();
         options = options with { KvLayout = options.ResolveKvLayout(config) };
+        if (options.Int8KvCache && (options.Float16KvCache || options.KvLayout != KvLayout.SharedBuffer))
+            throw new ArgumentException("an int8 KV cache is for the shared-buffer layout and excludes a float16 one");
         string onnxDirectory = Path.Combine(outputDirectory, "onnx");
         Directory.CreateDirectory(onnxDirectory);
 
@@ -48,6 +50,12 @@ public static class ModelDirectoryBuilder
         File.WriteAllText(Path.Combine(outputDirectory, "tokenizer_config.json"), tokenizerConfig.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
         foreach (string file in companionFiles) File.Copy(file, Path.Combine(outputDirectory, Path.GetFileName(file)), overwrite: true);
 
+        // An int8 KV cache's scales come from a float32-KV twin of the model: the first half of the progress.
+        KvCacheScales? kvScales = options.Int8KvCache
+            ? KvCacheCalibration.Calibrate(config, weights, options, new SynchronousProgress<double>(f => progress?.Report(f / 2)), cancellationToken)
+            : null;
+        double done = kvScales is null ? 0 : 0.5;
+
         string modelPath = Path.Combine(onnxDirectory, OnnxFileName);
         string tempModel = modelPath + ".partial";
         using (var writer = new OnnxGraphWriter(modelPath + "_data"))
@@ -55,12 +63,12 @@ public static class ModelDirectoryBuilder
             new Qwen2GraphBuilder(config, weights, options, writer, new SynchronousProgress<double>(f =>
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                progress?.Report(f);
-            })).Build();
+                progress?.Report(done + f * (1 - done));
+            }), kvScales).Build();
             writer.Save(tempModel, new Dictionary<string, string>
             {
                 ["qwen.weight_type"] = options.WeightType.ToString().ToLowerInvariant(),
-                ["qwen.kv_cache_type"] = options.Float16KvCache ? "float16" : "float32",
+                ["qwen.kv_cache_type"] = options.Int8KvCache ? "int8" : options.Float16KvCache ? "float16" : "float32",
                 ["qwen.kv_layout"] = options.KvLayout == KvLayout.SharedBuffer ? "shared-buffer" : "standard",
             });
         }

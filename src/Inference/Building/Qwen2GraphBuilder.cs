@@ -30,14 +30,19 @@ internal sealed class Qwen2GraphBuilder
     private (string Length, string AtLeastOne)[] _laneLengths = [];
     private readonly HashSet<string> _zeroTokens = [];
 
+    private readonly KvCacheScales? _kvScales;
+
     /// <summary>
     /// A linear layer's initializers: for fp32 and int8, B as [in, out] (int8 with per-column
     /// scales); for int4, MatMulNBits' packed [out, blocks, 16] B with [out, blocks] scales.
     /// </summary>
     private sealed record Linear(WeightType Type, string Weight, string? Scales, string? Bias, int InFeatures, int OutFeatures);
 
-    public Qwen2GraphBuilder(QwenConfig config, IWeightSource weights, ModelBuildOptions options, OnnxGraphWriter writer, IProgress<double>? progress)
+    /// <param name="kvScales">Per layer, the int8 KV cache's key and value scales ([kv_heads × head_dim] each); required with <see cref="ModelBuildOptions.Int8KvCache"/>.</param>
+    public Qwen2GraphBuilder(QwenConfig config, IWeightSource weights, ModelBuildOptions options, OnnxGraphWriter writer, IProgress<double>? progress,
+        KvCacheScales? kvScales = null)
     {
+        _kvScales = kvScales;
         _c = config;
         _weights = weights;
         _o = options;
@@ -47,8 +52,12 @@ internal sealed class Qwen2GraphBuilder
 
     public void Build()
     {
-        DataType kvType = _o.Float16KvCache ? DataType.Float16 : DataType.Float;
+        DataType kvType = _o.Int8KvCache ? DataType.Int8 : _o.Float16KvCache ? DataType.Float16 : DataType.Float;
         bool shared = _o.KvLayout == KvLayout.SharedBuffer;
+        if (_o.Int8KvCache && (_o.Float16KvCache || !shared))
+            throw new ArgumentException("an int8 KV cache is for the shared-buffer layout and excludes a float16 one");
+        if (_o.Int8KvCache && (_kvScales is null || _kvScales.Layers != _c.NumHiddenLayers))
+            throw new ArgumentException("an int8 KV cache needs its calibrated scales, one pair per layer");
         if (shared && (!_o.PositionIdsInput || _o.UseCacheBranchInput))
             throw new ArgumentException("the shared-buffer KV layout takes position_ids and has no use_cache_branch");
         if (_o.PromptLanes < 0) throw new ArgumentException("PromptLanes must be zero or more");
@@ -149,13 +158,13 @@ internal sealed class Qwen2GraphBuilder
     }
 
     /// <summary>A [1, 1, width] zero token of the attention's input type, made once per width and type.</summary>
-    private string ZeroToken(int width, DataType kvType)
+    private string ZeroToken(int width, DataType type)
     {
-        string name = $"lanes.zero_token_{width}_{(int)kvType}";
+        string name = $"lanes.zero_token_{width}_{(int)type}";
         if (_zeroTokens.Add(name))
         {
             string zero = _g.Initializer(name + "_f32", new float[width].AsSpan(), [1, 1, width]);
-            _g.Node("Cast", [zero], name, attributes: Attrs(("to", (long)kvType)));
+            _g.Node("Cast", [zero], name, attributes: Attrs(("to", (long)type)));
         }
         return name;
     }
@@ -264,9 +273,22 @@ internal sealed class Qwen2GraphBuilder
             string[] qkvIn = half ? [ToHalf(rq), ToHalf(rk), ToHalf(qkvNames[2])] : [rq, rk, qkvNames[2]];
             string gqaOut = half ? _g.Fresh($"{p}.attn_f16") : attnOut;
             var gqaAttributes = Attrs(("num_heads", (long)_c.NumAttentionHeads), ("kv_num_heads", (long)_c.NumKeyValueHeads));
+            // An int8 cache: the operator quantizes the new keys and values with these fixed per-channel
+            // scales and dequantizes the past inside its kernel; query, key, value and output stay float32.
+            string[] scaleInputs = [];
+            if (kvType == DataType.Int8)
+            {
+                var (keyScale, valueScale) = _kvScales![l];
+                long[] dims = [1, _c.NumKeyValueHeads, 1, _c.HeadDim];
+                scaleInputs = ["", "", "", "", "", _g.Initializer($"{p}.self_attn.k_cache_scale", keyScale.AsSpan(), dims),
+                    _g.Initializer($"{p}.self_attn.v_cache_scale", valueScale.AsSpan(), dims)];
+                gqaAttributes["k_quant_type"] = "PER_CHANNEL";
+                gqaAttributes["v_quant_type"] = "PER_CHANNEL";
+                gqaAttributes["kv_cache_bit_width"] = 8L;
+            }
             if (_laneSplit is null)
             {
-                _g.NodeMulti("GroupQueryAttention", [.. qkvIn, pastKey, pastValue, "seqlens_k", "total_sequence_length"],
+                _g.NodeMulti("GroupQueryAttention", [.. qkvIn, pastKey, pastValue, "seqlens_k", "total_sequence_length", .. scaleInputs],
                     [gqaOut, presentKey, presentValue], domain: "com.microsoft", attributes: gqaAttributes);
             }
             else
@@ -278,10 +300,12 @@ internal sealed class Qwen2GraphBuilder
                 // unused lane) attends with one zero token instead, in a scratch slot the caller
                 // binds; its output is cut off again. The linears never see it.
                 var split = qkvIn.Select(SplitLanes).ToArray();
-                string[] zeros = [ZeroToken(q, kvType), ZeroToken(kv, kvType), ZeroToken(kv, kvType)];
+                DataType qkvType = half ? DataType.Float16 : DataType.Float;
+                string[] zeros = [ZeroToken(q, qkvType), ZeroToken(kv, qkvType), ZeroToken(kv, qkvType)];
                 string decodeOut = _g.Fresh($"{p}.attn_decode");
                 _g.NodeMulti("GroupQueryAttention",
-                    [.. split.Select((s, i) => AtLeastOne(SwapFirstAxes(s[0]), zeros[i], 0, 0)), pastKey, pastValue, "seqlens_k", "total_sequence_length"],
+                    [.. split.Select((s, i) => AtLeastOne(SwapFirstAxes(s[0]), zeros[i], 0, 0)), pastKey, pastValue, "seqlens_k", "total_sequence_length",
+                        .. scaleInputs],
                     [decodeOut, presentKey, presentValue], domain: "com.microsoft", attributes: gqaAttributes);
                 var outs = new List<string> { SwapFirstAxes(FirstOf(decodeOut, 0, 0)) };
                 for (int k = 0; k < _lanes; k++)
@@ -289,7 +313,8 @@ internal sealed class Qwen2GraphBuilder
                     string lane = $"lanes.{k}", laneOut = _g.Fresh($"{p}.attn_lane{k}");
                     string lanePresentKey = $"{lane}.present.{l}.key", lanePresentValue = $"{lane}.present.{l}.value";
                     _g.NodeMulti("GroupQueryAttention", [.. split.Select((s, i) => AtLeastOne(s[k + 1], zeros[i], k + 1, 1)),
-                        $"{lane}.past_key_values.{l}.key", $"{lane}.past_key_values.{l}.value", $"{lane}.seqlens_k", $"{lane}.total_sequence_length"],
+                        $"{lane}.past_key_values.{l}.key", $"{lane}.past_key_values.{l}.value", $"{lane}.seqlens_k", $"{lane}.total_sequence_length",
+                        .. scaleInputs],
                         [laneOut, lanePresentKey, lanePresentValue], domain: "com.microsoft", attributes: gqaAttributes);
                     _g.Output(lanePresentKey, kvType, 1, _c.NumKeyValueHeads, Capacity, _c.HeadDim);
                     _g.Output(lanePresentValue, kvType, 1, _c.NumKeyValueHeads, Capacity, _c.HeadDim);

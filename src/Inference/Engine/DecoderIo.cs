@@ -212,8 +212,8 @@ public sealed partial record DecoderIo
 
     private static void CheckKv(Node node, QwenConfig config, ref TensorElementType? kvType)
     {
-        if (node.ElementType is not (TensorElementType.Float or TensorElementType.Float16))
-            throw new InvalidModelException($"KV tensor '{node.Name}' has element type {node.ElementType}; float32 or float16 expected");
+        if (node.ElementType is not (TensorElementType.Float or TensorElementType.Float16 or TensorElementType.Int8))
+            throw new InvalidModelException($"KV tensor '{node.Name}' has element type {node.ElementType}; float32, float16 or int8 expected");
         if (kvType is { } seen && seen != node.ElementType)
             throw new InvalidModelException($"KV tensor '{node.Name}' is {node.ElementType} but others are {seen}");
         kvType = node.ElementType;

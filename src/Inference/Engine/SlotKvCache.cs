@@ -38,12 +38,13 @@ public sealed class SlotKvCache : IDisposable
         ElementSize = ElementSizeOf(elementType);
     }
 
-    /// <summary>Bytes per KV element of <paramref name="elementType"/>: 4 for float32, 2 for float16.</summary>
+    /// <summary>Bytes per KV element of <paramref name="elementType"/>: 4 for float32, 2 for float16, 1 for int8.</summary>
     internal static int ElementSizeOf(TensorElementType elementType) => elementType switch
     {
         TensorElementType.Float => sizeof(float),
         TensorElementType.Float16 => 2,
-        _ => throw new ArgumentException($"KV elements must be float32 or float16, not {elementType}", nameof(elementType)),
+        TensorElementType.Int8 => 1,
+        _ => throw new ArgumentException($"KV elements must be float32, float16 or int8, not {elementType}", nameof(elementType)),
     };
 
     public int Layers { get; }
@@ -281,9 +282,12 @@ public sealed class SlotKvCache : IDisposable
         return (keys, values);
     }
 
-    private OrtValue Tensor(NativeBuffer buffer, long offset, long[] shape) => ElementType == TensorElementType.Float16
-        ? buffer.Tensor<Float16>(offset, shape)
-        : buffer.Tensor<float>(offset, shape);
+    private OrtValue Tensor(NativeBuffer buffer, long offset, long[] shape) => ElementType switch
+    {
+        TensorElementType.Float16 => buffer.Tensor<Float16>(offset, shape),
+        TensorElementType.Int8 => buffer.Tensor<sbyte>(offset, shape),
+        _ => buffer.Tensor<float>(offset, shape),
+    };
 
     private Span<byte> Head(NativeBuffer buffer, int slot, int capacity, int head, int length) =>
         buffer.Slice<byte>(((long)slot * KvHeads + head) * capacity * RowBytes, length * RowBytes);

@@ -20,6 +20,9 @@ public sealed class SlotExactnessTests(TinyModels models)
     [InlineData("shared-buffer-int4")]
     [InlineData("shared-buffer-fp16-kv")]
     [InlineData("shared-buffer-int8-fp16-kv")]
+    [InlineData("shared-buffer-int8-kv")]
+    [InlineData("shared-buffer-int8-int8-kv")]
+    [InlineData("shared-buffer-int8-kv-lanes")]
     [InlineData("shared-buffer-lanes")]
     public void Prompt_kv_and_logits_do_not_depend_on_the_chunking(string variant)
     {
@@ -40,6 +43,9 @@ public sealed class SlotExactnessTests(TinyModels models)
     [InlineData("shared-buffer-int4")]
     [InlineData("shared-buffer-fp16-kv")]
     [InlineData("shared-buffer-int8-fp16-kv")]
+    [InlineData("shared-buffer-int8-kv")]
+    [InlineData("shared-buffer-int8-int8-kv")]
+    [InlineData("shared-buffer-int8-kv-lanes")]
     [InlineData("shared-buffer-lanes")]
     public void A_decoding_row_computes_the_same_bits_alone_and_beside_others(string variant)
     {

@@ -28,6 +28,9 @@ public sealed class SlotIsolationTests(TinyModels models, ITestOutputHelper outp
     [InlineData("shared-buffer")]
     [InlineData("shared-buffer-int8")]
     [InlineData("shared-buffer-fp16-kv")]
+    [InlineData("shared-buffer-int8-kv")]
+    [InlineData("shared-buffer-int8-int8-kv")]
+    [InlineData("shared-buffer-int8-kv-lanes")]
     [InlineData("shared-buffer-int8-fp16-kv")]
     [InlineData("shared-buffer-lanes")]
     public async Task Every_configuration_gives_exactly_what_each_request_gives_alone(string variant)

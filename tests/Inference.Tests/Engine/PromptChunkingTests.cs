@@ -60,6 +60,9 @@ public sealed class PromptChunkingTests(TinyModels models)
     [InlineData("shared-buffer")]
     [InlineData("shared-buffer-int8")]
     [InlineData("shared-buffer-fp16-kv")]
+    [InlineData("shared-buffer-int8-kv")]
+    [InlineData("shared-buffer-int8-int8-kv")]
+    [InlineData("shared-buffer-int8-kv-lanes")]
     [InlineData("shared-buffer-lanes")]
     public void A_prompt_cut_anywhere_the_rule_allows_computes_the_same_bits(string variant)
     {

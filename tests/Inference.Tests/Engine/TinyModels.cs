@@ -31,6 +31,9 @@ public sealed class TinyModels : IDisposable
         ["shared-buffer-int4"] = new() { KvLayout = KvLayout.SharedBuffer, WeightType = WeightType.Int4 },
         ["shared-buffer-fp16-kv"] = new() { KvLayout = KvLayout.SharedBuffer, Float16KvCache = true },
         ["shared-buffer-int8-fp16-kv"] = new() { KvLayout = KvLayout.SharedBuffer, WeightType = WeightType.Int8, Float16KvCache = true },
+        ["shared-buffer-int8-kv"] = new() { KvLayout = KvLayout.SharedBuffer, Int8KvCache = true },
+        ["shared-buffer-int8-int8-kv"] = new() { KvLayout = KvLayout.SharedBuffer, WeightType = WeightType.Int8, Int8KvCache = true },
+        ["shared-buffer-int8-kv-lanes"] = new() { KvLayout = KvLayout.SharedBuffer, Int8KvCache = true, PromptLanes = 4 },
         // With prompt lanes: several prompt chunks and the decode rows in one model call.
         ["shared-buffer-lanes"] = new() { KvLayout = KvLayout.SharedBuffer, PromptLanes = 4 },
         ["shared-buffer-int8-lanes"] = new() { KvLayout = KvLayout.SharedBuffer, WeightType = WeightType.Int8, PromptLanes = 4 },
