@@ -109,6 +109,22 @@ public sealed class BenchServeTests(EmbeddedApiFixture fixture) : IDisposable
     }
 
     [Fact]
+    public async Task The_lean_configuration_serves_with_freed_pages_and_a_small_prefix_cache()
+    {
+        var run = await CommandRun.QwenAsync("bench-serve", "--model", fixture.ModelDirectory, "--levels", "4", "--requests", "16",
+            "--max-new-tokens", "16", "--modes", "batched-lean", "--json", _json);
+
+        run.ExitCode.Should().Be(0, run.ToString());
+        using var json = JsonDocument.Parse(await File.ReadAllTextAsync(_json));
+        json.RootElement.GetProperty("configurations").GetProperty("batched-lean").GetString()
+            .Should().Contain("PrefixCache=512 tokens").And.Contain("ReturnFreedKvPages=True");
+        var row = json.RootElement.GetProperty("rows").EnumerateArray().Single();
+        row.GetProperty("mode").GetString().Should().Be("batched-lean");
+        row.GetProperty("errors").GetInt32().Should().Be(0);
+        row.GetProperty("requests").GetInt32().Should().Be(16);
+    }
+
+    [Fact]
     public async Task Soak_reports_rss_after_the_start_and_at_the_end()
     {
         var run = await CommandRun.QwenAsync("bench-serve", "--model", fixture.ModelDirectory, "--soak", "3s", "--soak-concurrency", "2",

@@ -2,7 +2,7 @@ using Qwen.Grains;
 
 namespace Qwen.Cli.Serving;
 
-/// <summary>The two worker configurations bench-serve compares.</summary>
+/// <summary>The worker configurations bench-serve compares.</summary>
 internal static class ServeModes
 {
     /// <summary>One request per model call, no caching: the baseline.</summary>
@@ -14,11 +14,17 @@ internal static class ServeModes
     /// <summary>Batched, and a finished reply's KV kept for the conversation's next turn (<c>Inference:ReuseReplyKv</c>).</summary>
     public const string BatchedReuse = "batched-reuse";
 
+    /// <summary>
+    /// Batched with memory held to what is in use: KV slots give back the pages of positions they give up
+    /// (<c>Inference:ReturnFreedKvPages</c>) and the prefix cache keeps 512 positions (<c>Inference:PrefixCacheTokens</c>).
+    /// </summary>
+    public const string BatchedLean = "batched-lean";
+
     /// <summary>What <c>--modes</c> measures unless told.</summary>
     public static IReadOnlyList<string> Default { get; } = [Sequential, Batched];
 
     /// <summary>Every configuration, in the order a run measures them.</summary>
-    public static IReadOnlyList<string> All { get; } = [Sequential, Batched, BatchedReuse];
+    public static IReadOnlyList<string> All { get; } = [Sequential, Batched, BatchedReuse, BatchedLean];
 
     /// <summary>"sequential,batched" in the canonical order, each once.</summary>
     /// <exception cref="FormatException">Empty, or an unknown configuration.</exception>
@@ -36,8 +42,11 @@ internal static class ServeModes
         Sequential => new InferenceWorkerOptions { Scheduling = InferenceScheduling.Sequential, PrefixCache = false },
         Batched => new InferenceWorkerOptions(),
         BatchedReuse => new InferenceWorkerOptions { ReuseReplyKv = true },
+        BatchedLean => new InferenceWorkerOptions { ReturnFreedKvPages = true, PrefixCacheTokens = LeanPrefixCacheTokens },
         _ => throw new ArgumentException($"unknown mode '{mode}' (modes: {string.Join(", ", All)})"),
     };
+
+    private const int LeanPrefixCacheTokens = 512;
 
     /// <summary>What the configuration is, for the report.</summary>
     public static string Describe(string mode)
@@ -45,6 +54,6 @@ internal static class ServeModes
         var o = Options(mode);
         return mode == Sequential
             ? $"Scheduling=Sequential, MaxConcurrentRequests={o.MaxConcurrentRequests}, PrefixCache=off"
-            : $"Scheduling=Batched, MaxBatchSize={o.MaxBatchSize}, MaxPrefillTokensPerStep={o.MaxPrefillTokensPerStep}, KvBudgetTokens={o.KvBudgetTokens}, PrefixCache={o.PrefixCacheTokens} tokens, ReuseReplyKv={o.ReuseReplyKv}";
+            : $"Scheduling=Batched, MaxBatchSize={o.MaxBatchSize}, MaxPrefillTokensPerStep={o.MaxPrefillTokensPerStep}, KvBudgetTokens={o.KvBudgetTokens}, PrefixCache={o.PrefixCacheTokens} tokens, ReuseReplyKv={o.ReuseReplyKv}, ReturnFreedKvPages={o.ReturnFreedKvPages}";
     }
 }
