@@ -87,6 +87,7 @@ public sealed partial class DecoderSession
             inputs.Add(value);
             if (own) owned.Add(value);
         }
+        // The present outputs are the past inputs: ORT writes the new positions in place.
         (OrtValue[] Keys, OrtValue[] Values) View(SlotKvCache source, int first, int count)
         {
             var view = source.Views(first, count);
@@ -100,7 +101,6 @@ public sealed partial class DecoderSession
         try
         {
             logits = OrtValue.CreateAllocatedTensorValue(_logitsAllocator, TensorElementType.Float, [1, logitRows, VocabSize]);
-            // The present outputs are the past inputs: ORT writes the new positions in place.
             outputs.Add(logits);
             Add(Io.InputIds, Tensor(decodeIds, rows, 1), true);
             Add(Io.PositionIds!, Tensor(decodePositions, rows, 1), true);

@@ -256,11 +256,10 @@ public sealed class SlotKvCache : IDisposable
     /// <summary>
     /// Tensors [count, kv_heads, capacity, head_dim] over slots [first, first + count) of each
     /// layer, sharing this cache's memory: a step binds each as both past input and present output.
-    /// A count of zero gives empty tensors (a step without decode rows).
     /// </summary>
     internal (OrtValue[] Keys, OrtValue[] Values) Views(int first, int count)
     {
-        if (first < 0 || count < 0 || first + count > Slots)
+        if (first < 0 || count < 1 || first + count > Slots)
             throw new ArgumentOutOfRangeException(nameof(count), $"slots [{first}, {first + count}) are outside the {Slots} allocated");
         long[] shape = [count, KvHeads, Capacity, HeadDim];
         long offset = first * SlotElements;
